@@ -1,0 +1,93 @@
+"""In-process publish/subscribe of mailbox changes.
+
+The listener publishes ``new`` after a message is stored; the API publishes
+``update``, ``delete`` and ``truncate``.  Subscribers are the SSE stream, the
+server-side waits and the pytest fixture.  Each subscriber gets its own
+bounded queue, so a slow reader never blocks the SMTP side: when its queue is
+full it is marked ``overflowed`` and can resynchronise from the store.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+QUEUE_SIZE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change: its kind (new/update/delete/truncate) and its data."""
+
+    kind: str
+    data: Any = None
+    seq: int = 0
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A subscriber's queue of events; iterate with :meth:`get`."""
+
+    bus: EventBus
+    events: queue.Queue[Event] = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
+    overflowed: bool = False
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """Return the next event, or None after ``timeout`` seconds."""
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        self.bus.unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus:
+    """Fan events out to every subscriber's queue, never blocking the publisher."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[Subscription] = []
+        self._seq = 0
+
+    def subscribe(self) -> Subscription:
+        """Return a new subscription that receives every later event."""
+        sub = Subscription(self)
+        with self._lock:
+            self._subscribers.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Remove a subscription; unknown ones are ignored."""
+        with self._lock:
+            if sub in self._subscribers:
+                self._subscribers.remove(sub)
+
+    def publish(self, kind: str, data: Any = None) -> Event:
+        """Send an event to every subscriber and return it."""
+        with self._lock:
+            self._seq += 1
+            event = Event(kind, data, self._seq)
+            subscribers = list(self._subscribers)
+        for sub in subscribers:
+            try:
+                sub.events.put_nowait(event)
+            except queue.Full:
+                sub.overflowed = True
+        return event
+
+    @property
+    def subscriber_count(self) -> int:
+        """Return how many subscriptions are open."""
+        with self._lock:
+            return len(self._subscribers)

@@ -1,0 +1,77 @@
+"""The mailbox: a store plus the event bus, so every change is announced.
+
+Everything that changes mail goes through here (the listener's ingest, the
+API, the pytest fixture), which is what keeps the SSE stream, server-side
+waits and fixture waits consistent with the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mailsink.events import EventBus
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from mailsink.store.base import Incoming, MessageStore, StoredMessage
+
+
+class Mailbox:
+    """Change a store and publish what changed."""
+
+    def __init__(self, store: MessageStore, events: EventBus | None = None) -> None:
+        self.store = store
+        self.events = events or EventBus()
+
+    def add(self, batch: list[Incoming]) -> list[StoredMessage]:
+        """Store a batch, then announce the new messages and any pruned ones."""
+        pruned = self.store.add(batch)
+        stored = [m for m in (self.store.get(item.id) for item in batch) if m is not None]
+        if pruned:
+            self.events.publish("delete", {"ids": pruned})
+        for message in stored:
+            self.events.publish("new", message)
+        return stored
+
+    def delete(self, ids: Iterable[str]) -> list[str]:
+        """Delete messages and announce the IDs that existed."""
+        deleted = self.store.delete(ids)
+        if deleted:
+            self.events.publish("delete", {"ids": deleted})
+        return deleted
+
+    def clear(self) -> int:
+        """Delete every message and announce it."""
+        count = self.store.clear()
+        self.events.publish("truncate", {"count": count})
+        return count
+
+    def set_read(self, ids: Iterable[str], read: bool) -> list[str]:
+        """Mark messages read or unread and announce the changes."""
+        changed = self.store.set_read(ids, read)
+        if changed:
+            self.events.publish("update", {"ids": changed, "read": read})
+        return changed
+
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> list[str]:
+        """Replace messages' tags and announce the changes."""
+        tag_list = list(tags)
+        changed = self.store.set_tags(ids, tag_list)
+        if changed:
+            self.events.publish("update", {"ids": changed, "tags": tag_list})
+        return changed
+
+    def rename_tag(self, old: str, new: str) -> list[str]:
+        """Rename a tag everywhere and announce the messages changed."""
+        changed = self.store.rename_tag(old, new)
+        if changed:
+            self.events.publish("update", {"ids": changed})
+        return changed
+
+    def delete_tag(self, tag: str) -> list[str]:
+        """Remove a tag everywhere and announce the messages changed."""
+        changed = self.store.delete_tag(tag)
+        if changed:
+            self.events.publish("update", {"ids": changed})
+        return changed

@@ -1,0 +1,136 @@
+"""A running sink: store, ingest thread, SMTP listener and web server wired together.
+
+:class:`Sink` is what the command line runs and what the pytest plugin starts
+in-process.  ``start()`` returns once every socket is bound, so the real
+ports (port 0 picks a free one) are known at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mailsink.config import Settings
+from mailsink.ingest import Ingestor
+from mailsink.mailbox import Mailbox
+from mailsink.smtp import SinkHandler, SMTPListener
+from mailsink.store import open_store
+from mailsink.tls import CertificateFiles, generate_certificate, server_context
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from waitress.server import BaseWSGIServer
+
+    from mailsink.store.base import MessageStore
+
+log = logging.getLogger(__name__)
+
+
+class Sink:
+    """Own every part of one running mailsink; start it, use it, stop it."""
+
+    def __init__(self, settings: Settings | None = None, store: MessageStore | None = None) -> None:
+        self.settings = settings or Settings()
+        self.store = store or open_store(
+            self.settings.store, self.settings.max_messages, self.settings.store_sync
+        )
+        self.mailbox = Mailbox(self.store)
+        self.ingestor = Ingestor(self.mailbox)
+        self.certificate: CertificateFiles | None = None
+        self.tls_context: ssl.SSLContext | None = None
+        self.listener: SMTPListener | None = None
+        self._http: BaseWSGIServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self.http_address: tuple[str, int] | None = None
+
+    @property
+    def smtp_address(self) -> tuple[str, int]:
+        """Return the (host, port) the SMTP listener is bound to."""
+        assert self.listener is not None, "start() the sink first"
+        return self.listener.address
+
+    @property
+    def web_url(self) -> str | None:
+        """Return the web UI's base URL, or None without a web server."""
+        if self.http_address is None:
+            return None
+        host, port = self.http_address
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def start(self) -> Sink:
+        """Bind every socket and start serving; return self."""
+        s = self.settings
+        try:
+            if s.tls_enabled:
+                self._setup_tls()
+            self.listener = SMTPListener(SinkHandler(self.ingestor, s), s, self.tls_context)
+            self.listener.start()
+            if s.http_port is not None:
+                self._start_http()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _setup_tls(self) -> None:
+        """Load the given certificate or generate one."""
+        s = self.settings
+        if s.tls_cert:
+            self.certificate = CertificateFiles(
+                cert=Path(s.tls_cert),
+                key=Path(s.tls_key or s.tls_cert),
+            )
+        else:
+            self.certificate = generate_certificate(s.tls_dir, s.hostname)
+        self.tls_context = server_context(self.certificate)
+
+    def _start_http(self) -> None:
+        """Serve the web app with waitress on a thread."""
+        from waitress.server import create_server
+
+        from mailsink.web import create_app
+
+        s = self.settings
+        app = create_app(self.mailbox, s, ingestor=self.ingestor, smtp_address=self.smtp_address)
+        server = create_server(
+            app,
+            host=s.http_host,
+            port=s.http_port,
+            threads=s.http_threads,
+            ident="mailsink",
+            max_request_body_size=s.max_request_bytes,
+            clear_untrusted_proxy_headers=True,
+        )
+        self._http = server
+        self.http_address = (str(server.effective_host), int(server.effective_port))  # type: ignore[union-attr]
+        self._http_thread = threading.Thread(target=server.run, name="mailsink-http", daemon=True)
+        self._http_thread.start()
+
+    def stop(self) -> None:
+        """Stop listening, finish storing what was accepted, close the store."""
+        if self.listener is not None:
+            self.listener.stop()
+        if self._http is not None:
+            self._http.close()
+            if self._http_thread is not None:
+                self._http_thread.join(timeout=5)
+            self._http = None
+        self.ingestor.close()
+        self.store.close()
+
+    def __enter__(self) -> Sink:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

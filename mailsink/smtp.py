@@ -1,0 +1,284 @@
+"""The SMTP listener: a catch-all aiosmtpd server on its own event loop thread.
+
+aiosmtpd's ``Controller`` is not used because its start-up self-check
+connects to the configured port, which fails for port 0
+(aio-libs/aiosmtpd#276).  :class:`SMTPListener` creates the servers on a
+loop it runs in a thread, so port 0 works and the real port is known.
+
+Policies a client can rely on (documented in README):
+
+* Any sender (also ``<>``), any recipient, any domain; at most
+  ``max_recipients`` recipients (452 beyond).
+* Addresses containing control characters (CR, LF, NUL, ...) are refused with
+  501, so they can never be injected into a header or a log line.
+* Lines longer than 1000 octets are accepted (up to 1 MiB a line) and the
+  message is flagged (``long_lines``): a development sink should show what an
+  app sent rather than bounce it.
+* DATA is answered ``250 2.0.0 Ok: queued as <ID>`` only after the message is
+  in the store (committed, for the SQLite store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from mailsink.config import Settings
+from mailsink.ingest import Ingestor
+from mailsink.message import Envelope as MessageEnvelope
+from mailsink.store.base import StoredMessage
+
+log = logging.getLogger(__name__)
+
+
+class _DropLoginDataWarning(logging.Filter):
+    """Hide aiosmtpd's own deprecation notice, logged on every successful AUTH."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_DropLoginDataWarning())
+
+LINE_LIMIT = 1024 * 1024
+"""Longest line accepted in DATA (and buffered for a command before 500)."""
+
+
+def has_control_chars(text: str) -> bool:
+    """Tell whether text holds a C0 control character or DEL."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+class SinkSMTP(SMTP):
+    """aiosmtpd's SMTP with long lines accepted in DATA."""
+
+    line_length_limit = LINE_LIMIT
+
+
+class SinkHandler:
+    """The aiosmtpd handler: validate the envelope, store the message, reply."""
+
+    def __init__(self, ingestor: Ingestor, settings: Settings) -> None:
+        self.ingestor = ingestor
+        self.settings = settings
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """Advertise PIPELINING, which aiosmtpd supports but does not announce."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_MAIL(  # noqa: N802
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        """Accept any sender, the null sender too, but never control characters."""
+        if has_control_chars(address):
+            return "501 5.1.7 Bad sender address syntax (control characters)"
+        if self.settings.require_auth and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(  # noqa: N802
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        """Accept any recipient up to the cap; refuse control characters."""
+        if has_control_chars(address):
+            return "501 5.1.3 Bad recipient address syntax (control characters)"
+        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+            return "452 4.5.3 Too many recipients"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        """Store the exact bytes received, then answer 250 with the new ID."""
+        raw = envelope.original_content or b""
+        record = MessageEnvelope(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            helo=session.host_name or "",
+            peer=_peer_text(session.peer),
+            tls=_uses_tls(server, session),
+            auth_user=session.auth_data if isinstance(session.auth_data, str) else None,
+        )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+
+        def done(
+            message_id: str, _stored: StoredMessage | None, error: BaseException | None
+        ) -> None:
+            loop.call_soon_threadsafe(_settle, future, message_id, error)
+
+        self.ingestor.submit(raw, record, done)
+        try:
+            message_id = await future
+        except Exception:
+            log.exception("storing a message failed")
+            return "451 4.3.0 Error: the message could not be stored, try again"
+        return f"250 2.0.0 Ok: queued as {message_id}"
+
+
+def _settle(future: asyncio.Future[str], message_id: str, error: BaseException | None) -> None:
+    """Resolve a DATA future on the loop thread, unless the session is gone."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(message_id)
+
+
+def _peer_text(peer: Any) -> str:
+    """Return the client address as ``host:port`` (``[v6]:port`` for IPv6)."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = peer[0], peer[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peer or "")
+
+
+def _uses_tls(server: SMTP, session: Session) -> bool:
+    """Tell whether this session is encrypted, by STARTTLS or implicit TLS."""
+    if session.ssl is not None:
+        return True
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
+
+
+class Authenticator:
+    """Accept any credentials, or only the configured (user, password) pairs."""
+
+    def __init__(self, users: tuple[tuple[str, str], ...]) -> None:
+        self.users = dict(users)
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        """Check one AUTH attempt; the username is kept with the session."""
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = auth_data.login.decode("utf-8", "replace")
+        password = auth_data.password.decode("utf-8", "replace")
+        if self.users and self.users.get(user) != password:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=user)
+
+
+class SMTPListener:
+    """Run the SMTP (and optional SMTPS) servers on an event loop in a thread."""
+
+    def __init__(
+        self,
+        handler: SinkHandler,
+        settings: Settings,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.handler = handler
+        self.settings = settings
+        self.tls_context = tls_context
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run_loop, name="mailsink-smtp", daemon=True)
+        self._servers: list[asyncio.AbstractServer] = []
+        self.address: tuple[str, int] = ("", 0)
+        self.smtps_address: tuple[str, int] | None = None
+
+    def _factory(self, implicit_tls: bool) -> Callable[[], SMTP]:
+        """Return a protocol factory for one listening socket."""
+        settings = self.settings
+        starttls = None if implicit_tls or not settings.tls else self.tls_context
+
+        def make() -> SMTP:
+            return SinkSMTP(
+                self.handler,
+                data_size_limit=settings.max_size,
+                enable_SMTPUTF8=True,
+                hostname=settings.hostname,
+                ident="mailsink ESMTP",
+                tls_context=starttls,
+                require_starttls=settings.require_tls and not implicit_tls,
+                timeout=settings.idle_timeout,
+                auth_require_tls=False,
+                authenticator=Authenticator(settings.auth_users),
+                loop=self.loop,
+            )
+
+        return make
+
+    def start(self) -> None:
+        """Bind the sockets and start serving; raises if a port cannot be bound."""
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._start_servers(), self.loop)
+        try:
+            future.result(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _start_servers(self) -> None:
+        """Create the listening servers on the loop thread."""
+        s = self.settings
+        server = await self.loop.create_server(self._factory(False), s.smtp_host, s.smtp_port)
+        self._servers.append(server)
+        self.address = _bound(server)
+        if s.smtps_port is not None:
+            if self.tls_context is None:
+                raise ValueError("SMTPS needs a TLS context")
+            smtps = await self.loop.create_server(
+                self._factory(True), s.smtps_host, s.smtps_port, ssl=self.tls_context
+            )
+            self._servers.append(smtps)
+            self.smtps_address = _bound(smtps)
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def stop(self) -> None:
+        """Close the servers and their sessions, and stop the loop thread."""
+        if not self._thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            for server in self._servers:
+                server.close()
+                close_clients = getattr(server, "close_clients", None)  # Python 3.13+
+                if close_clients is not None:
+                    close_clients()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
+        except Exception:
+            log.debug("closing SMTP servers timed out", exc_info=True)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+
+
+def _bound(server: asyncio.AbstractServer) -> tuple[str, int]:
+    """Return the (host, port) a server is listening on."""
+    sockname = server.sockets[0].getsockname()
+    return str(sockname[0]), int(sockname[1])

@@ -1,0 +1,139 @@
+"""The store contract: what every message store offers, and the records it returns.
+
+A store keeps raw bytes and the envelope of each message, plus the summary
+parsed at ingest so that lists and searches need no parsing.  Stores are
+thread-safe: the SMTP ingest thread writes while web threads read.  They do
+not publish events; :class:`mailsink.mailbox.Mailbox` does that around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from mailsink.message import Envelope, Summary
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from mailsink.search import Query
+
+MAX_PAGE = 1_000
+"""The largest page a store returns, whatever limit is asked for."""
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """A message as a store returns it: ID, envelope, summary and flags (no raw bytes)."""
+
+    id: str
+    received: float
+    envelope: Envelope
+    summary: Summary
+    read: bool = False
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message to add: what the listener (or the send API) hands the store."""
+
+    id: str
+    received: float
+    raw: bytes
+    envelope: Envelope
+    summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing or search, newest first."""
+
+    items: list[StoredMessage]
+    total: int
+    unread: int
+    matched: int
+    start: int
+
+
+class MessageStore(Protocol):
+    """The operations every store implements; one contract suite tests them all."""
+
+    max_messages: int
+
+    def add(self, batch: list[Incoming]) -> list[str]:
+        """Store the batch durably; return the IDs pruned to honour max_messages."""
+        ...
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        """Return the message with this ID, or None."""
+        ...
+
+    def raw(self, message_id: str) -> bytes | None:
+        """Return the exact bytes received for this message, or None."""
+        ...
+
+    def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
+        """Return messages newest first, optionally only those matching a query."""
+        ...
+
+    def ids(self, query: Query | None = None) -> list[str]:
+        """Return the IDs of all messages (matching the query), newest first."""
+        ...
+
+    def count(self) -> int:
+        """Return the number of stored messages."""
+        ...
+
+    def unread(self) -> int:
+        """Return the number of unread messages."""
+        ...
+
+    def delete(self, ids: Iterable[str]) -> list[str]:
+        """Delete these messages; return the IDs that existed."""
+        ...
+
+    def clear(self) -> int:
+        """Delete every message; return how many there were."""
+        ...
+
+    def set_read(self, ids: Iterable[str], read: bool) -> list[str]:
+        """Mark messages read or unread; return the IDs whose flag changed."""
+        ...
+
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> list[str]:
+        """Replace the tags of these messages; return the IDs that exist."""
+        ...
+
+    def rename_tag(self, old: str, new: str) -> list[str]:
+        """Rename a tag on every message; return the IDs changed."""
+        ...
+
+    def delete_tag(self, tag: str) -> list[str]:
+        """Remove a tag from every message; return the IDs changed."""
+        ...
+
+    def tags(self) -> list[str]:
+        """Return every tag in use, sorted case-insensitively."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections; the store is unusable afterwards."""
+        ...
+
+
+def clamp_page(start: int, limit: int) -> tuple[int, int]:
+    """Return a safe (start, limit): non-negative, limit at most MAX_PAGE."""
+    return max(0, int(start)), max(0, min(int(limit), MAX_PAGE))
+
+
+def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Return tags trimmed, without empties or case-insensitive duplicates."""
+    seen: set[str] = set()
+    out = []
+    for tag in tags:
+        tag = " ".join(str(tag).split())[:100]
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
+            out.append(tag)
+    return tuple(out)

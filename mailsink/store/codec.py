@@ -1,0 +1,84 @@
+"""Turn envelopes and summaries into JSON text and back, for the SQLite store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mailsink.message import Address, Envelope, Summary
+
+_ADDRESS_FIELDS = ("to", "cc", "reply_to", "bcc")
+
+
+def _pair(address: Address) -> list[str]:
+    return [address.name, address.address]
+
+
+def summary_to_json(summary: Summary) -> str:
+    """Return the summary as compact JSON (the search text is left out)."""
+    data: dict[str, Any] = {
+        "message_id": summary.message_id,
+        "subject": summary.subject,
+        "from": _pair(summary.from_) if summary.from_ else None,
+        "return_path": summary.return_path,
+        "date": summary.date,
+        "size": summary.size,
+        "snippet": summary.snippet,
+        "attachments": summary.attachments,
+        "inline": summary.inline,
+        "tags": list(summary.tags),
+        "long_lines": summary.long_lines,
+    }
+    for name in _ADDRESS_FIELDS:
+        data[name] = [_pair(a) for a in getattr(summary, name)]
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def summary_from_json(text: str) -> Summary:
+    """Rebuild a summary from :func:`summary_to_json` output."""
+    data = json.loads(text)
+    sender = data.get("from")
+    lists = {name: tuple(Address(n, a) for n, a in data.get(name, [])) for name in _ADDRESS_FIELDS}
+    return Summary(
+        message_id=data["message_id"],
+        subject=data["subject"],
+        from_=Address(*sender) if sender else None,
+        return_path=data.get("return_path", ""),
+        date=data.get("date"),
+        size=data["size"],
+        snippet=data.get("snippet", ""),
+        attachments=data.get("attachments", 0),
+        inline=data.get("inline", 0),
+        tags=tuple(data.get("tags", [])),
+        long_lines=data.get("long_lines", False),
+        **lists,
+    )
+
+
+def envelope_to_json(envelope: Envelope) -> str:
+    """Return the envelope as compact JSON."""
+    return json.dumps(
+        {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": list(envelope.rcpt_tos),
+            "helo": envelope.helo,
+            "peer": envelope.peer,
+            "tls": envelope.tls,
+            "auth_user": envelope.auth_user,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def envelope_from_json(text: str) -> Envelope:
+    """Rebuild an envelope from :func:`envelope_to_json` output."""
+    data = json.loads(text)
+    return Envelope(
+        mail_from=data["mail_from"],
+        rcpt_tos=tuple(data["rcpt_tos"]),
+        helo=data.get("helo", ""),
+        peer=data.get("peer", ""),
+        tls=bool(data.get("tls")),
+        auth_user=data.get("auth_user"),
+    )

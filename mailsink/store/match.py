@@ -1,0 +1,116 @@
+"""Compile a search :class:`~mailsink.search.Query` into a Python predicate.
+
+The memory store filters with it; the SQLite store compiles the same query to
+SQL instead (``sqlite_query.py``), and the contract suite checks that both
+agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mailsink.message import Address, header_pairs
+from mailsink.search import Query, Term
+from mailsink.store.base import StoredMessage
+
+RawGetter = Callable[[str], bytes | None]
+Predicate = Callable[[StoredMessage], bool]
+
+
+def address_text(addresses: tuple[Address, ...]) -> str:
+    """Return addresses as one lowercased ``Name <address>, ...`` string."""
+    return ", ".join(str(a) for a in addresses).lower()
+
+
+def address_list(message: StoredMessage, field: str) -> tuple[Address, ...]:
+    """Return the addresses a field filter looks at (``addressed`` means all)."""
+    s = message.summary
+    sender = (s.from_,) if s.from_ else ()
+    by_field = {
+        "to": s.to,
+        "cc": s.cc,
+        "bcc": s.bcc,
+        "from": sender,
+        "reply-to": s.reply_to,
+    }
+    if field == "addressed":
+        return s.to + s.cc + s.bcc + sender + s.reply_to
+    return by_field[field]
+
+
+def search_text(message: StoredMessage) -> str:
+    """Return the lowercased text free words are looked for in."""
+    s = message.summary
+    parts = [s.subject, s.text, s.message_id, message.envelope.mail_from]
+    parts.extend(str(a) for a in address_list(message, "addressed"))
+    return "\n".join(parts).lower()
+
+
+def compile_query(query: Query | None, raw: RawGetter) -> Predicate:
+    """Return a predicate that tells whether a stored message matches the query."""
+    if query is None or query.is_empty():
+        return lambda _message: True
+    checks = [_compile_term(term, raw) for term in query.terms]
+    return lambda message: all(check(message) for check in checks)
+
+
+def _compile_term(term: Term, raw: RawGetter) -> Predicate:
+    """Return the predicate of one term, negated when the term says so."""
+    check = _positive(term, raw)
+    if term.negate:
+        return lambda message: not check(message)
+    return check
+
+
+def _positive(term: Term, raw: RawGetter) -> Predicate:  # noqa: C901, PLR0911 - one branch per field
+    """Return the un-negated predicate of one term."""
+    field, value = term.field, term.value
+    if field == "text":
+        return lambda m: value in search_text(m)
+    if field in ("to", "from", "cc", "bcc", "reply-to", "addressed"):
+        if term.exact:
+            return lambda m: any(a.address.lower() == value for a in address_list(m, field))
+        return lambda m: value in address_text(address_list(m, field))
+    if field == "subject":
+        return lambda m: value in m.summary.subject.lower()
+    if field == "message-id":
+        return lambda m: value in m.summary.message_id.lower()
+    if field == "tag":
+        return lambda m: any(t.lower() == value for t in m.tags)
+    if field == "is":
+        if value == "read":
+            return lambda m: m.read
+        if value == "unread":
+            return lambda m: not m.read
+        return lambda m: bool(m.tags)
+    if field == "has":
+        if value == "attachment":
+            return lambda m: m.summary.attachments > 0
+        return lambda m: m.summary.inline > 0
+    number = term.number or 0.0
+    if field == "larger":
+        return lambda m: m.summary.size > number
+    if field == "smaller":
+        return lambda m: m.summary.size < number
+    if field == "after":
+        return lambda m: m.received >= number
+    if field == "before":
+        return lambda m: m.received < number
+    if field == "header":
+        return _header_predicate(term.header or "", value, raw)
+    raise ValueError(f"unknown search field {field!r}")
+
+
+def _header_predicate(name: str, value: str, raw: RawGetter) -> Predicate:
+    """Return a predicate on a header's presence or value, read from raw bytes."""
+
+    def check(message: StoredMessage) -> bool:
+        data = raw(message.id)
+        if data is None:
+            return False
+        values = [v for k, v in header_pairs(data) if k == name]
+        if not value:
+            return bool(values)
+        return any(value in v.lower() for v in values)
+
+    return check

@@ -1,0 +1,428 @@
+"""The disk store: one SQLite file that survives restarts and ``kill -9``.
+
+Durability: the database runs in WAL mode and each :meth:`SQLiteStore.add`
+batch is one committed transaction, finished before the listener sends its
+250 reply.  ``synchronous=NORMAL`` is enough for that promise: a committed
+WAL transaction is in the operating system's hands and survives the process
+being killed at any moment (it is only a power loss that NORMAL does not
+cover; ``--store-sync full`` is for people who need that too).
+
+Speed: list and count never scan.  Counts are kept in Python, pages come
+from the ``seq`` primary key, searches use lowercased ``s_*`` columns and an
+FTS5 trigram index for substring text search.  Raw bytes live in their own
+table so scans over the message rows stay small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mailsink.message import Address, header_pairs
+from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
+from mailsink.store.codec import (
+    envelope_from_json,
+    envelope_to_json,
+    summary_from_json,
+    summary_to_json,
+)
+from mailsink.store.match import address_text, search_text
+from mailsink.store.sqlite_query import SEP, compile_where
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from mailsink.search import Query
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    received REAL NOT NULL,
+    read INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL,
+    attachments INTEGER NOT NULL,
+    inline_parts INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    s_subject TEXT NOT NULL,
+    s_message_id TEXT NOT NULL,
+    s_from TEXT NOT NULL, s_from_addrs TEXT NOT NULL,
+    s_to TEXT NOT NULL, s_to_addrs TEXT NOT NULL,
+    s_cc TEXT NOT NULL, s_cc_addrs TEXT NOT NULL,
+    s_bcc TEXT NOT NULL, s_bcc_addrs TEXT NOT NULL,
+    s_reply_to TEXT NOT NULL, s_reply_to_addrs TEXT NOT NULL,
+    s_tags TEXT NOT NULL,
+    s_headers TEXT NOT NULL
+);
+CREATE INDEX messages_unread ON messages(seq) WHERE read = 0;
+CREATE TABLE raws (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
+CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram');
+"""
+
+_COLUMNS = "id, received, read, tags, envelope, summary"
+
+
+def _addrs(addresses: tuple[Address, ...]) -> str:
+    """Return addresses as SEP-delimited lowercased addresses, for exact matching."""
+    if not addresses:
+        return ""
+    return SEP + SEP.join(a.address.lower() for a in addresses) + SEP
+
+
+def _tags_column(tags: tuple[str, ...]) -> str:
+    """Return tags as a SEP-delimited lowercased string, '' when untagged."""
+    if not tags:
+        return ""
+    return SEP + SEP.join(t.lower() for t in tags) + SEP
+
+
+def _header_match(headers: str, name: str, value: str) -> bool:
+    """Tell whether header ``name`` is present (and contains ``value``, if given)."""
+    prefix = name + SEP
+    for line in headers.split("\n"):
+        if line.startswith(prefix) and (not value or value in line[len(prefix) :]):
+            return True
+    return False
+
+
+def _tags_text(tags: tuple[str, ...]) -> str:
+    return SEP.join(tags)
+
+
+def _tags_load(text: str) -> tuple[str, ...]:
+    return tuple(text.split(SEP)) if text else ()
+
+
+class SQLiteStore:
+    """Keep messages in a SQLite file; one writer connection, one reader per thread."""
+
+    def __init__(self, path: str | Path, max_messages: int = 0, synchronous: str = "normal"):
+        self.path = Path(path)
+        self.max_messages = max_messages
+        self._synchronous = {"normal": "NORMAL", "full": "FULL"}[synchronous.lower()]
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._writer = self._connect()
+        self._migrate()
+        self._total = self._writer.execute("SELECT count(*) FROM messages").fetchone()[0]
+        self._unread = self._writer.execute(
+            "SELECT count(*) FROM messages WHERE read = 0"
+        ).fetchone()[0]
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open a connection with the pragmas and functions every connection needs."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.create_function("header_match", 3, _header_match, deterministic=True)
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _migrate(self) -> None:
+        """Create the schema in a new file; refuse a file of another version."""
+        version = self._writer.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version != 0:
+            raise RuntimeError(
+                f"{self.path}: schema version {version} is not supported "
+                f"(this mailsink reads version {SCHEMA_VERSION})"
+            )
+        with self._write_lock:
+            self._writer.executescript(
+                f"BEGIN; {_SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            )
+
+    @property
+    def _reader(self) -> sqlite3.Connection:
+        """Return this thread's read connection, opening it on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def add(self, batch: list[Incoming]) -> list[str]:
+        """Store the batch in one committed transaction; return the IDs pruned."""
+        rows = [self._row(item) for item in batch]
+        with self._write_lock:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for item, row in zip(batch, rows, strict=False):
+                    cur = db.execute(
+                        "INSERT INTO messages (id, received, read, size, attachments, "
+                        "inline_parts, tags, envelope, summary, s_subject, s_message_id, "
+                        "s_from, s_from_addrs, s_to, s_to_addrs, s_cc, s_cc_addrs, s_bcc, "
+                        "s_bcc_addrs, s_reply_to, s_reply_to_addrs, s_tags, s_headers) "
+                        "VALUES (?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        row[0],
+                    )
+                    seq = cur.lastrowid
+                    db.execute("INSERT INTO raws (seq, raw) VALUES (?, ?)", (seq, item.raw))
+                    db.execute("INSERT INTO fts (rowid, body) VALUES (?, ?)", (seq, row[1]))
+                pruned = self._prune_ids(len(batch))
+                self._delete_in_transaction(pruned)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._total += len(batch)
+            self._unread += len(batch)
+            self._recount_after_delete(pruned)
+            return [message_id for message_id, _read in pruned]
+
+    def _row(self, item: Incoming) -> tuple[tuple[object, ...], str]:
+        """Return the messages row values and the FTS text of an incoming message."""
+        s = item.summary
+        sender = (s.from_,) if s.from_ else ()
+        headers = "\n".join(f"{k}{SEP}{v.lower()}" for k, v in header_pairs(item.raw))
+        record = StoredMessage(item.id, item.received, item.envelope, s, False, s.tags)
+        values = (
+            item.id,
+            item.received,
+            s.size,
+            s.attachments,
+            s.inline,
+            _tags_text(s.tags),
+            envelope_to_json(item.envelope),
+            summary_to_json(s),
+            s.subject.lower(),
+            s.message_id.lower(),
+            address_text(sender),
+            _addrs(sender),
+            address_text(s.to),
+            _addrs(s.to),
+            address_text(s.cc),
+            _addrs(s.cc),
+            address_text(s.bcc),
+            _addrs(s.bcc),
+            address_text(s.reply_to),
+            _addrs(s.reply_to),
+            _tags_column(s.tags),
+            headers,
+        )
+        return values, search_text(record)
+
+    def _prune_ids(self, added: int) -> list[tuple[str, int]]:
+        """Return (id, read) of the oldest messages beyond max_messages."""
+        if not self.max_messages:
+            return []
+        excess = self._total + added - self.max_messages
+        if excess <= 0:
+            return []
+        return self._writer.execute(
+            "SELECT id, read FROM messages ORDER BY seq LIMIT ?", (excess,)
+        ).fetchall()
+
+    def _delete_in_transaction(self, found: list[tuple[str, int]]) -> None:
+        """Delete rows by ID inside the caller's transaction."""
+        db = self._writer
+        for message_id, _read in found:
+            seq = db.execute("SELECT seq FROM messages WHERE id = ?", (message_id,)).fetchone()[0]
+            db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            db.execute("DELETE FROM raws WHERE seq = ?", (seq,))
+            db.execute("DELETE FROM fts WHERE rowid = ?", (seq,))
+
+    def _recount_after_delete(self, deleted: list[tuple[str, int]]) -> None:
+        """Update the cached counts after rows were deleted."""
+        self._total -= len(deleted)
+        self._unread -= sum(1 for _id, read in deleted if not read)
+
+    def _record(self, row: tuple[object, ...]) -> StoredMessage:
+        """Build a StoredMessage from a row of _COLUMNS."""
+        message_id, received, read, tags, envelope, summary = row
+        return StoredMessage(
+            id=str(message_id),
+            received=float(received),  # type: ignore[arg-type]
+            envelope=envelope_from_json(str(envelope)),
+            summary=summary_from_json(str(summary)),
+            read=bool(read),
+            tags=_tags_load(str(tags)),
+        )
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        """Return the message with this ID, or None."""
+        row = self._reader.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        return self._record(row) if row else None
+
+    def raw(self, message_id: str) -> bytes | None:
+        """Return the exact bytes received for this message, or None."""
+        row = self._reader.execute(
+            "SELECT raw FROM raws WHERE seq = (SELECT seq FROM messages WHERE id = ?)",
+            (message_id,),
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
+        """Return messages newest first, optionally only those matching a query."""
+        start, limit = clamp_page(start, limit)
+        where, params = compile_where(query)
+        db = self._reader
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            [*params, limit, start],
+        ).fetchall()
+        total, unread = self._total, self._unread
+        if where == "1":
+            matched = total
+        else:
+            matched = db.execute(f"SELECT count(*) FROM messages WHERE {where}", params).fetchone()[
+                0
+            ]
+        return Page([self._record(r) for r in rows], total, unread, matched, start)
+
+    def ids(self, query: Query | None = None) -> list[str]:
+        """Return the IDs of all messages (matching the query), newest first."""
+        where, params = compile_where(query)
+        rows = self._reader.execute(
+            f"SELECT id FROM messages WHERE {where} ORDER BY seq DESC", params
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self) -> int:
+        """Return the number of stored messages."""
+        return self._total
+
+    def unread(self) -> int:
+        """Return the number of unread messages."""
+        return self._unread
+
+    def delete(self, ids: Iterable[str]) -> list[str]:
+        """Delete these messages; return the IDs that existed."""
+        wanted = list(dict.fromkeys(ids))
+        with self._write_lock:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                found = []
+                for message_id in wanted:
+                    row = db.execute(
+                        "SELECT id, read FROM messages WHERE id = ?", (message_id,)
+                    ).fetchone()
+                    if row:
+                        found.append((row[0], row[1]))
+                self._delete_in_transaction(found)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._recount_after_delete(found)
+        return [message_id for message_id, _read in found]
+
+    def clear(self) -> int:
+        """Delete every message; return how many there were."""
+        with self._write_lock:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+                db.execute("DELETE FROM messages")
+                db.execute("DELETE FROM raws")
+                db.execute("DELETE FROM fts")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._total = self._unread = 0
+        return int(count)
+
+    def set_read(self, ids: Iterable[str], read: bool) -> list[str]:
+        """Mark messages read or unread; return the IDs whose flag changed."""
+        changed = []
+        flag = 1 if read else 0
+        with self._write_lock:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for message_id in dict.fromkeys(ids):
+                    cur = db.execute(
+                        "UPDATE messages SET read = ? WHERE id = ? AND read != ?",
+                        (flag, message_id, flag),
+                    )
+                    if cur.rowcount:
+                        changed.append(message_id)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._unread += -len(changed) if read else len(changed)
+        return changed
+
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> list[str]:
+        """Replace the tags of these messages; return the IDs that exist."""
+        clean = normalize_tags(tags)
+        return self._update_tags({message_id: clean for message_id in ids})
+
+    def _update_tags(self, new_tags: dict[str, tuple[str, ...]]) -> list[str]:
+        """Write new tag tuples by message ID; return the IDs that exist."""
+        found = []
+        with self._write_lock:
+            db = self._writer
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for message_id, tags in new_tags.items():
+                    cur = db.execute(
+                        "UPDATE messages SET tags = ?, s_tags = ? WHERE id = ?",
+                        (_tags_text(tags), _tags_column(tags), message_id),
+                    )
+                    if cur.rowcount:
+                        found.append(message_id)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return found
+
+    def _tagged(self, tag: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Return (id, tags) of messages carrying this tag (case-insensitive)."""
+        rows = self._reader.execute(
+            "SELECT id, tags FROM messages WHERE instr(s_tags, ?) > 0",
+            (f"{SEP}{tag.lower()}{SEP}",),
+        ).fetchall()
+        return [(r[0], _tags_load(r[1])) for r in rows]
+
+    def rename_tag(self, old: str, new: str) -> list[str]:
+        """Rename a tag on every message; return the IDs changed."""
+        wanted = old.lower()
+        updates = {
+            message_id: normalize_tags(new if t.lower() == wanted else t for t in tags)
+            for message_id, tags in self._tagged(old)
+        }
+        return self._update_tags(updates)
+
+    def delete_tag(self, tag: str) -> list[str]:
+        """Remove a tag from every message; return the IDs changed."""
+        wanted = tag.lower()
+        updates = {
+            message_id: tuple(t for t in tags if t.lower() != wanted)
+            for message_id, tags in self._tagged(tag)
+        }
+        return self._update_tags(updates)
+
+    def tags(self) -> list[str]:
+        """Return every tag in use, sorted case-insensitively."""
+        rows = self._reader.execute("SELECT DISTINCT tags FROM messages WHERE tags != ''")
+        found = normalize_tags(t for (text,) in rows for t in _tags_load(text))
+        return sorted(found, key=str.lower)
+
+    def close(self) -> None:
+        """Close every connection (checkpointing the WAL)."""
+        with self._write_lock, self._connections_lock:
+            for conn in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._connections.clear()

@@ -1,0 +1,1 @@
+"""The pytest plugin of mailsink (installed as ``mailsink.pytest_plugin``)."""

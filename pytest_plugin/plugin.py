@@ -1,0 +1,1 @@
+"""pytest entry point: registers mailsink's fixtures and options (see README)."""
