@@ -237,6 +237,7 @@ def startup_lines(sink: Sink) -> list[str]:
                 f"  WARNING: {label} is bound to {bound}, reachable from other machines; "
                 "captured mail may contain secrets"
             )
+    lines.append("  ready; Ctrl-C to stop")
     return lines
 
 

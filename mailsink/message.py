@@ -167,25 +167,46 @@ def _parse_bytes(raw: bytes) -> EmailMessage | None:
 
 
 def decode_header_value(value: object) -> str:
-    """Decode an RFC 2047 header value to text, tolerating any garbage."""
+    """Decode an RFC 2047 header value to text, tolerating any garbage.
+
+    Raw 8-bit header bytes (SMTPUTF8 mail) are read as UTF-8 where they are
+    valid, else as Latin-1: ``compat32`` hands them over as surrogates or as
+    ``unknown-8bit`` Header objects.
+    """
     if value is None:
         return ""
     if isinstance(value, email.header.Header):
-        value = str(value)
+        try:
+            pieces = email.header.decode_header(value)
+        except Exception:  # noqa: BLE001
+            return _clean(str(value))
+        return _clean(_join_pieces(pieces)[:MAX_HEADER_CHARS])
     text = str(value)[:MAX_HEADER_CHARS]
-    if "=?" not in text:
-        return _clean(text)
-    try:
-        pieces = email.header.decode_header(text)
-    except Exception:  # noqa: BLE001
-        return _clean(text)
+    if "=?" in text:
+        try:
+            return _clean(_join_pieces(email.header.decode_header(text)))
+        except Exception:  # noqa: BLE001
+            pass
+    return _clean(_undo_surrogates(text))
+
+
+def _join_pieces(pieces: list[tuple[bytes | str, str | None]]) -> str:
+    """Join the (chunk, charset) pairs of email.header.decode_header into text."""
     out = []
     for chunk, charset in pieces:
         if isinstance(chunk, bytes):
             out.append(_decode_bytes(chunk, charset))
         else:
-            out.append(chunk)
-    return _clean("".join(out))
+            out.append(_undo_surrogates(chunk))
+    return "".join(out)
+
+
+def _undo_surrogates(text: str) -> str:
+    """Turn surrogate-escaped raw bytes back into UTF-8 (or Latin-1) text."""
+    if text.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in text):
+        return text
+    data = text.encode("utf-8", "surrogateescape")
+    return _decode_bytes(data, "utf-8")
 
 
 def _clean(text: str) -> str:

@@ -93,7 +93,7 @@ class SinkHandler:
             return "501 5.1.7 Bad sender address syntax (control characters)"
         if self.settings.require_auth and not session.authenticated:
             return "530 5.7.0 Authentication required"
-        envelope.mail_from = address
+        envelope.mail_from = address  # "<>" for the null sender; stored as ""
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
 
@@ -120,7 +120,7 @@ class SinkHandler:
         """Store the exact bytes received, then answer 250 with the new ID."""
         raw = envelope.original_content or b""
         record = MessageEnvelope(
-            mail_from=envelope.mail_from or "",
+            mail_from="" if envelope.mail_from in (None, "<>") else envelope.mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
             helo=session.host_name or "",
             peer=_peer_text(session.peer),
@@ -256,7 +256,15 @@ class SMTPListener:
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            # End the sessions still open so their transports close with the loop.
+            tasks = asyncio.all_tasks(self.loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     def stop(self) -> None:
         """Close the servers and their sessions, and stop the loop thread."""
@@ -276,6 +284,8 @@ class SMTPListener:
             log.debug("closing SMTP servers timed out", exc_info=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 def _bound(server: asyncio.AbstractServer) -> tuple[str, int]:

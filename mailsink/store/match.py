@@ -70,7 +70,9 @@ def _positive(term: Term, raw: RawGetter) -> Predicate:  # noqa: C901, PLR0911 -
     if field in ("to", "from", "cc", "bcc", "reply-to", "addressed"):
         if term.exact:
             return lambda m: any(a.address.lower() == value for a in address_list(m, field))
-        return lambda m: value in address_text(address_list(m, field))
+        # Each header on its own (as SQLite does), so a value cannot span two headers.
+        fields = ("to", "cc", "bcc", "from", "reply-to") if field == "addressed" else (field,)
+        return lambda m: any(value in address_text(address_list(m, f)) for f in fields)
     if field == "subject":
         return lambda m: value in m.summary.subject.lower()
     if field == "message-id":

@@ -1,0 +1,32 @@
+"""Small helpers shared by tests: building messages and incoming records."""
+
+from __future__ import annotations
+
+import time
+
+from mailsink.message import Envelope, new_id, summarize
+from mailsink.store.base import Incoming
+
+
+def make_raw(
+    subject: str = "Hello",
+    sender: str = "alice@example.test",
+    to: str = "bob@example.test",
+    body: str = "Hi Bob",
+    extra_headers: str = "",
+) -> bytes:
+    """Return a small RFC 5322 message as CRLF bytes."""
+    text = (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{new_id()}@example.test>\r\n{extra_headers}\r\n{body}\r\n"
+    )
+    return text.encode()
+
+
+def incoming(
+    raw: bytes | None = None, rcpts: tuple[str, ...] = ("bob@example.test",), **kw: str
+) -> Incoming:
+    """Return an Incoming record for raw bytes (made with make_raw when None)."""
+    raw = raw if raw is not None else make_raw(**kw)
+    envelope = Envelope("alice@example.test", rcpts, helo="client.test", peer="127.0.0.1:1")
+    return Incoming(new_id(), time.time(), raw, envelope, summarize(raw, envelope))

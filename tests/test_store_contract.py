@@ -1,0 +1,156 @@
+"""The store contract: every behaviour here holds for MemoryStore and SQLiteStore alike."""
+
+from __future__ import annotations
+
+import threading
+
+from helpers import incoming, make_raw
+from mailsink.search import parse_query
+from mailsink.store import MessageStore
+from mailsink.store.base import MAX_PAGE
+
+
+def test_added_message_comes_back_with_its_exact_bytes(store: MessageStore) -> None:
+    raw = make_raw(subject="Exact") + b"\x00\xff odd bytes\r\n"
+    item = incoming(raw)
+    store.add([item])
+    assert store.raw(item.id) == raw
+    got = store.get(item.id)
+    assert got is not None
+    assert got.summary.subject == "Exact"
+    assert got.envelope == item.envelope
+    assert got.read is False
+
+
+def test_unknown_id_gives_none(store: MessageStore) -> None:
+    assert store.get("nope") is None
+    assert store.raw("nope") is None
+
+
+def test_list_is_newest_first_with_offset_and_limit(store: MessageStore) -> None:
+    items = [incoming(subject=f"m{i}") for i in range(7)]
+    for item in items:
+        store.add([item])
+    page = store.list(start=2, limit=3)
+    assert [m.summary.subject for m in page.items] == ["m4", "m3", "m2"]
+    assert (page.total, page.unread, page.matched, page.start) == (7, 7, 7, 2)
+    assert store.list(start=10).items == []
+
+
+def test_page_size_is_capped(store: MessageStore) -> None:
+    store.add([incoming() for _ in range(3)])
+    assert len(store.list(limit=10**9).items) == 3
+    assert store.list(limit=-5).items == []
+    assert MAX_PAGE == 1000
+
+
+def test_count_delete_one_and_many(store: MessageStore) -> None:
+    items = [incoming() for _ in range(5)]
+    store.add(items)
+    assert store.count() == 5
+    assert store.delete([items[0].id]) == [items[0].id]
+    assert store.delete([items[1].id, "missing", items[2].id]) == [items[1].id, items[2].id]
+    assert store.count() == 2
+    assert store.get(items[1].id) is None
+    assert store.raw(items[1].id) is None
+
+
+def test_clear_removes_everything(store: MessageStore) -> None:
+    store.add([incoming() for _ in range(4)])
+    assert store.clear() == 4
+    assert store.count() == 0
+    assert store.unread() == 0
+    assert store.list().items == []
+
+
+def test_mark_read_and_unread_keeps_unread_count(store: MessageStore) -> None:
+    a, b = incoming(), incoming()
+    store.add([a, b])
+    assert store.set_read([a.id], True) == [a.id]
+    assert store.set_read([a.id], True) == []  # no change the second time
+    assert store.unread() == 1
+    assert store.get(a.id).read is True  # type: ignore[union-attr]
+    assert store.set_read([a.id, b.id], False) == [a.id]
+    assert store.unread() == 2
+    store.set_read([a.id], True)
+    store.delete([a.id])
+    assert store.unread() == 1
+
+
+def test_prune_keeps_the_newest(store: MessageStore) -> None:
+    store.max_messages = 3
+    items = [incoming(subject=f"m{i}") for i in range(5)]
+    pruned = []
+    for item in items:
+        pruned += store.add([item])
+    assert pruned == [items[0].id, items[1].id]
+    assert [m.summary.subject for m in store.list().items] == ["m4", "m3", "m2"]
+    assert store.count() == 3
+
+
+def test_prune_within_one_batch(store: MessageStore) -> None:
+    store.max_messages = 2
+    items = [incoming(subject=f"m{i}") for i in range(4)]
+    assert store.add(items) == [items[0].id, items[1].id]
+    assert store.count() == 2
+
+
+def test_zero_max_messages_means_unlimited(store: MessageStore) -> None:
+    store.max_messages = 0
+    store.add([incoming() for _ in range(50)])
+    assert store.count() == 50
+
+
+def test_tags_set_rename_delete(store: MessageStore) -> None:
+    a, b = incoming(), incoming()
+    store.add([a, b])
+    assert store.set_tags([a.id, "missing"], ["Red", "blue", "red", " "]) == [a.id]
+    assert store.get(a.id).tags == ("Red", "blue")  # type: ignore[union-attr]
+    store.set_tags([b.id], ["blue"])
+    assert store.tags() == ["blue", "Red"]
+    assert sorted(store.rename_tag("BLUE", "green")) == sorted([a.id, b.id])
+    assert store.get(b.id).tags == ("green",)  # type: ignore[union-attr]
+    assert store.delete_tag("red") == [a.id]
+    assert store.get(a.id).tags == ("green",)  # type: ignore[union-attr]
+
+
+def test_tags_from_header_and_plus_addressing_are_kept(store: MessageStore) -> None:
+    raw = make_raw(to="bob+signup@example.test", extra_headers="X-Tags: alpha, beta\r\n")
+    item = incoming(raw, rcpts=("bob+signup@example.test",))
+    store.add([item])
+    assert store.get(item.id).tags == ("alpha", "beta", "signup")  # type: ignore[union-attr]
+
+
+def test_search_filters_and_counts_matches(store: MessageStore) -> None:
+    store.add([incoming(subject="Invoice 42", to="ann@x.test"), incoming(subject="Welcome")])
+    page = store.list(query=parse_query("subject:invoice"))
+    assert [m.summary.subject for m in page.items] == ["Invoice 42"]
+    assert (page.matched, page.total) == (1, 2)
+    assert store.ids(parse_query("-subject:invoice")) == [store.list().items[0].id]
+
+
+def test_concurrent_writers_and_readers_do_not_lose_messages(store: MessageStore) -> None:
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for _ in range(30):
+                store.add([incoming()])
+        except BaseException as error:
+            errors.append(error)
+
+    def read() -> None:
+        try:
+            for _ in range(30):
+                store.list(limit=10)
+                store.count()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=f) for f in (write, write, read, read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count() == 60
