@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mailsink.events import EventBus
+from mailsink.store.base import StoredMessage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from mailsink.store.base import Incoming, MessageStore, StoredMessage
+    from mailsink.store.base import Incoming, MessageStore
 
 
 class Mailbox:
@@ -27,7 +28,14 @@ class Mailbox:
     def add(self, batch: list[Incoming]) -> list[StoredMessage]:
         """Store a batch, then announce the new messages and any pruned ones."""
         pruned = self.store.add(batch)
-        stored = [m for m in (self.store.get(item.id) for item in batch) if m is not None]
+        gone = set(pruned)
+        stored = [
+            StoredMessage(
+                item.id, item.received, item.envelope, item.summary, False, item.summary.tags
+            )
+            for item in batch
+            if item.id not in gone
+        ]
         if pruned:
             self.events.publish("delete", {"ids": pruned})
         for message in stored:

@@ -154,3 +154,15 @@ def test_concurrent_writers_and_readers_do_not_lose_messages(store: MessageStore
         t.join()
     assert errors == []
     assert store.count() == 60
+
+
+def test_free_text_finds_words_anywhere_in_a_long_body(store: MessageStore) -> None:
+    filler = "lorem ipsum dolor " * 2000  # ~36 KB of text
+    a = incoming(body=filler + " needle-at-the-end")
+    b = incoming(body="needle-at-the-start " + filler)
+    c = incoming(body=filler[:4090] + "straddling-term" + filler)
+    store.add([a, b, c])
+    assert store.ids(parse_query("needle-at-the-end")) == [a.id]
+    assert store.ids(parse_query("needle-at-the-start")) == [b.id]
+    assert store.ids(parse_query("straddling-term")) == [c.id]
+    assert set(store.ids(parse_query("lorem"))) == {a.id, b.id, c.id}

@@ -65,11 +65,16 @@ def _term(term: Term) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch
 
 
 def _text(value: str) -> tuple[str, list[object]]:
-    """Match free text by substring: the trigram index for 3+ characters, a scan below."""
+    """Match free text by substring: the trigram index for 3+ characters, a scan below.
+
+    The index holds the head of each message's text; the rest of long messages
+    is in ``long_text`` (see ``sqlite.FTS_HEAD``) and scanned.
+    """
+    tail = "seq IN (SELECT seq FROM long_text WHERE instr(body, ?) > 0)"
     if len(value) >= 3:
         phrase = '"' + value.replace('"', '""') + '"'
-        return "seq IN (SELECT rowid FROM fts WHERE fts MATCH ?)", [phrase]
-    return "seq IN (SELECT rowid FROM fts WHERE instr(body, ?) > 0)", [value]
+        return f"seq IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR {tail}", [phrase, value]
+    return f"seq IN (SELECT rowid FROM fts WHERE instr(body, ?) > 0) OR {tail}", [value, value]
 
 
 def _address(field: str, value: str, exact: bool) -> tuple[str, list[object]]:

@@ -1,0 +1,1 @@
+"""Benchmarks: each compares mailsink with a baseline run in the same run."""
