@@ -539,6 +539,33 @@ def _tree(msg: EmailMessage, parts: dict[str, Part]) -> TreeNode:
     return root
 
 
+def header_block(raw: bytes) -> str:
+    """Return the raw header block of a message as text (undecoded, for searching)."""
+    ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    head = raw[: min(ends) + 1] if ends else raw
+    return head[: MAX_HEADER_CHARS * 16].decode("utf-8", "replace")
+
+
+def header_values(block: str, name: str) -> list[str]:
+    """Return the decoded values of header ``name`` (case-insensitive) in a header block."""
+    wanted = name.lower()
+    values: list[str] = []
+    current: list[str] | None = None
+    for line in block.splitlines():
+        if line[:1] in (" ", "\t") and current is not None:
+            current.append(line)  # a folded continuation line
+            continue
+        if current is not None:
+            values.append(decode_header_value("".join(current)))
+            current = None
+        key, colon, rest = line.partition(":")
+        if colon and key.strip().lower() == wanted:
+            current = [rest.strip()]
+    if current is not None:
+        values.append(decode_header_value("".join(current)))
+    return values
+
+
 def header_pairs(raw: bytes) -> list[tuple[str, str]]:
     """Return (lowercased name, decoded value) for each header of the raw message."""
     head, _sep, _body = raw.partition(b"\r\n\r\n")

@@ -160,9 +160,22 @@ def test_free_text_finds_words_anywhere_in_a_long_body(store: MessageStore) -> N
     filler = "lorem ipsum dolor " * 2000  # ~36 KB of text
     a = incoming(body=filler + " needle-at-the-end")
     b = incoming(body="needle-at-the-start " + filler)
-    c = incoming(body=filler[:4090] + "straddling-term" + filler)
-    store.add([a, b, c])
+    c = incoming(body=filler[:3500] + "straddling-term" + filler)
+    d = incoming(body=filler[:3000] + "x" * 1000 + "long-straddler" + filler)
+    store.add([a, b, c, d])
     assert store.ids(parse_query("needle-at-the-end")) == [a.id]
     assert store.ids(parse_query("needle-at-the-start")) == [b.id]
     assert store.ids(parse_query("straddling-term")) == [c.id]
-    assert set(store.ids(parse_query("lorem"))) == {a.id, b.id, c.id}
+    assert store.ids(parse_query("x" * 700 + "long-straddler")) == [d.id]
+    assert set(store.ids(parse_query("lorem"))) == {a.id, b.id, c.id, d.id}
+
+
+def test_header_search_decodes_and_unfolds_values(store: MessageStore) -> None:
+    a = incoming(extra_headers="X-Campaign: =?utf-8?q?Fr=C3=BChling?= sale\r\n")
+    b = incoming(extra_headers="X-Campaign: autumn\r\n  folded part\r\n")
+    c = incoming()
+    store.add([a, b, c])
+    assert store.ids(parse_query("header:x-campaign")) == [b.id, a.id]
+    assert store.ids(parse_query("header:X-Campaign=frühling")) == [a.id]
+    assert store.ids(parse_query('header:x-campaign="folded part"')) == [b.id]
+    assert store.ids(parse_query("-header:x-campaign")) == [c.id]

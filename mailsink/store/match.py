@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mailsink.message import Address, header_pairs
+from mailsink.message import Address, header_block, header_values
 from mailsink.search import Query, Term
 from mailsink.store.base import StoredMessage
 
@@ -110,7 +110,7 @@ def _header_predicate(name: str, value: str, raw: RawGetter) -> Predicate:
         data = raw(message.id)
         if data is None:
             return False
-        values = [v for k, v in header_pairs(data) if k == name]
+        values = header_values(header_block(data), name)
         if not value:
             return bool(values)
         return any(value in v.lower() for v in values)

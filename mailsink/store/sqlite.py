@@ -18,10 +18,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailsink.message import Address, header_pairs
+from mailsink.message import Address, header_block, header_values
 from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
 from mailsink.store.codec import (
     envelope_from_json,
@@ -30,7 +31,7 @@ from mailsink.store.codec import (
     summary_to_json,
 )
 from mailsink.store.match import address_text, search_text
-from mailsink.store.sqlite_query import SEP, compile_where
+from mailsink.store.sqlite_query import FTS_HEAD, FTS_TAIL_FROM, SEP, compile_where
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -67,17 +68,8 @@ CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram');
 CREATE TABLE long_text (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 """
 
-FTS_HEAD = 8192
-"""Characters of a message's search text put in the trigram index.
-
-Trigram indexing costs about 0.15 ms per KB of text, so a 100 KB newsletter
-would cost more to index than to receive.  The text beyond the head (from
-``FTS_TAIL_FROM``, overlapping the head by more than the longest search term)
-goes to ``long_text`` and is searched with ``instr``: only long messages pay
-the scan, and no match is missed.
-"""
-
-FTS_TAIL_FROM = 4096
+CHECKPOINT_INTERVAL = 0.5
+"""Seconds between background WAL checkpoints (see :class:`_Checkpointer`)."""
 
 _COLUMNS = "id, received, read, tags, envelope, summary"
 
@@ -97,12 +89,15 @@ def _tags_column(tags: tuple[str, ...]) -> str:
 
 
 def _header_match(headers: str, name: str, value: str) -> bool:
-    """Tell whether header ``name`` is present (and contains ``value``, if given)."""
-    prefix = name + SEP
-    for line in headers.split("\n"):
-        if line.startswith(prefix) and (not value or value in line[len(prefix) :]):
-            return True
-    return False
+    """Tell whether header ``name`` is present (and contains ``value``, if given).
+
+    ``headers`` is the message's raw header block: decoding happens here, at
+    search time, so that ingest does not pay for a search few people run.
+    """
+    values = header_values(headers, name)
+    if not value:
+        return bool(values)
+    return any(value in v.lower() for v in values)
 
 
 def _tags_text(tags: tuple[str, ...]) -> str:
@@ -125,7 +120,16 @@ class SQLiteStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._writer = self._connect()
+        # Checkpoints copy the WAL into the database and fsync: slow, and done by
+        # whichever connection commits past the threshold.  Here a background
+        # thread does them, so the ingest thread (and the 250 reply) never waits.
+        self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._migrate()
+        # Lists ask for every tag in use; without this index that is a full table scan.
+        self._writer.execute(
+            "CREATE INDEX IF NOT EXISTS messages_tagged ON messages(tags) WHERE tags != ''"
+        )
+        self._checkpointer = _Checkpointer(self._connect)
         self._total = self._writer.execute("SELECT count(*) FROM messages").fetchone()[0]
         self._unread = self._writer.execute(
             "SELECT count(*) FROM messages WHERE read = 0"
@@ -201,6 +205,7 @@ class SQLiteStore:
                 raise
             self._total += len(batch)
             self._unread += len(batch)
+            self._checkpointer.dirty.set()
             self._recount_after_delete(pruned)
             return [message_id for message_id, _read in pruned]
 
@@ -208,7 +213,7 @@ class SQLiteStore:
         """Return the messages row values and the FTS text of an incoming message."""
         s = item.summary
         sender = (s.from_,) if s.from_ else ()
-        headers = "\n".join(f"{k}{SEP}{v.lower()}" for k, v in header_pairs(item.raw))
+        headers = header_block(item.raw)
         record = StoredMessage(item.id, item.received, item.envelope, s, False, s.tags)
         values = (
             item.id,
@@ -444,8 +449,36 @@ class SQLiteStore:
 
     def close(self) -> None:
         """Close every connection (checkpointing the WAL)."""
+        self._checkpointer.stop()
         with self._write_lock, self._connections_lock:
             for conn in self._connections:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()
+
+
+class _Checkpointer:
+    """Checkpoint the WAL from a background thread after writes, and on stop."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self.dirty = threading.Event()
+        self._stopping = threading.Event()
+        self._conn = connect()
+        self._thread = threading.Thread(target=self._run, name="mailsink-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            if self.dirty.wait(CHECKPOINT_INTERVAL) and not self._stopping.wait(
+                CHECKPOINT_INTERVAL
+            ):
+                self.dirty.clear()
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def stop(self) -> None:
+        """Stop the thread and truncate the WAL."""
+        self._stopping.set()
+        self._thread.join(timeout=10)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
