@@ -1,4 +1,9 @@
-"""Turn envelopes and summaries into JSON text and back, for the SQLite store."""
+"""Turn envelopes and summaries into JSON-able dicts and text, and back.
+
+The SQLite store keeps them as JSON columns; the memory store packs each
+message's metadata into one compact JSON bytes object (Python objects per
+field would cost more memory than a small message itself).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,15 @@ def _pair(address: Address) -> list[str]:
 
 def summary_to_json(summary: Summary) -> str:
     """Return the summary as compact JSON (the search text is left out)."""
+    return _dumps(summary_to_dict(summary))
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def summary_to_dict(summary: Summary) -> dict[str, Any]:
+    """Return the summary as a JSON-able dict (the search text is left out)."""
     data: dict[str, Any] = {
         "message_id": summary.message_id,
         "subject": summary.subject,
@@ -31,12 +45,16 @@ def summary_to_json(summary: Summary) -> str:
     }
     for name in _ADDRESS_FIELDS:
         data[name] = [_pair(a) for a in getattr(summary, name)]
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return data
 
 
 def summary_from_json(text: str) -> Summary:
     """Rebuild a summary from :func:`summary_to_json` output."""
-    data = json.loads(text)
+    return summary_from_dict(json.loads(text))
+
+
+def summary_from_dict(data: dict[str, Any], text: str = "") -> Summary:
+    """Rebuild a summary from :func:`summary_to_dict` output."""
     sender = data.get("from")
     lists = {name: tuple(Address(n, a) for n, a in data.get(name, [])) for name in _ADDRESS_FIELDS}
     return Summary(
@@ -51,29 +69,35 @@ def summary_from_json(text: str) -> Summary:
         inline=data.get("inline", 0),
         tags=tuple(data.get("tags", [])),
         long_lines=data.get("long_lines", False),
+        text=text,
         **lists,
     )
 
 
 def envelope_to_json(envelope: Envelope) -> str:
     """Return the envelope as compact JSON."""
-    return json.dumps(
-        {
-            "mail_from": envelope.mail_from,
-            "rcpt_tos": list(envelope.rcpt_tos),
-            "helo": envelope.helo,
-            "peer": envelope.peer,
-            "tls": envelope.tls,
-            "auth_user": envelope.auth_user,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    return _dumps(envelope_to_dict(envelope))
+
+
+def envelope_to_dict(envelope: Envelope) -> dict[str, Any]:
+    """Return the envelope as a JSON-able dict."""
+    return {
+        "mail_from": envelope.mail_from,
+        "rcpt_tos": list(envelope.rcpt_tos),
+        "helo": envelope.helo,
+        "peer": envelope.peer,
+        "tls": envelope.tls,
+        "auth_user": envelope.auth_user,
+    }
 
 
 def envelope_from_json(text: str) -> Envelope:
     """Rebuild an envelope from :func:`envelope_to_json` output."""
-    data = json.loads(text)
+    return envelope_from_dict(json.loads(text))
+
+
+def envelope_from_dict(data: dict[str, Any]) -> Envelope:
+    """Rebuild an envelope from :func:`envelope_to_dict` output."""
     return Envelope(
         mail_from=data["mail_from"],
         rcpt_tos=tuple(data["rcpt_tos"]),

@@ -47,7 +47,11 @@ def search_text(message: StoredMessage) -> str:
 
 
 def compile_query(query: Query | None, raw: RawGetter) -> Predicate:
-    """Return a predicate that tells whether a stored message matches the query."""
+    """Return a predicate that tells whether a stored message matches the query.
+
+    Free text is looked for in ``summary.text`` (the text body), so stores
+    must fill it in the records they test; ``raw`` serves header searches.
+    """
     if query is None or query.is_empty():
         return lambda _message: True
     checks = [_compile_term(term, raw) for term in query.terms]

@@ -111,4 +111,11 @@ def _address(field: str, value: str, exact: bool) -> tuple[str, list[object]]:
     index = 1 if exact else 0
     needle = f"{SEP}{value}{SEP}" if exact else value
     clause = " OR ".join(f"instr({_ADDRESS_COLUMNS[f][index]}, ?) > 0" for f in fields)
-    return clause, [needle] * len(fields)
+    params: list[object] = [needle] * len(fields)
+    if 3 <= len(value) <= FTS_OVERLAP and "," not in value:
+        # Every address is also in the indexed search text, so the trigram index
+        # narrows the rows first (a superset); the column test then decides.
+        # A value with a comma could span two addresses of one header: not indexed so.
+        prefilter, prefilter_params = _text(value)
+        return f"({prefilter}) AND ({clause})", [*prefilter_params, *params]
+    return clause, params
