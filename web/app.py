@@ -123,4 +123,10 @@ def create_app(
             return json_error(503, f"store not ready: {error}")
         return {"status": "ok", "messages": mailbox.store.count()}
 
+    # Imported here: the blueprints import helpers from this module.
+    from mailsink.web.api import bp as api_blueprint
+    from mailsink.web.ui import bp as ui_blueprint
+
+    app.register_blueprint(api_blueprint)
+    app.register_blueprint(ui_blueprint)
     return app

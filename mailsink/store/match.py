@@ -41,8 +41,10 @@ def address_list(message: StoredMessage, field: str) -> tuple[Address, ...]:
 def search_text(message: StoredMessage) -> str:
     """Return the lowercased text free words are looked for in."""
     s = message.summary
-    parts = [s.subject, s.text, s.message_id, message.envelope.mail_from]
+    # Short fields first: the SQLite store indexes the head of this text.
+    parts = [s.subject, message.envelope.mail_from, s.message_id]
     parts.extend(str(a) for a in address_list(message, "addressed"))
+    parts.append(s.text)
     return "\n".join(parts).lower()
 
 

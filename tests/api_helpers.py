@@ -1,0 +1,102 @@
+"""Helpers for the JSON API tests: an app over a real mailbox, real servers, SMTP sending.
+
+The fixtures built on them live in ``conftest_api.py``.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from mailsink.config import Settings
+from mailsink.ingest import Ingestor
+from mailsink.mailbox import Mailbox
+from mailsink.message import Envelope
+from mailsink.server import Sink
+from mailsink.store import MessageStore
+from mailsink.store.base import StoredMessage
+from mailsink.web import create_app
+
+
+def raw_message(
+    subject: str = "Hello",
+    sender: str = "Alice <alice@example.test>",
+    to: str = "Bob <bob@example.test>",
+    body: str = "Hi Bob",
+    headers: str = "",
+) -> bytes:
+    """Return a small text message as CRLF bytes."""
+    text = f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n{headers}\r\n{body}\r\n"
+    return text.encode()
+
+
+@dataclass
+class Api:
+    """A Flask test client over a real mailbox, and a way to deliver mail into it."""
+
+    app: Flask
+    client: FlaskClient
+    mailbox: Mailbox
+    ingestor: Ingestor
+    delivered: list[StoredMessage] = field(default_factory=list)
+
+    def deliver(
+        self,
+        raw: bytes | None = None,
+        rcpts: tuple[str, ...] = ("bob@example.test",),
+        mail_from: str = "alice@example.test",
+        **fields: str,
+    ) -> StoredMessage:
+        """Store a message as the SMTP listener would, and return it."""
+        data = raw if raw is not None else raw_message(**fields)
+        envelope = Envelope(mail_from, rcpts, helo="client.test", peer="127.0.0.1:1234")
+        stored = self.ingestor.ingest(data, envelope)
+        self.delivered.append(stored)
+        return stored
+
+    def get_json(self, path: str, status: int = 200) -> Any:
+        """GET a path and return its JSON, checking the status."""
+        response = self.client.get(path)
+        assert response.status_code == status, response.get_data(as_text=True)
+        return response.get_json()
+
+    def close(self) -> None:
+        """Stop the ingest thread and close the store."""
+        self.ingestor.close()
+        self.mailbox.store.close()
+
+
+def make_api(store: MessageStore, settings: Settings | None = None) -> Api:
+    """Build an Api over a store."""
+    mailbox = Mailbox(store)
+    ingestor = Ingestor(mailbox)
+    app = create_app(mailbox, settings or Settings(), ingestor=ingestor)
+    app.config["TESTING"] = True
+    return Api(app, app.test_client(), mailbox, ingestor)
+
+
+@dataclass
+class Served:
+    """An app served by waitress on a free port (what production runs)."""
+
+    api: Api
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Return the base URL."""
+        return f"http://{self.host}:{self.port}"
+
+
+def smtp_send(
+    sink: Sink, rcpts: list[str], raw: bytes, mail_from: str = "alice@example.test"
+) -> None:
+    """Send one message to the sink over a real SMTP socket."""
+    host, port = sink.smtp_address
+    with smtplib.SMTP(host, port, timeout=10) as client:
+        client.sendmail(mail_from, rcpts, raw)

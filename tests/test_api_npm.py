@@ -1,0 +1,78 @@
+"""The real npm clients (``mailpit-api``, ``mailhog``) drive a real sink from a node script.
+
+The clients are installed with ``npm ci`` from ``tests/npm/package-lock.json``
+into a temporary folder, so CI needs ``node`` (>= 18) and ``npm`` on the PATH
+and access to the npm registry (Debian: ``apt-get install -y nodejs npm``).
+The test is skipped only when node or npm is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from api_helpers import smtp_send
+
+from mailsink.server import Sink
+
+pytest_plugins = ["conftest_api"]
+
+NODE = shutil.which("node")
+NPM = shutil.which("npm")
+NPM_DIR = Path(__file__).parent / "npm"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (NODE and NPM), reason="node and npm are needed (apt-get install -y nodejs npm)"
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def npm_clients(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Install the pinned npm clients into a temporary folder and return it."""
+    folder = tmp_path_factory.mktemp("npm-clients")
+    for name in ("package.json", "package-lock.json", "clients.cjs"):
+        shutil.copy(NPM_DIR / name, folder / name)
+    result = subprocess.run(
+        [str(NPM), "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
+    return folder
+
+
+SMTP_MESSAGE = (
+    b"From: Python <python@example.test>\r\nTo: smtp-user@example.test\r\n"
+    b"Subject: From smtplib\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    b"Gr=C3=BC=C3=9Fe from Python\r\n"
+)
+
+
+def test_mailpit_api_and_mailhog_npm_clients_work_against_a_real_sink(
+    npm_clients: Path, live_sink: Sink
+) -> None:
+    smtp_send(live_sink, ["smtp-user@example.test"], SMTP_MESSAGE, "python@example.test")
+    result = subprocess.run(
+        [str(NODE), "clients.cjs", str(live_sink.web_url)],
+        cwd=npm_clients,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True
+    assert len(report["steps"]) == 13
+    assert live_sink.store.count() == 0  # the mailhog client's deleteAll went through

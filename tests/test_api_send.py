@@ -1,0 +1,107 @@
+"""POST /api/v1/send: build a message from Mailpit's SendRequest and store it."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from api_helpers import Api
+
+pytest_plugins = ["conftest_api"]
+
+
+def test_send_stores_a_message_with_every_field(api: Api) -> None:
+    response = api.client.post(
+        "/api/v1/send",
+        json={
+            "From": {"Email": "app@example.test", "Name": "The App"},
+            "To": [{"Email": "jane@example.test", "Name": "Jane"}],
+            "Cc": [{"Email": "cc@example.test"}],
+            "Bcc": ["hidden@example.test"],
+            "ReplyTo": [{"Email": "reply@example.test"}],
+            "Subject": "Welcome",
+            "Text": "Hello Jane",
+            "HTML": '<p>Hello <b>Jane</b> <img src="cid:logo"></p>',
+            "Headers": {"X-Campaign": "spring"},
+            "Tags": ["onboarding", "Tag 2"],
+            "Attachments": [
+                {"Content": base64.b64encode(b"a,b\n").decode(), "Filename": "data.csv"},
+                {
+                    "Content": base64.b64encode(b"PNG").decode(),
+                    "Filename": "logo.png",
+                    "ContentID": "logo",
+                },
+            ],
+        },
+    )
+    assert response.status_code == 200, response.get_json()
+    message_id = response.get_json()["ID"]
+    data = api.get_json(f"/api/v1/message/{message_id}")
+    assert data["From"] == {"Name": "The App", "Address": "app@example.test"}
+    assert data["To"] == [{"Name": "Jane", "Address": "jane@example.test"}]
+    assert data["Cc"] == [{"Name": "", "Address": "cc@example.test"}]
+    assert {"Name": "", "Address": "hidden@example.test"} in data["Bcc"]
+    assert data["ReplyTo"] == [{"Name": "", "Address": "reply@example.test"}]
+    assert data["Subject"] == "Welcome"
+    assert data["Text"].strip() == "Hello Jane"
+    assert "<b>Jane</b>" in data["HTML"]
+    assert sorted(data["Tags"]) == ["Tag 2", "onboarding"]
+    assert [a["FileName"] for a in data["Attachments"]] == ["data.csv"]
+    assert data["Attachments"][0]["ContentType"] == "text/csv"
+    assert [p["ContentID"] for p in data["Inline"]] == ["logo"]
+    assert data["Envelope"]["MailFrom"] == "app@example.test"
+    assert data["Envelope"]["RcptTo"] == [
+        "jane@example.test",
+        "cc@example.test",
+        "hidden@example.test",
+    ]
+    headers = api.get_json(f"/api/v1/message/{message_id}/headers")
+    assert headers["X-Campaign"] == ["spring"]
+
+
+def test_sent_message_is_found_by_search(api: Api) -> None:
+    api.client.post(
+        "/api/v1/send",
+        json={"from": {"email": "a@example.test"}, "to": [{"email": "z@example.test"}]},
+    )
+    assert api.get_json("/api/v1/search?query=to:z@example.test")["messages_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "From is required"),
+        ({"From": "a@example.test"}, "From must be an object"),
+        ({"From": {"Email": "not an address"}}, "not a valid email address"),
+        ({"From": {"Email": "a@x.test\r\nBcc: v@x.test"}}, "line breaks"),
+        ({"From": {"Email": "a@x.test"}, "Subject": "Hi\r\nBcc: v@x.test"}, "line breaks"),
+        ({"From": {"Email": "a@x.test"}, "To": {"Email": "b@x.test"}}, "To must be an array"),
+        ({"From": {"Email": "a@x.test"}, "Bcc": [{"Email": "b@x.test"}]}, "Bcc[0]"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"Bad Name": "x"}}, "not a valid header"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"X-A": "1\n2"}}, "line breaks"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"Content-Type": "x"}}, "set by the server"),
+        ({"From": {"Email": "a@x.test"}, "Tags": "x"}, "Tags must be an array"),
+        ({"From": {"Email": "a@x.test"}, "Text": 5}, "Text must be a string"),
+        (
+            {"From": {"Email": "a@x.test"}, "Attachments": [{"Filename": "a", "Content": "%%"}]},
+            "not valid base64",
+        ),
+        ({"From": {"Email": "a@x.test"}, "Attachments": [{"Content": "AA=="}]}, "Filename"),
+    ],
+)
+def test_bad_send_request_is_a_400(api: Api, body: object, message: str) -> None:
+    response = api.client.post("/api/v1/send", json=body)
+    assert response.status_code == 400
+    assert message in response.get_json()["Error"]
+    assert api.mailbox.store.count() == 0
+
+
+def test_send_needs_a_json_content_type(api: Api) -> None:
+    response = api.client.post(
+        "/api/v1/send", data='{"From": {"Email": "a@x.test"}}', content_type="text/plain"
+    )
+    assert response.status_code == 415
+
+
+def test_send_get_is_a_405(api: Api) -> None:
+    assert api.client.get("/api/v1/send").status_code == 405

@@ -1,0 +1,287 @@
+"""The Mailpit REST API v1: list, search, mark, delete, tags, info (the ``api`` blueprint).
+
+Paths and JSON shapes follow Mailpit's ``swagger.json`` so that Mailpit
+clients work unchanged; request JSON keys are matched case-insensitively and
+``DELETE /api/v1/messages`` without IDs deletes everything, as in Mailpit.
+This blueprint also carries the others of the JSON API (one message, views,
+send, events and waits, MailHog, OpenAPI), so ``create_app`` registers one
+blueprint.  Our additions are documented in the OpenAPI document at
+``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from flask.sansio.blueprints import BlueprintSetupState
+
+from mailsink import __version__
+from mailsink.search import Query, Term
+from mailsink.web.app import json_error
+from mailsink.web.events_api import bp as events_bp
+from mailsink.web.mailhog import bp as mailhog_bp
+from mailsink.web.message_api import bp as message_bp
+from mailsink.web.openapi import bp as openapi_bp
+from mailsink.web.params import (
+    ApiError,
+    json_body,
+    mailbox,
+    page_args,
+    search_query,
+    string_list,
+)
+from mailsink.web.send import bp as send_bp
+from mailsink.web.serialize import page_json
+from mailsink.web.view import bp as view_bp
+
+bp = Blueprint("api", __name__)
+for child in (message_bp, view_bp, send_bp, events_bp, mailhog_bp, openapi_bp):
+    bp.register_blueprint(child)
+
+
+class LongRequests:
+    """Count the requests that hold a worker thread for long (SSE, waits) and cap them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        """Take a place, or return False when every place is taken."""
+        with self._lock:
+            if self.open >= self.limit:
+                return False
+            self.open += 1
+            return True
+
+    def release(self) -> None:
+        """Give a place back."""
+        with self._lock:
+            self.open -= 1
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    """Keep per-app API state: start time, and the cap on long requests."""
+    settings = state.app.extensions["mailsink"]["settings"]
+    # Leave a few worker threads for ordinary requests however many streams are open.
+    state.app.extensions["mailsink_api"] = {
+        "started": time.time(),
+        "long_requests": LongRequests(max(1, settings.http_threads - 4)),
+    }
+
+
+@bp.app_errorhandler(ApiError)
+def _bad_request(error: ApiError) -> Response:
+    return json_error(error.status, error.message)
+
+
+@bp.after_app_request
+def _cors(response: Response) -> Response:
+    """Allow the configured origins (``--cors-origin``) to call the API; nobody by default."""
+    origins = current_app.extensions["mailsink"]["settings"].cors_origins
+    origin = request.headers.get("Origin")
+    if not origins or not origin or not request.path.startswith(("/api/", "/view/")):
+        return response
+    if "*" in origins or origin in origins:
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+        response.headers["Access-Control-Max-Age"] = "600"
+        response.headers.add("Vary", "Origin")
+    return response
+
+
+def ok() -> Response:
+    """Return Mailpit's plain-text ``ok``."""
+    return Response("ok", mimetype="text/plain")
+
+
+@bp.get("/api/v1/messages")
+def list_messages() -> Any:
+    """List messages newest first (start, limit)."""
+    start, limit = page_args()
+    store = mailbox().store
+    return page_json(store.list(start, limit), store.tags())
+
+
+@bp.get("/api/v1/search")
+def search_messages() -> Any:
+    """List the messages matching ``query`` newest first (start, limit, tz)."""
+    if "query" not in request.args:
+        raise ApiError("query is required, e.g. ?query=to:alice@example.com")
+    query = search_query()
+    start, limit = page_args()
+    store = mailbox().store
+    return page_json(store.list(start, limit, query), store.tags())
+
+
+@bp.delete("/api/v1/search")
+def delete_search() -> Response:
+    """Delete every message matching ``query``."""
+    if not request.args.get("query", "").strip():
+        raise ApiError("query is required; to delete everything use DELETE /api/v1/messages")
+    query = search_query()
+    if query.is_empty():
+        raise ApiError("the search matches everything; use DELETE /api/v1/messages for that")
+    box = mailbox()
+    box.delete(box.store.ids(query))
+    return ok()
+
+
+@bp.put("/api/v1/messages")
+def set_read() -> Response:
+    """Mark messages read or unread: by ``IDs``, by ``Search`` (or ``?search=``), else all."""
+    body = json_body()
+    read = body.get("read", False)
+    if not isinstance(read, bool):
+        raise ApiError("Read must be true or false")
+    ids = string_list(body, "IDs", "IDs")
+    search = body.get("search", request.args.get("search"))
+    if search is not None and not isinstance(search, str):
+        raise ApiError("Search must be a string")
+    box = mailbox()
+    if ids:
+        targets = ids
+    elif search and search.strip():
+        targets = box.store.ids(search_query(search, request.args.get("tz", "")))
+    else:
+        targets = box.store.ids()
+    box.set_read(targets, read)
+    return ok()
+
+
+@bp.delete("/api/v1/messages")
+def delete_messages() -> Response:
+    """Delete messages by ``IDs``; without IDs delete every message."""
+    ids = string_list(json_body(), "IDs", "IDs")
+    box = mailbox()
+    if ids:
+        box.delete(ids)
+    else:
+        box.clear()
+    if not request.headers.get("Accept") and not request.headers.get("User-Agent"):
+        # MailHog's Node client (npm mailhog) sends neither header and JSON.parse()s any
+        # non-empty body, so answer such a bare request as MailHog does: an empty body.
+        return Response("", mimetype="text/plain")
+    return ok()
+
+
+@bp.get("/api/v1/tags")
+def get_tags() -> Any:
+    """Return every tag in use."""
+    return mailbox().store.tags()
+
+
+@bp.put("/api/v1/tags")
+def set_tags() -> Response:
+    """Replace the tags of the messages in ``IDs`` with ``Tags`` (empty removes all)."""
+    body = json_body(required=True)
+    ids = string_list(body, "IDs", "IDs")
+    tags = string_list(body, "Tags", "Tags")
+    if not ids:
+        raise ApiError("IDs is required: the messages to tag")
+    if tags is None:
+        raise ApiError("Tags is required (an empty array removes every tag)")
+    mailbox().set_tags(ids, [t for t in tags if t.strip()])
+    return ok()
+
+
+def _require_tag(tag: str) -> None:
+    """Refuse a tag that no message carries."""
+    if tag.lower() not in {t.lower() for t in mailbox().store.tags()}:
+        raise ApiError(f"tag {tag[:100]!r} not found", 404)
+
+
+@bp.put("/api/v1/tags/<path:tag>")
+def rename_tag(tag: str) -> Response:
+    """Rename a tag on every message."""
+    name = json_body(required=True).get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ApiError("Name is required: the tag's new name")
+    _require_tag(tag)
+    mailbox().rename_tag(tag, name.strip())
+    return ok()
+
+
+@bp.delete("/api/v1/tags/<path:tag>")
+def delete_tag(tag: str) -> Response:
+    """Remove a tag from every message (the messages stay)."""
+    _require_tag(tag)
+    mailbox().delete_tag(tag)
+    return ok()
+
+
+def _database(spec: str) -> tuple[str, int]:
+    """Return the store's path and size in bytes ('' and 0 for memory)."""
+    if spec in ("", "memory", ":memory:"):
+        return "", 0
+    path = Path(spec)
+    size = sum(p.stat().st_size for p in (path, Path(f"{spec}-wal")) if p.exists())
+    return str(path), size
+
+
+def _memory_bytes() -> int:
+    """Return this process's peak resident memory in bytes."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+@bp.get("/api/v1/info")
+def info() -> Any:
+    """Return Mailpit's AppInformation: version, counts, tags, runtime stats."""
+    ext = current_app.extensions
+    store = ext["mailsink"]["mailbox"].store
+    database, size = _database(ext["mailsink"]["settings"].store)
+    tags = {
+        tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
+    }
+    return {
+        "Version": __version__,
+        "LatestVersion": "",
+        "Database": database,
+        "DatabaseSize": size,
+        "Messages": store.count(),
+        "Unread": store.unread(),
+        "Tags": tags,
+        "RuntimeStats": {
+            "Uptime": int(time.time() - ext["mailsink_api"]["started"]),
+            "Memory": _memory_bytes(),
+            "MessagesDeleted": 0,
+            "SMTPAccepted": 0,
+            "SMTPAcceptedSize": 0,
+            "SMTPRejected": 0,
+            "SMTPIgnored": 0,
+        },
+    }
+
+
+@bp.get("/api/v1/webui")
+def webui() -> Any:
+    """Return Mailpit's web UI configuration, plus where our SMTP listener is."""
+    host, port = current_app.config["MAILSINK_SMTP_ADDRESS"]
+    return {
+        "Label": "",
+        "MessageRelay": {
+            "Enabled": False,
+            "SMTPServer": "",
+            "ReturnPath": "",
+            "AllowedRecipients": "",
+            "BlockedRecipients": "",
+            "OverrideFrom": "",
+            "PreserveMessageIDs": False,
+        },
+        "SpamAssassin": False,
+        "ChaosEnabled": False,
+        "DuplicatesIgnored": False,
+        "HideDeleteAllButton": False,
+        "SMTPHost": host,
+        "SMTPPort": port,
+    }

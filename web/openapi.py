@@ -1,0 +1,272 @@
+"""The OpenAPI 3.1 document of everything the API serves, at ``/api/v1/openapi.json``.
+
+It is built here from small helpers rather than kept as a file so that it
+stays next to the code; a test checks that every API route is in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from mailsink import __version__
+
+bp = Blueprint("api_openapi", __name__)
+
+OPENAPI_PATH = "/api/v1/openapi.json"
+
+JSON = "application/json"
+_STR: dict[str, Any] = {"type": "string"}
+_INT: dict[str, Any] = {"type": "integer"}
+_BOOL: dict[str, Any] = {"type": "boolean"}
+_STRS: dict[str, Any] = {"type": "array", "items": _STR}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props}
+
+
+def _arr(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _body(content_type: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {content_type: {"schema": _STR}}}
+
+
+_ERR = _json("Error: bad input (400), unknown ID (404), ...", _ref("Error"))
+_OK = _body("text/plain", "Plain text `ok`")
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema or _STR}
+
+
+def _p(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": _STR,
+    }
+
+
+_ID = _p("ID", "Message ID, or `latest` (the newest message; with `?query=` the newest matching)")
+_LATEST_QUERY = _q("query", "With ID `latest`: the newest message matching this search")
+_PAGE = [
+    _q("start", "Pagination offset", {"type": "integer", "default": 0}),
+    _q("limit", "Page size (at most 1000; more is a 400)", {"type": "integer", "default": 50}),
+]
+_SEARCH = _q("query", "A search (Mailpit's language plus `header:` and `to:=exact`)")
+_TZ = _q("tz", "IANA time zone for `before:` and `after:` (e.g. Europe/Berlin)")
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    tag: str = "messages",
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"tags": [tag], "summary": summary, "responses": responses}
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = {"content": {JSON: {"schema": body}}}
+    return op
+
+
+_ADDRESS = _obj(Name=_STR, Address=_STR)
+_ENVELOPE = _obj(
+    MailFrom=_STR,
+    RcptTo=_STRS,
+    Helo=_STR,
+    Peer=_STR,
+    TLS=_BOOL,
+    AuthUser={"type": ["string", "null"]},
+)
+_SUMMARY = _obj(
+    ID=_STR, MessageID=_STR, Read=_BOOL, From={"oneOf": [_ref("Address"), {"type": "null"}]},
+    To=_arr(_ref("Address")), Cc=_arr(_ref("Address")), Bcc=_arr(_ref("Address")),
+    ReplyTo=_arr(_ref("Address")), Subject=_STR, Created={"type": "string", "format": "date-time"},
+    Username=_STR, Tags=_STRS, Size=_INT, Attachments=_INT, Inline=_INT, Snippet=_STR,
+    Envelope=_ref("Envelope"),
+)  # fmt: skip
+_ATTACHMENT = _obj(
+    PartID=_STR, FileName=_STR, ContentType=_STR, ContentID=_STR, Size=_INT,
+    Checksums=_obj(MD5=_STR, SHA1=_STR, SHA256=_STR),
+)  # fmt: skip
+_MESSAGE = _obj(
+    ID=_STR, MessageID=_STR, From={"oneOf": [_ref("Address"), {"type": "null"}]},
+    To=_arr(_ref("Address")), Cc=_arr(_ref("Address")), Bcc=_arr(_ref("Address")),
+    ReplyTo=_arr(_ref("Address")), ReturnPath=_STR, Subject=_STR,
+    ListUnsubscribe=_obj(Header=_STR, Links=_STRS, Errors=_STR, HeaderPost=_STR),
+    Date={"type": "string", "format": "date-time"},
+    Created={"type": "string", "format": "date-time"},
+    Tags=_STRS, Username=_STR, Text=_STR, HTML=_STR, Size=_INT,
+    Inline=_arr(_ref("Attachment")), Attachments=_arr(_ref("Attachment")), Read=_BOOL,
+    Envelope=_ref("Envelope"),
+)  # fmt: skip
+_LIST = _obj(
+    total=_INT, unread=_INT, count=_INT, messages_count=_INT, start=_INT, tags=_STRS,
+    messages=_arr(_ref("MessageSummary")),
+)  # fmt: skip
+_PERSON = _obj(Email=_STR, Name=_STR)
+_SEND = _obj(
+    From=_PERSON, To=_arr(_PERSON), Cc=_arr(_PERSON), Bcc=_STRS, ReplyTo=_arr(_PERSON),
+    Subject=_STR, Text=_STR, HTML=_STR, Headers={"type": "object", "additionalProperties": _STR},
+    Tags=_STRS,
+    Attachments=_arr(_obj(Content=_STR, Filename=_STR, ContentType=_STR, ContentID=_STR)),
+)  # fmt: skip
+_MAILHOG_LIST = _obj(total=_INT, count=_INT, start=_INT, items=_arr({"type": "object"}))
+_LIST_OK = {"200": _json("Messages, newest first", _ref("MessagesSummary")), "400": _ERR}
+_MSG_OK = {"200": _json("The message", _ref("Message")), "400": _ERR, "404": _ERR}
+
+_PATHS: dict[str, Any] = {
+    "/api/v1/messages": {
+        "get": _op("List messages", _LIST_OK, _PAGE),
+        "put": _op("Mark messages read/unread: by IDs, by Search (or ?search=), else all",
+                   {"200": _OK, "400": _ERR}, [_q("search", "Search"), _TZ],
+                   _obj(IDs=_STRS, Read=_BOOL, Search=_STR)),
+        "delete": _op("Delete messages by IDs; without IDs delete all",
+                      {"200": _OK, "400": _ERR}, body=_obj(IDs=_STRS)),
+    },
+    "/api/v1/search": {
+        "get": _op("Search messages", _LIST_OK, [_SEARCH, *_PAGE, _TZ]),
+        "delete": _op("Delete the messages matching a search", {"200": _OK, "400": _ERR},
+                      [_SEARCH, _TZ]),
+    },
+    "/api/v1/message/{ID}": {
+        "get": _op("Get a message; marks it read unless ?peek=1 (mailsink)", _MSG_OK,
+                   [_ID, _LATEST_QUERY, _q("peek", "1: do not mark the message read")],
+                   tag="message"),
+    },
+    "/api/v1/message/{ID}/headers": {
+        "get": _op("Get the headers, {Name: [values]}", {
+            "200": _json("Headers", {"type": "object", "additionalProperties": _STRS}),
+            "404": _ERR}, [_ID, _LATEST_QUERY], tag="message"),
+    },
+    "/api/v1/message/{ID}/raw": {
+        "get": _op("Get the exact bytes received", {
+            "200": _body("text/plain", "Message source"), "404": _ERR},
+            [_ID, _LATEST_QUERY, _q("dl", "1: download as ID.eml")], tag="message"),
+    },
+    "/api/v1/message/{ID}/part/{PartID}": {
+        "get": _op("Get an attachment or inline part", {
+            "200": _body("application/octet-stream", "The part, with its own Content-Type"),
+            "404": _ERR}, [_ID, _p("PartID", "Part ID"), _q("dl", "1: download")],
+            tag="message"),
+    },
+    "/view/{ID}.html": {
+        "get": _op("The HTML body, sandboxed by CSP; cid: images rewritten", {
+            "200": _body("text/html", "HTML body"), "404": _ERR},
+            [_ID, _q("remote", "1: allow remote images, styles, fonts"),
+             _q("embed", "1: open links in a new tab")], tag="view"),
+    },
+    "/view/{ID}.txt": {
+        "get": _op("The text body", {"200": _body("text/plain", "Text body"), "404": _ERR},
+                   [_ID], tag="view"),
+    },
+    "/api/v1/send": {
+        "post": _op("Build a message and store it as if received",
+                    {"200": _json("Stored", _obj(ID=_STR)), "400": _ERR, "413": _ERR},
+                    body=_ref("SendRequest"), tag="message"),
+    },
+    "/api/v1/tags": {
+        "get": _op("All tags in use", {"200": _json("Tags", _STRS)}, tag="tags"),
+        "put": _op("Replace the tags of messages", {"200": _OK, "400": _ERR},
+                   body=_obj(IDs=_STRS, Tags=_STRS), tag="tags"),
+    },
+    "/api/v1/tags/{Tag}": {
+        "put": _op("Rename a tag", {"200": _OK, "400": _ERR, "404": _ERR},
+                   [_p("Tag", "URL-encoded tag")], _obj(Name=_STR), tag="tags"),
+        "delete": _op("Remove a tag from every message", {"200": _OK, "404": _ERR},
+                      [_p("Tag", "URL-encoded tag")], tag="tags"),
+    },
+    "/api/v1/info": {
+        "get": _op("Version, counts, tags, runtime stats",
+                   {"200": _json("Info", {"type": "object"})}, tag="application"),
+    },
+    "/api/v1/webui": {
+        "get": _op("Web UI configuration", {"200": _json("Config", {"type": "object"})},
+                   tag="application"),
+    },
+    "/api/v1/events": {
+        "get": _op("Server-Sent Events (mailsink): new, update, delete, truncate, resync; "
+                   "data objects carry Total and Unread; `: keepalive` every 15 s",
+                   {"200": _body("text/event-stream", "Event stream"), "503": _ERR},
+                   tag="mailsink"),
+    },
+    "/api/v1/wait": {
+        "get": _op("Wait until `count` messages match (mailsink); 408 after `timeout`", {
+            "200": _json("Matching messages, oldest first",
+                         _obj(messages_count=_INT, messages=_arr(_ref("MessageSummary")))),
+            "400": _ERR, "408": _ERR, "503": _ERR},
+            [_SEARCH, _q("count", "How many (default 1)", _INT),
+             _q("timeout", "Seconds (default 10, at most 300)", {"type": "number"}),
+             _q("since", "Only messages after this message ID, unix time or RFC 3339 time"),
+             _TZ], tag="mailsink"),
+    },
+    OPENAPI_PATH: {
+        "get": _op("This document", {"200": _json("OpenAPI 3.1", {"type": "object"})},
+                   tag="application"),
+    },
+    "/api/v2/messages": {
+        "get": _op("MailHog: list messages", {"200": _json("Messages", _MAILHOG_LIST)},
+                   _PAGE, tag="mailhog"),
+    },
+    "/api/v2/search": {
+        "get": _op("MailHog: search", {"200": _json("Messages", _MAILHOG_LIST), "400": _ERR},
+                   [_q("kind", "from, to or containing"), _q("query", "Text"), *_PAGE],
+                   tag="mailhog"),
+    },
+    "/api/v1/messages/{ID}": {
+        "delete": _op("MailHog: delete one message", {"200": _body("text/plain", "Empty"),
+                      "404": _ERR}, [_p("ID", "Message ID")], tag="mailhog"),
+    },
+    "/livez": {"get": _op("Liveness", {"200": _json("ok", {"type": "object"})}, tag="health")},
+    "/readyz": {"get": _op("Readiness (store answers)",
+                           {"200": _json("ok", {"type": "object"}), "503": _ERR}, tag="health")},
+}  # fmt: skip
+
+
+def openapi_document() -> dict[str, Any]:
+    """Return the OpenAPI 3.1 document of the API."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mailsink API",
+            "version": __version__,
+            "description": "Mailpit REST API v1 compatible, plus server-side waits, "
+            "Server-Sent Events, envelopes, peek and MailHog v2 compatibility.",
+        },
+        "paths": _PATHS,
+        "components": {
+            "schemas": {
+                "Error": _obj(Error=_STR),
+                "Address": _ADDRESS,
+                "Envelope": _ENVELOPE,
+                "MessageSummary": _SUMMARY,
+                "MessagesSummary": _LIST,
+                "Attachment": _ATTACHMENT,
+                "Message": _MESSAGE,
+                "SendRequest": _SEND,
+            }
+        },
+    }
+
+
+@bp.get(OPENAPI_PATH)
+def openapi() -> Any:
+    """Serve the OpenAPI document."""
+    return openapi_document()

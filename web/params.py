@@ -1,0 +1,156 @@
+"""Read and check what an API request sends: query arguments, JSON bodies, searches.
+
+Every helper raises :class:`ApiError` with a message a person can act on;
+the API blueprint turns it into ``{"Error": ...}`` with a 4xx status, so no
+input a client sends reaches the store unchecked or becomes a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import current_app, request
+
+from mailsink.mailbox import Mailbox
+from mailsink.search import Query, SearchError, parse_query
+from mailsink.store.base import MAX_PAGE, StoredMessage
+
+DEFAULT_LIMIT = 50
+
+
+class ApiError(Exception):
+    """Report a request the API refuses, with its HTTP status and message."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def mailbox() -> Mailbox:
+    """Return the mailbox of the current app."""
+    box: Mailbox = current_app.extensions["mailsink"]["mailbox"]
+    return box
+
+
+def int_arg(name: str, default: int, maximum: int | None = None) -> int:
+    """Return a non-negative integer query argument, refusing junk and values over maximum."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(f"{name} must be a whole number, got {text[:40]!r}") from None
+    if value < 0:
+        raise ApiError(f"{name} must not be negative")
+    if maximum is not None and value > maximum:
+        raise ApiError(f"{name} must be at most {maximum} (page through with start)")
+    return value
+
+
+def page_args() -> tuple[int, int]:
+    """Return (start, limit) from the query string; limit is capped at MAX_PAGE."""
+    return int_arg("start", 0, maximum=2**62), int_arg("limit", DEFAULT_LIMIT, maximum=MAX_PAGE)
+
+
+def float_arg(name: str, default: float, maximum: float) -> float:
+    """Return a number of seconds from the query string, between 0 and maximum."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError(f"{name} must be a number of seconds, got {text[:40]!r}") from None
+    if not 0 <= value <= maximum:  # also refuses nan
+        raise ApiError(f"{name} must be between 0 and {maximum:g} seconds")
+    return value
+
+
+def bool_arg(name: str) -> bool:
+    """Tell whether a flag argument such as ``?peek=1`` is set."""
+    return request.args.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def search_query(text: str | None = None, tz: str | None = None) -> Query:
+    """Parse a search (default: the ``query`` argument) in zone ``tz`` (default: ``tz`` arg)."""
+    if text is None:
+        text = request.args.get("query", "")
+    if tz is None:
+        tz = request.args.get("tz", "")
+    try:
+        return parse_query(text, tz or None)
+    except SearchError as error:
+        raise ApiError(f"bad search: {error}") from None
+
+
+def json_body(required: bool = False) -> dict[str, Any]:
+    """Return the JSON object body, keys lowercased (Mailpit matches them case-insensitively)."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        if required:
+            raise ApiError("a JSON object body is required")
+        return {}
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        raise ApiError("the body is not valid JSON") from None
+    if not isinstance(parsed, dict):
+        raise ApiError("the body must be a JSON object")
+    return {str(key).lower(): value for key, value in parsed.items()}
+
+
+def string_list(body: dict[str, Any], key: str, label: str) -> list[str] | None:
+    """Return body[key] as a list of strings, None when absent or null."""
+    value = body.get(key.lower())
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ApiError(f"{label} must be an array of strings")
+    return value
+
+
+def get_message(message_id: str) -> StoredMessage:
+    """Return the message with this ID, or the newest one (matching ``?query=``) for ``latest``."""
+    store = mailbox().store
+    if message_id == "latest":
+        query = search_query() if request.args.get("query") else None
+        page = store.list(0, 1, query)
+        if not page.items:
+            raise ApiError("no message found" + (" matching the search" if query else ""), 404)
+        return page.items[0]
+    found = store.get(message_id) if len(message_id) <= 100 else None
+    if found is None:
+        raise ApiError(f"message {message_id[:100]!r} not found", 404)
+    return found
+
+
+def parse_since(text: str) -> tuple[float, str | None]:
+    """Return (unix time, message ID or None) for ``since``: an ID, unix seconds or RFC 3339."""
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(number):
+            raise ApiError("since must be a finite number of unix seconds")
+        return number, None
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        stamp = None
+    if stamp is not None:
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        return stamp.timestamp(), None
+    message = mailbox().store.get(text) if len(text) <= 100 else None
+    if message is None:
+        raise ApiError(
+            f"since must be a message ID, unix seconds or an RFC 3339 time; got {text[:60]!r}"
+        )
+    return message.received, message.id

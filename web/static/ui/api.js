@@ -1,0 +1,62 @@
+// Talk to the JSON API (Mailpit v1 paths); every call returns parsed JSON or throws ApiError.
+
+/** An error the API answered with: its HTTP status and message. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+const enc = encodeURIComponent;
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+async function request(method, url, body) {
+  const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (error) {
+    throw new ApiError(0, "The server cannot be reached.");
+  }
+  const type = response.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await response.json().catch(() => null) : await response.text();
+  if (!response.ok) {
+    const message = data && typeof data === "object" && data.Error ? data.Error : `HTTP ${response.status}`;
+    throw new ApiError(response.status, message);
+  }
+  return data;
+}
+
+/** Return the URL of a message's part (attachment or inline). */
+export const partUrl = (id, partId) => `/api/v1/message/${enc(id)}/part/${enc(partId)}`;
+
+/** Return the URL of a message's sandboxed HTML view (links open in a new tab). */
+export const htmlUrl = (id, remote) => `/view/${enc(id)}.html?embed=1${remote ? "&remote=1" : ""}`;
+
+/** Return the URL that downloads a message as .eml. */
+export const emlUrl = (id) => `/api/v1/message/${enc(id)}/raw?dl=1`;
+
+export const api = {
+  list: (start, limit) => request("GET", `/api/v1/messages?start=${start}&limit=${limit}`),
+  search: (query, start, limit) =>
+    request("GET", `/api/v1/search?query=${enc(query)}&start=${start}&limit=${limit}&tz=${enc(zone)}`),
+  message: (id) => request("GET", `/api/v1/message/${enc(id)}`),
+  headers: (id) => request("GET", `/api/v1/message/${enc(id)}/headers`),
+  raw: (id) => request("GET", `/api/v1/message/${enc(id)}/raw`),
+  tree: (id) => request("GET", `/ui/message/${enc(id)}/tree`),
+  setRead: (ids, read) => request("PUT", "/api/v1/messages", { IDs: ids, Read: read }),
+  setReadAll: (query, read) =>
+    query
+      ? request("PUT", "/api/v1/messages", { Search: query, Read: read })
+      : request("PUT", "/api/v1/messages", { IDs: [], Read: read }),
+  remove: (ids) => request("DELETE", "/api/v1/messages", { IDs: ids }),
+  removeAll: (query) =>
+    query
+      ? request("DELETE", `/api/v1/search?query=${enc(query)}&tz=${enc(zone)}`)
+      : request("DELETE", "/api/v1/messages"),
+};

@@ -1,0 +1,399 @@
+// Wire the page: routing, list paging and search, live events, actions and keyboard.
+
+import { api } from "./api.js";
+import { $, $$ } from "./dom.js";
+import { formatCount } from "./format.js";
+import { wireKeys } from "./keys.js";
+import * as list from "./list.js";
+import { connectEvents, showUnread } from "./live.js";
+import { closeMessage, openId, setReadButton, showMessage, wireMessageView } from "./message.js";
+
+const LIMIT = 50;
+const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, openId: null, subject: "" };
+let loadToken = 0;
+let refreshTimer = null;
+let pendingNew = [];
+
+function markPainted(name) {
+  if (performance.getEntriesByName(name).length) return;
+  requestAnimationFrame(() => setTimeout(() => performance.mark(name), 0));
+}
+
+// ---- routing -------------------------------------------------------------------------------
+
+function currentUrl() {
+  const path = state.openId ? `/message/${encodeURIComponent(state.openId)}` : "/";
+  const params = new URLSearchParams();
+  if (state.query) params.set("q", state.query);
+  if (state.start) params.set("start", String(state.start));
+  const search = params.toString();
+  return search ? `${path}?${search}` : path;
+}
+
+function navigate(push) {
+  const url = currentUrl();
+  if (url !== location.pathname + location.search) history[push ? "pushState" : "replaceState"]({}, "", url);
+}
+
+function readLocation() {
+  const url = new URL(location.href);
+  state.query = (url.searchParams.get("q") || "").trim();
+  state.start = Math.max(0, parseInt(url.searchParams.get("start") || "0", 10) || 0);
+  const match = url.pathname.match(/^\/message\/([^/]+)$/);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+// ---- list ----------------------------------------------------------------------------------
+
+function showSearchError(message) {
+  const box = $("#search-error");
+  box.textContent = message;
+  box.hidden = !message;
+  $("#search").setAttribute("aria-invalid", message ? "true" : "false");
+}
+
+function updateChrome() {
+  const { query, total, unread, matched, start } = state;
+  $("#counts").textContent = query
+    ? `${formatCount(matched)} of ${formatCount(total)} match`
+    : `${formatCount(total)} message${total === 1 ? "" : "s"}, ${formatCount(unread)} unread`;
+  const shown = list.rows().length;
+  $("#pager").hidden = matched <= LIMIT && start === 0;
+  $("#range").textContent = shown ? `${formatCount(start + 1)}–${formatCount(start + shown)} of ${formatCount(matched)}` : "";
+  $("#newer").disabled = start === 0;
+  $("#older").disabled = start + LIMIT >= matched;
+  $("#empty").hidden = Boolean(total || query);
+  $("#no-results").hidden = !(query && !matched);
+  $("#mark-all-read").disabled = !unread;
+  $("#delete-all").disabled = !(query ? matched : total);
+  $("#delete-all").textContent = query ? "Delete matching" : "Delete all";
+  document.body.classList.toggle("is-empty", !total && !query);
+  showUnread(unread, state.subject);
+}
+
+function setCounts(data) {
+  if (typeof data.Total === "number") state.total = data.Total;
+  if (typeof data.Unread === "number") state.unread = data.Unread;
+  if (!state.query) state.matched = state.total; // without a search, every message matches
+}
+
+async function loadPage() {
+  const token = ++loadToken;
+  const selectedId = list.rows()[list.selectedIndex()]?.dataset.id;
+  let data;
+  try {
+    data = state.query ? await api.search(state.query, state.start, LIMIT) : await api.list(state.start, LIMIT);
+  } catch (error) {
+    if (token !== loadToken) return;
+    if (error.status === 400 && state.query) showSearchError(error.message);
+    else showSearchError(`Could not load messages: ${error.message}`);
+    return;
+  }
+  if (token !== loadToken) return;
+  showSearchError("");
+  state.total = data.total ?? 0;
+  state.unread = data.unread ?? 0;
+  state.matched = data.messages_count ?? data.total ?? 0;
+  const messages = data.messages || [];
+  if (!messages.length && state.start > 0 && state.matched > 0) {
+    state.start = Math.floor((state.matched - 1) / LIMIT) * LIMIT;
+    navigate(false);
+    return loadPage();
+  }
+  pendingNew = [];
+  list.renderList(messages);
+  const keep = state.openId || selectedId;
+  if (keep) list.selectId(keep);
+  updateChrome();
+  markPainted("mailsink:list");
+}
+
+function scheduleRefresh(delay = 250) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(loadPage, delay);
+}
+
+function flushNew() {
+  const batch = pendingNew;
+  pendingNew = [];
+  for (const summary of batch) list.prependRow(summary, LIMIT);
+  updateChrome();
+}
+
+// ---- message -------------------------------------------------------------------------------
+
+function showPane(open) {
+  document.body.classList.toggle("viewing", open);
+  $("#message-pane").hidden = !open;
+  $("#placeholder").hidden = open;
+}
+
+async function openMessage(id, push = true) {
+  state.openId = id;
+  list.selectId(id);
+  if (push) navigate(true);
+  showPane(true);
+  $("#message").classList.add("loading");
+  try {
+    const message = await showMessage(id);
+    if (state.openId !== id) return;
+    state.openId = message.ID;
+    state.subject = message.Subject || "(no subject)";
+    list.setRowRead(message.ID, true);
+    list.selectId(message.ID);
+    if (id !== message.ID) navigate(false);
+    updateChrome();
+    markPainted("mailsink:message");
+  } catch (error) {
+    if (state.openId !== id) return;
+    $("#m-subject").textContent = error.status === 404 ? "This message no longer exists." : `Could not open: ${error.message}`;
+  } finally {
+    $("#message").classList.remove("loading");
+  }
+  $("#message-pane").scrollTop = 0;
+}
+
+function leaveMessage(push = true) {
+  if (!state.openId) return;
+  state.openId = null;
+  state.subject = "";
+  closeMessage();
+  showPane(false);
+  if (push) navigate(true);
+  updateChrome();
+}
+
+// ---- actions -------------------------------------------------------------------------------
+
+function confirmDialog(text, okLabel) {
+  const dialog = $("#confirm-dialog");
+  $("#confirm-text").textContent = text;
+  $("#confirm-ok").textContent = okLabel;
+  dialog.returnValue = "";
+  dialog.showModal();
+  return new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true }));
+}
+
+function targetId() {
+  return state.openId || list.rows()[list.selectedIndex()]?.dataset.id || null;
+}
+
+async function deleteOne() {
+  const id = targetId();
+  if (!id) return;
+  const index = list.rows().findIndex((row) => row.dataset.id === id);
+  const wasOpen = state.openId === id;
+  try {
+    await api.remove([id]);
+  } catch (error) {
+    showSearchError(`Could not delete: ${error.message}`);
+    return;
+  }
+  if (list.removeRows([id])) {
+    if (state.query) state.matched = Math.max(0, state.matched - 1);
+    else setCounts({ Total: Math.max(0, state.total - 1) });
+  }
+  const nextId = list.select(Math.max(0, index));
+  if (wasOpen) {
+    if (nextId && window.matchMedia("(min-width: 1000px)").matches) openMessage(nextId, false).then(() => navigate(false));
+    else {
+      leaveMessage(false);
+      navigate(false);
+    }
+  }
+  scheduleRefresh();
+}
+
+async function toggleRead() {
+  const id = targetId();
+  if (!id) return;
+  const row = list.rowFor(id);
+  const read = state.openId === id ? $("#toggle-read").dataset.read === "1" : row && !row.classList.contains("unread");
+  try {
+    await api.setRead([id], !read);
+  } catch (error) {
+    showSearchError(`Could not update: ${error.message}`);
+    return;
+  }
+  list.setRowRead(id, !read);
+  if (state.openId === id) setReadButton(!read);
+}
+
+async function markAllRead() {
+  try {
+    await api.setReadAll(state.query, true);
+  } catch (error) {
+    showSearchError(`Could not update: ${error.message}`);
+    return;
+  }
+  list.rows().forEach((row) => row.classList.remove("unread"));
+  scheduleRefresh(0);
+}
+
+async function deleteAll() {
+  const what = state.query
+    ? `Delete the ${formatCount(state.matched)} messages matching “${state.query}”?`
+    : `Delete all ${formatCount(state.total)} messages?`;
+  if (!(await confirmDialog(what, "Delete"))) return;
+  try {
+    await api.removeAll(state.query);
+  } catch (error) {
+    showSearchError(`Could not delete: ${error.message}`);
+    return;
+  }
+  leaveMessage(false);
+  state.start = 0;
+  navigate(false);
+  await loadPage();
+}
+
+function move(step) {
+  const index = list.selectedIndex();
+  const id = list.select(index < 0 ? 0 : index + step);
+  if (id && state.openId && id !== state.openId) openMessage(id, false).then(() => navigate(false));
+}
+
+function goPage(step) {
+  const start = state.start + step * LIMIT;
+  if (start < 0 || (step > 0 && start >= state.matched)) return;
+  state.start = start;
+  navigate(true);
+  $("#list").scrollTop = 0;
+  loadPage();
+}
+
+function runSearch(push) {
+  const query = $("#search").value.trim();
+  if (query === state.query) return;
+  state.query = query;
+  state.start = 0;
+  navigate(push);
+  loadPage();
+}
+
+// ---- wiring --------------------------------------------------------------------------------
+
+function wire() {
+  wireMessageView();
+  $("#list").addEventListener("click", (event) => {
+    const link = event.target.closest("a.row-link");
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    openMessage(link.closest("li").dataset.id);
+  });
+  $("#search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearTimeout(refreshTimer);
+    runSearch(true);
+  });
+  let typing = null;
+  $("#search").addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => runSearch(false), 350);
+  });
+  $("#search-help-button").addEventListener("click", () => {
+    const help = $("#search-help");
+    help.hidden = !help.hidden;
+    $("#search-help-button").setAttribute("aria-expanded", String(!help.hidden));
+  });
+  $("#search-help").addEventListener("click", (event) => {
+    const code = event.target.closest("dt code");
+    if (!code) return;
+    const input = $("#search");
+    input.value = `${input.value.trim()} ${code.textContent}`.trim();
+    input.focus();
+  });
+  $("#home").addEventListener("click", (event) => {
+    event.preventDefault();
+    $("#search").value = "";
+    leaveMessage(false);
+    state.query = "";
+    state.start = 0;
+    navigate(true);
+    loadPage();
+  });
+  $("#newer").addEventListener("click", () => goPage(-1));
+  $("#older").addEventListener("click", () => goPage(1));
+  $("#back").addEventListener("click", () => leaveMessage());
+  $("#delete-one").addEventListener("click", deleteOne);
+  $("#toggle-read").addEventListener("click", toggleRead);
+  $("#mark-all-read").addEventListener("click", markAllRead);
+  $("#delete-all").addEventListener("click", deleteAll);
+  window.addEventListener("popstate", () => {
+    const before = `${state.query}\n${state.start}`;
+    const id = readLocation();
+    $("#search").value = state.query;
+    if (before !== `${state.query}\n${state.start}`) loadPage();
+    if (id) openMessage(id, false);
+    else leaveMessage(false);
+  });
+  wireKeys({
+    next: () => move(1),
+    previous: () => move(-1),
+    open: () => {
+      const id = list.rows()[list.selectedIndex()]?.dataset.id;
+      if (id) openMessage(id);
+    },
+    close: () => {
+      if (!$("#search-help").hidden) $("#search-help-button").click();
+      else if (state.openId) leaveMessage();
+    },
+    search: () => $("#search").focus(),
+    delete: deleteOne,
+    toggleRead,
+    newer: () => goPage(-1),
+    older: () => goPage(1),
+    help: () => $("#help-dialog").showModal(),
+  });
+  connectEvents({
+    new: (data) => {
+      setCounts(data);
+      if (state.start !== 0) return updateChrome();
+      if (state.query) return scheduleRefresh();
+      if (!data.ID) return scheduleRefresh();
+      if (!pendingNew.length) setTimeout(flushNew, 30);
+      pendingNew.push(data);
+    },
+    update: (data) => {
+      setCounts(data);
+      for (const id of data.IDs || []) {
+        if (typeof data.Read === "boolean") {
+          list.setRowRead(id, data.Read);
+          if (id === openId()) setReadButton(data.Read);
+        }
+        if (Array.isArray(data.Tags)) list.setRowTags(id, data.Tags);
+      }
+      updateChrome();
+    },
+    delete: (data) => {
+      setCounts(data);
+      const ids = data.IDs || [];
+      if (state.openId && ids.includes(state.openId)) {
+        leaveMessage(false);
+        navigate(false);
+      }
+      const removed = list.removeRows(ids);
+      if (state.query) state.matched = Math.max(0, state.matched - removed);
+      updateChrome();
+      scheduleRefresh();
+    },
+    truncate: (data) => {
+      setCounts(data);
+      leaveMessage(false);
+      navigate(false);
+      list.renderList([]);
+      scheduleRefresh(0);
+    },
+    resync: () => scheduleRefresh(0),
+  });
+}
+
+function start() {
+  wire();
+  const id = readLocation();
+  $("#search").value = state.query;
+  loadPage();
+  if (id) openMessage(id, false);
+}
+
+start();

@@ -1,0 +1,136 @@
+"""The browser UI: one page shell, its static modules, and the headers that guard them.
+
+The page is a Jinja shell; small JavaScript modules fill it from the JSON
+API and its Server-Sent Events stream.  Mail content never enters this
+origin's documents as markup: the JS builds every node with ``textContent``,
+and message HTML is only ever shown through the sandboxed ``/view`` route
+inside an ``<iframe sandbox>`` without scripts or same-origin rights.
+
+Every response of this blueprint carries a strict Content-Security-Policy
+(no inline script, no third-party origin), a framing ban and
+``Referrer-Policy: no-referrer``.  The blueprint itself changes nothing:
+state changes go through the API with ``PUT``/``DELETE`` and JSON bodies,
+which a cross-site page cannot send without a CORS preflight the server
+never grants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template
+
+from mailsink import __version__
+from mailsink.message import parse_message
+
+UI_CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "connect-src 'self'",
+        "frame-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": UI_CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+MAX_TREE_NODES = 1_000
+
+bp = Blueprint(
+    "ui",
+    __name__,
+    template_folder="templates",
+    static_folder="static/ui",
+    static_url_path="/ui/static",
+)
+
+
+@bp.after_request
+def add_security_headers(response: Response) -> Response:
+    """Send the UI's security headers on every page and asset of this blueprint."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _smtp_address() -> tuple[str, int]:
+    """Return the host and port an application should send to."""
+    host, port = current_app.config["MAILSINK_SMTP_ADDRESS"]
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return str(host), int(port)
+
+
+def _shell() -> str:
+    """Render the page shell; the JS modules route between list and message."""
+    host, port = _smtp_address()
+    return render_template("ui/index.html", smtp_host=host, smtp_port=port, version=__version__)
+
+
+@bp.get("/")
+def index() -> str:
+    """Serve the message list."""
+    return _shell()
+
+
+@bp.get("/message/<message_id>")
+def message_page(message_id: str) -> str:
+    """Serve the shell for a message URL, so a reload or a shared link opens it."""
+    return _shell()
+
+
+def _tree_json(node: Any, budget: list[int]) -> dict[str, Any]:
+    """Turn a MIME TreeNode into JSON, iteratively bounded by a node budget."""
+    root: dict[str, Any] = {}
+    stack = [(node, root)]
+    while stack:
+        current, out = stack.pop()
+        budget[0] -= 1
+        out.update(
+            PartID=current.part_id,
+            ContentType=current.content_type,
+            FileName=current.filename,
+            Size=current.size,
+            Children=[],
+        )
+        for child in current.children:
+            if budget[0] <= 0:
+                break
+            child_out: dict[str, Any] = {}
+            out["Children"].append(child_out)
+            stack.append((child, child_out))
+    return root
+
+
+@bp.get("/ui/message/<message_id>/tree")
+def message_tree(message_id: str) -> Any:
+    """Return the MIME part tree of a message, which the Mailpit API does not offer."""
+    from mailsink.web.app import json_error
+
+    store = current_app.extensions["mailsink"]["mailbox"].store
+    if message_id == "latest":
+        page = store.list(0, 1)
+        message_id = page.items[0].id if page.items else ""
+    raw = store.raw(message_id) if message_id else None
+    if raw is None:
+        return json_error(404, "message not found")
+    parsed = parse_message(raw)
+    return {
+        "ID": message_id,
+        "Tree": _tree_json(parsed.tree, [MAX_TREE_NODES]),
+        "Defects": parsed.defects,
+    }
