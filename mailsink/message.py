@@ -334,7 +334,7 @@ def summarize(raw: bytes, envelope: Envelope) -> Summary:
     msg = _parse_bytes(raw)
     if msg is None:
         return Summary(size=len(raw), long_lines=_has_long_lines(raw))
-    header_addresses = set()
+    header_addresses: set[str] = set()
     to = parse_addresses(_get_all(msg, "To"))
     cc = parse_addresses(_get_all(msg, "Cc"))
     bcc_header = parse_addresses(_get_all(msg, "Bcc"))

@@ -108,7 +108,7 @@ class Sink:
             clear_untrusted_proxy_headers=True,
         )
         self._http = server
-        self.http_address = (str(server.effective_host), int(server.effective_port))  # type: ignore[union-attr]
+        self.http_address = (str(server.effective_host), int(server.effective_port))
         self._http_thread = threading.Thread(target=server.run, name="mailsink-http", daemon=True)
         self._http_thread.start()
 

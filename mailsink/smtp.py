@@ -214,7 +214,7 @@ class SMTPListener:
         self.tls_context = tls_context
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="mailsink-smtp", daemon=True)
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[asyncio.Server] = []
         self.address: tuple[str, int] = ("", 0)
         self.smtps_address: tuple[str, int] | None = None
 
@@ -299,7 +299,7 @@ class SMTPListener:
             self.loop.close()
 
 
-def _bound(server: asyncio.AbstractServer) -> tuple[str, int]:
+def _bound(server: asyncio.Server) -> tuple[str, int]:
     """Return the (host, port) a server is listening on."""
     sockname = server.sockets[0].getsockname()
     return str(sockname[0]), int(sockname[1])

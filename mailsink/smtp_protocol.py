@@ -29,7 +29,6 @@ where lines are delimited by CRLF only, as in aiosmtpd.
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from dataclasses import dataclass
 from email._header_value_parser import get_addr_spec, get_angle_addr
@@ -91,12 +90,22 @@ _SIMPLE_ANGLE_ADDR = re.compile(
 )
 
 
+_DIR_NAMES: dict[type, list[str]] = {}
+"""The ``smtp_*`` and ``auth_*`` names of each protocol class, computed once."""
+
+
 class FastSMTP(SMTP):
     """aiosmtpd's SMTP with the savings above; every command behaves as aiosmtpd's own."""
 
     def __dir__(self) -> list[str]:
         """Return only the names aiosmtpd's ``__init__`` searches (see module docstring)."""
-        return _protocol_names(type(self))
+        cls = type(self)
+        names = _DIR_NAMES.get(cls)
+        if names is None:
+            names = _DIR_NAMES[cls] = sorted(
+                name for name in dir(cls) if name.startswith(("smtp_", "auth_"))
+            )
+        return names
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """Parse the address of MAIL/RCPT as aiosmtpd 1.4.6 does, plain ones quickly.
@@ -109,19 +118,16 @@ class FastSMTP(SMTP):
         simple = _SIMPLE_ANGLE_ADDR.fullmatch(arg)
         # aiosmtpd's parser also eats the whitespace and (comments) after ">".
         rest = simple.group(2).lstrip(" \t") if simple is not None else ""
+        addr: str
         if simple is not None and not rest.startswith("("):
             addr = simple.group(1)
-            if self.local_part_limit and len(addr.rpartition("@")[0]) > self.local_part_limit:
+        else:
+            try:
+                parse = get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec
+                address, rest = parse(arg)
+            except HeaderParseError:
                 return None, None
-            return addr, rest
-        try:
-            if arg.lstrip().startswith("<"):
-                address, rest = get_angle_addr(arg)
-            else:
-                address, rest = get_addr_spec(arg)
-        except HeaderParseError:
-            return None, None
-        addr: str = address.addr_spec
+            addr = address.addr_spec
         localpart = addr.rpartition("@")[0]
         if self.local_part_limit and len(localpart) > self.local_part_limit:
             return None, None
@@ -148,16 +154,10 @@ class FastSMTP(SMTP):
             return  # the client went away mid-message: nothing was acknowledged
         if block.too_big:
             await self.push("552 Error: Too much mail data")
-            self._set_post_data_state()
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
             return
         self.envelope.content = block.content
         self.envelope.original_content = block.content
         status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push("250 OK" if status is MISSING else status)
-
-
-@functools.cache
-def _protocol_names(cls: type) -> list[str]:
-    """Return the ``smtp_*`` and ``auth_*`` attribute names of a protocol class."""
-    return sorted(name for name in dir(cls) if name.startswith(("smtp_", "auth_")))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from mailsink.config import Settings
 from mailsink.server import Sink
@@ -25,20 +26,42 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Launch the system Chromium by path (``playwright install`` cannot run here)."""
-    return {
-        **browser_type_launch_args,
-        "executable_path": shutil.which("chromium") or "/usr/bin/chromium",
-        "args": ["--no-sandbox", "--disable-dev-shm-usage"],
-    }
+# Our own Playwright fixtures rather than pytest-playwright's: they are a few
+# lines, launch Debian's Chromium by path (``playwright install`` cannot run
+# here), and do not tie the suite to that plugin's fixture internals (its
+# session ``base_url`` fixture broke under pytest 9.2).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking"]
 
 
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    """Open every page at a desktop size, with downloads allowed."""
-    return {**browser_context_args, "viewport": DESKTOP, "accept_downloads": True}
+def playwright_instance() -> Iterator[Playwright]:
+    """Start Playwright once per test process."""
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    """Launch one headless Chromium per test process."""
+    launched = playwright_instance.chromium.launch(
+        executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS
+    )
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """Open a fresh context per test: desktop size, downloads allowed."""
+    made = browser.new_context(viewport=DESKTOP, accept_downloads=True)  # type: ignore[arg-type]
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """Open a page in the test's context."""
+    return context.new_page()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ not publish events; :class:`mailsink.mailbox.Mailbox` does that around them.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -49,7 +50,7 @@ class Incoming:
 class Page:
     """One page of a listing or search, newest first."""
 
-    items: list[StoredMessage]
+    items: builtins.list[StoredMessage]
     total: int
     unread: int
     matched: int
@@ -61,7 +62,7 @@ class MessageStore(Protocol):
 
     max_messages: int
 
-    def add(self, batch: list[Incoming]) -> list[str]:
+    def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch durably; return the IDs pruned to honour max_messages."""
         ...
 
@@ -77,7 +78,7 @@ class MessageStore(Protocol):
         """Return messages newest first, optionally only those matching a query."""
         ...
 
-    def ids(self, query: Query | None = None) -> list[str]:
+    def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
         ...
 
@@ -89,7 +90,7 @@ class MessageStore(Protocol):
         """Return the number of unread messages."""
         ...
 
-    def delete(self, ids: Iterable[str]) -> list[str]:
+    def delete(self, ids: Iterable[str]) -> builtins.list[str]:
         """Delete these messages; return the IDs that existed."""
         ...
 
@@ -97,23 +98,23 @@ class MessageStore(Protocol):
         """Delete every message; return how many there were."""
         ...
 
-    def set_read(self, ids: Iterable[str], read: bool) -> list[str]:
+    def set_read(self, ids: Iterable[str], read: bool) -> builtins.list[str]:
         """Mark messages read or unread; return the IDs whose flag changed."""
         ...
 
-    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> list[str]:
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> builtins.list[str]:
         """Replace the tags of these messages; return the IDs that exist."""
         ...
 
-    def rename_tag(self, old: str, new: str) -> list[str]:
+    def rename_tag(self, old: str, new: str) -> builtins.list[str]:
         """Rename a tag on every message; return the IDs changed."""
         ...
 
-    def delete_tag(self, tag: str) -> list[str]:
+    def delete_tag(self, tag: str) -> builtins.list[str]:
         """Remove a tag from every message; return the IDs changed."""
         ...
 
-    def tags(self) -> list[str]:
+    def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
         ...
 

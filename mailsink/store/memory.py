@@ -10,6 +10,7 @@ the text and snippet are not kept at all but read from the raw bytes.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import threading
@@ -117,7 +118,7 @@ class MemoryStore:
         self._messages: dict[str, _Entry] = {}  # insertion-ordered: oldest first
         self._unread = 0
 
-    def add(self, batch: list[Incoming]) -> list[str]:
+    def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch; return the IDs pruned to honour max_messages."""
         packed = [(item.id, _Entry(_pack(item), item.raw, item.summary.tags)) for item in batch]
         with self._lock:
@@ -126,7 +127,7 @@ class MemoryStore:
             self._unread += len(packed)
             return self._prune()
 
-    def _prune(self) -> list[str]:
+    def _prune(self) -> builtins.list[str]:
         """Drop the oldest messages beyond max_messages; return their IDs."""
         excess = len(self._messages) - self.max_messages if self.max_messages else 0
         if excess <= 0:
@@ -156,7 +157,7 @@ class MemoryStore:
         with self._lock:
             return reversed(list(self._messages.items()))
 
-    def _matching(self, query: Query | None) -> list[StoredMessage]:
+    def _matching(self, query: Query | None) -> builtins.list[StoredMessage]:
         """Return the messages matching the query, newest first."""
         matches = compile_query(query, self.raw)
         found = []
@@ -183,7 +184,7 @@ class MemoryStore:
         page = [_without_text(m) for m in matched[start : start + limit]]
         return Page(page, total, unread, len(matched), start)
 
-    def ids(self, query: Query | None = None) -> list[str]:
+    def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
         if query is None or query.is_empty():
             return [message_id for message_id, _entry in self._newest()]
@@ -197,12 +198,12 @@ class MemoryStore:
         """Return the number of unread messages."""
         return self._unread
 
-    def delete(self, ids: Iterable[str]) -> list[str]:
+    def delete(self, ids: Iterable[str]) -> builtins.list[str]:
         """Delete these messages; return the IDs that existed."""
         with self._lock:
             return self._delete_locked(ids)
 
-    def _delete_locked(self, ids: Iterable[str]) -> list[str]:
+    def _delete_locked(self, ids: Iterable[str]) -> builtins.list[str]:
         """Delete with the lock held."""
         deleted = []
         for message_id in ids:
@@ -221,7 +222,7 @@ class MemoryStore:
             self._unread = 0
             return count
 
-    def set_read(self, ids: Iterable[str], read: bool) -> list[str]:
+    def set_read(self, ids: Iterable[str], read: bool) -> builtins.list[str]:
         """Mark messages read or unread; return the IDs whose flag changed."""
         changed = []
         with self._lock:
@@ -233,7 +234,7 @@ class MemoryStore:
                     changed.append(message_id)
         return changed
 
-    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> list[str]:
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> builtins.list[str]:
         """Replace the tags of these messages; return the IDs that exist."""
         clean = normalize_tags(tags)
         found = []
@@ -245,15 +246,15 @@ class MemoryStore:
                     found.append(message_id)
         return found
 
-    def rename_tag(self, old: str, new: str) -> list[str]:
+    def rename_tag(self, old: str, new: str) -> builtins.list[str]:
         """Rename a tag on every message; return the IDs changed."""
         return self._edit_tags(old, new)
 
-    def delete_tag(self, tag: str) -> list[str]:
+    def delete_tag(self, tag: str) -> builtins.list[str]:
         """Remove a tag from every message; return the IDs changed."""
         return self._edit_tags(tag, None)
 
-    def _edit_tags(self, old: str, new: str | None) -> list[str]:
+    def _edit_tags(self, old: str, new: str | None) -> builtins.list[str]:
         """Replace (or drop, when new is None) a tag everywhere."""
         changed = []
         wanted = old.lower()
@@ -265,7 +266,7 @@ class MemoryStore:
                     changed.append(message_id)
         return changed
 
-    def tags(self) -> list[str]:
+    def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
         with self._lock:
             found = normalize_tags(t for entry in self._messages.values() for t in entry.tags)

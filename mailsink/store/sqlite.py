@@ -15,6 +15,7 @@ table so scans over the message rows stay small.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import sqlite3
 import threading
@@ -117,7 +118,7 @@ class SQLiteStore:
         self._synchronous = {"normal": "NORMAL", "full": "FULL"}[synchronous.lower()]
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: builtins.list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._writer = self._connect()
         # Checkpoints copy the WAL into the database and fsync: slow, and done by
@@ -170,7 +171,7 @@ class SQLiteStore:
             self._local.conn = conn
         return conn
 
-    def add(self, batch: list[Incoming]) -> list[str]:
+    def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch in one committed transaction; return the IDs pruned."""
         rows = [self._row(item) for item in batch]
         with self._write_lock:
@@ -241,7 +242,7 @@ class SQLiteStore:
         )
         return values, search_text(record)
 
-    def _prune_ids(self, added: int) -> list[tuple[str, int]]:
+    def _prune_ids(self, added: int) -> builtins.list[tuple[str, int]]:
         """Return (id, read) of the oldest messages beyond max_messages."""
         if not self.max_messages:
             return []
@@ -252,7 +253,7 @@ class SQLiteStore:
             "SELECT id, read FROM messages ORDER BY seq LIMIT ?", (excess,)
         ).fetchall()
 
-    def _delete_in_transaction(self, found: list[tuple[str, int]]) -> None:
+    def _delete_in_transaction(self, found: builtins.list[tuple[str, int]]) -> None:
         """Delete rows by ID inside the caller's transaction."""
         db = self._writer
         for message_id, _read in found:
@@ -262,7 +263,7 @@ class SQLiteStore:
             db.execute("DELETE FROM fts WHERE rowid = ?", (seq,))
             db.execute("DELETE FROM long_text WHERE seq = ?", (seq,))
 
-    def _recount_after_delete(self, deleted: list[tuple[str, int]]) -> None:
+    def _recount_after_delete(self, deleted: builtins.list[tuple[str, int]]) -> None:
         """Update the cached counts after rows were deleted."""
         self._total -= len(deleted)
         self._unread -= sum(1 for _id, read in deleted if not read)
@@ -312,7 +313,7 @@ class SQLiteStore:
             ]
         return Page([self._record(r) for r in rows], total, unread, matched, start)
 
-    def ids(self, query: Query | None = None) -> list[str]:
+    def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
         where, params = compile_where(query)
         rows = self._reader.execute(
@@ -322,13 +323,13 @@ class SQLiteStore:
 
     def count(self) -> int:
         """Return the number of stored messages."""
-        return self._total
+        return int(self._total)
 
     def unread(self) -> int:
         """Return the number of unread messages."""
-        return self._unread
+        return int(self._unread)
 
-    def delete(self, ids: Iterable[str]) -> list[str]:
+    def delete(self, ids: Iterable[str]) -> builtins.list[str]:
         """Delete these messages; return the IDs that existed."""
         wanted = list(dict.fromkeys(ids))
         with self._write_lock:
@@ -368,7 +369,7 @@ class SQLiteStore:
             self._total = self._unread = 0
         return int(count)
 
-    def set_read(self, ids: Iterable[str], read: bool) -> list[str]:
+    def set_read(self, ids: Iterable[str], read: bool) -> builtins.list[str]:
         """Mark messages read or unread; return the IDs whose flag changed."""
         changed = []
         flag = 1 if read else 0
@@ -390,12 +391,12 @@ class SQLiteStore:
             self._unread += -len(changed) if read else len(changed)
         return changed
 
-    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> list[str]:
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> builtins.list[str]:
         """Replace the tags of these messages; return the IDs that exist."""
         clean = normalize_tags(tags)
         return self._update_tags({message_id: clean for message_id in ids})
 
-    def _update_tags(self, new_tags: dict[str, tuple[str, ...]]) -> list[str]:
+    def _update_tags(self, new_tags: dict[str, tuple[str, ...]]) -> builtins.list[str]:
         """Write new tag tuples by message ID; return the IDs that exist."""
         found = []
         with self._write_lock:
@@ -415,7 +416,7 @@ class SQLiteStore:
                 raise
         return found
 
-    def _tagged(self, tag: str) -> list[tuple[str, tuple[str, ...]]]:
+    def _tagged(self, tag: str) -> builtins.list[tuple[str, tuple[str, ...]]]:
         """Return (id, tags) of messages carrying this tag (case-insensitive)."""
         rows = self._reader.execute(
             "SELECT id, tags FROM messages WHERE instr(s_tags, ?) > 0",
@@ -423,7 +424,7 @@ class SQLiteStore:
         ).fetchall()
         return [(r[0], _tags_load(r[1])) for r in rows]
 
-    def rename_tag(self, old: str, new: str) -> list[str]:
+    def rename_tag(self, old: str, new: str) -> builtins.list[str]:
         """Rename a tag on every message; return the IDs changed."""
         wanted = old.lower()
         updates = {
@@ -432,7 +433,7 @@ class SQLiteStore:
         }
         return self._update_tags(updates)
 
-    def delete_tag(self, tag: str) -> list[str]:
+    def delete_tag(self, tag: str) -> builtins.list[str]:
         """Remove a tag from every message; return the IDs changed."""
         wanted = tag.lower()
         updates = {
@@ -441,7 +442,7 @@ class SQLiteStore:
         }
         return self._update_tags(updates)
 
-    def tags(self) -> list[str]:
+    def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
         rows = self._reader.execute("SELECT DISTINCT tags FROM messages WHERE tags != ''")
         found = normalize_tags(t for (text,) in rows for t in _tags_load(text))
