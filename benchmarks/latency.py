@@ -29,6 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks.results_file import save
 from mailsink.config import Settings
 from mailsink.server import Sink
 
@@ -117,12 +118,17 @@ def main() -> None:
     sink.stop()
     print(f"{args.messages} messages, {args.store} store; ms from the client reading 250")
     print(f"{'path':<28}{'median':>8}{'p95':>8}{'max':>8}")
+    rows = {}
     for name, values in (("API GET (one round trip)", api), ("SSE event: new", stream),
                          ("pending /api/v1/wait", waited)):  # fmt: skip
-        print(
-            f"{name:<28}{statistics.median(values):>8.2f}{percentile(values, 0.95):>8.2f}"
-            f"{max(values):>8.2f}"
-        )
+        row = {
+            "median_ms": statistics.median(values),
+            "p95_ms": percentile(values, 0.95),
+            "max_ms": max(values),
+        }
+        rows[name] = row
+        print(f"{name:<28}{row['median_ms']:>8.2f}{row['p95_ms']:>8.2f}{row['max_ms']:>8.2f}")
+    print(f"results: {save(f'latency_{args.store}', rows)}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.results_file import save
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,6 +84,7 @@ def main() -> None:
         print(json.dumps(measure(int(sys.argv[1]), int(sys.argv[2]))))
         return
     print(f"{'case':<18}{'base MB':>9}{'raw MB':>9}{'growth MB':>11}{'x raw':>8}")
+    rows = []
     for count, size in ((10_000, 1024), (1_000, 100 * 1024)):
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.memory", str(count), str(size)],
@@ -91,11 +94,13 @@ def main() -> None:
             check=True,
         ).stdout
         r = json.loads(out)
+        rows.append(r)
         case = f"{count} x {size // 1024} KB"
         print(
             f"{case:<18}{r['base_mb']:>9.1f}{r['raw_mb']:>9.1f}{r['growth_mb']:>11.1f}"
             f"{r['ratio']:>7.2f}x"
         )
+    print(f"results: {save('memory', rows)}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from benchmarks.latency import percentile
+from benchmarks.results_file import save
 from benchmarks.smtp_ingest import POSTFIX_DIR, smtp_source
 
 
@@ -91,11 +92,19 @@ def main() -> None:
         process.wait(10)
     print(f"{args.store} store; GET /api/v1/messages?limit=50, ms")
     print(f"{'phase':<34}{'n':>6}{'p50':>8}{'p95':>8}{'max':>8}")
+    rows = {}
     for name, values in (("idle", idle), (f"under load ({rate:.0f} msg/s ingested)", busy)):
+        rows[name] = {
+            "requests": len(values),
+            "p50_ms": statistics.median(values),
+            "p95_ms": percentile(values, 0.95),
+            "max_ms": max(values),
+        }
         print(
             f"{name:<34}{len(values):>6}{statistics.median(values):>8.1f}"
             f"{percentile(values, 0.95):>8.1f}{max(values):>8.1f}"
         )
+    print(f"results: {save(f'responsive_{args.store}', rows)}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Server CPU is read from /proc for the server process alone.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -23,6 +22,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from benchmarks.results_file import save
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTFIX_DIR = Path(os.environ.get("POSTFIX_DIR", "/opt/postfix"))
@@ -136,7 +137,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--servers", default="sink,memory,sqlite")
     parser.add_argument("--only", default="", help="run scenarios whose name contains this")
-    parser.add_argument("--json", default=str(ROOT / "benchmarks/results/smtp_ingest.json"))
     args = parser.parse_args()
     if shutil.which("python3") is None:
         raise SystemExit("python3 not found")
@@ -150,9 +150,7 @@ def main() -> None:
                 for kind in kinds:
                     results.append(run_one(kind, scenario, round_no, Path(tmp)))
     report(results, kinds)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps([asdict(r) for r in results], indent=1))
-    print(f"\nraw results: {args.json}")
+    print(f"\nresults: {save('smtp_ingest', [asdict(r) for r in results])}")
 
 
 def report(results: list[Result], kinds: list[str]) -> None:
