@@ -8,12 +8,50 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from mailsink.config import Settings
-from mailsink.mailbox import Mailbox
-from mailsink.message import Address, Envelope, ParsedMessage, Part, Summary, parse_message
-from mailsink.search import Query, SearchError, parse_query
-from mailsink.server import Sink
-from mailsink.store import MemoryStore, MessageStore, SQLiteStore, StoredMessage, open_store
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailsink.config import Settings
+    from mailsink.mailbox import Mailbox
+    from mailsink.message import Address, Envelope, ParsedMessage, Part, Summary, parse_message
+    from mailsink.search import Query, SearchError, parse_query
+    from mailsink.server import Sink
+    from mailsink.store import MemoryStore, MessageStore, SQLiteStore, StoredMessage, open_store
+
+# Imported on first use (PEP 562): the pytest plugin imports this package in every
+# pytest run of a project that installs mailsink, and the eager imports cost ~150 ms.
+_LAZY = {
+    "Settings": "mailsink.config",
+    "Mailbox": "mailsink.mailbox",
+    "Address": "mailsink.message",
+    "Envelope": "mailsink.message",
+    "ParsedMessage": "mailsink.message",
+    "Part": "mailsink.message",
+    "Summary": "mailsink.message",
+    "parse_message": "mailsink.message",
+    "Query": "mailsink.search",
+    "SearchError": "mailsink.search",
+    "parse_query": "mailsink.search",
+    "Sink": "mailsink.server",
+    "MemoryStore": "mailsink.store",
+    "MessageStore": "mailsink.store",
+    "SQLiteStore": "mailsink.store",
+    "StoredMessage": "mailsink.store",
+    "open_store": "mailsink.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailsink' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Address",

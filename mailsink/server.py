@@ -7,6 +7,7 @@ ports (port 0 picks a free one) are known at once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import ssl
 import threading
@@ -89,6 +90,20 @@ class Sink:
         else:
             self.certificate = generate_certificate(s.tls_dir, s.hostname)
         self.tls_context = server_context(self.certificate)
+
+    def start_web(self, host: str | None = None, port: int = 0) -> str:
+        """Start the web server now, if it is not running; return its URL.
+
+        For sinks started without one (``http_port=None``), such as the pytest
+        fixture's, which starts it only when a test asks for the web URL.
+        """
+        if self._http is None:
+            self.settings = dataclasses.replace(
+                self.settings, http_host=host or self.settings.http_host, http_port=port
+            )
+            self._start_http()
+        assert self.web_url is not None
+        return self.web_url
 
     def _start_http(self) -> None:
         """Serve the web app with waitress on a thread."""

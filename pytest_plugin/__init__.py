@@ -1,1 +1,37 @@
-"""The pytest plugin of mailsink (installed as ``mailsink.pytest_plugin``)."""
+"""The pytest plugin of mailsink (installed as ``mailsink.pytest_plugin``).
+
+Import the types for annotations from here::
+
+    from mailsink.pytest_plugin import MailSink, Message
+
+    def test_welcome(mailsink: MailSink) -> None: ...
+
+They are imported on first use, so loading the plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailsink.pytest_plugin.fixture import MailSink
+    from mailsink.pytest_plugin.message import Attachment, Headers, Message
+
+__all__ = ["Attachment", "Headers", "MailSink", "Message"]
+
+_LAZY = {
+    "Attachment": "mailsink.pytest_plugin.message",
+    "Headers": "mailsink.pytest_plugin.message",
+    "MailSink": "mailsink.pytest_plugin.fixture",
+    "Message": "mailsink.pytest_plugin.message",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mailsink.pytest_plugin' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,246 @@
+"""Remote mode: drive a sink that runs elsewhere, over its HTTP API only.
+
+Isolation without deleting anyone's mail: each test gets a random token, and
+``mailsink.address("alice@example.com")`` returns ``alice+<token>@example.com``.
+The sink tags every message with the plus-address part of its recipients, so
+the test's messages are exactly the search ``tag:<token>`` - whatever other
+tests, workers or machines send to the same sink meanwhile.  Waits are the
+server-side long poll ``/api/v1/wait``; nothing is polled and nothing deleted.
+Against a Mailpit-compatible sink without that endpoint, waits fall back to
+searching every 0.1 s; Mailpit summaries lack our ``Envelope`` field, so the
+envelope is then taken from the headers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import secrets
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mailsink.message import Envelope, summarize
+from mailsink.pytest_plugin.message import Message
+
+if TYPE_CHECKING:
+    from mailsink.faults import Faults
+    from mailsink.pytest_plugin.options import PluginOptions
+
+_TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+PAGE = 1000
+
+
+POLL_SECONDS = 0.1
+"""How often to look again on a sink without ``/api/v1/wait`` (Mailpit itself)."""
+
+
+class RemoteError(RuntimeError):
+    """The sink's API could not be reached or answered something unexpected."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def new_token() -> str:
+    """Return a fresh per-test token: lower-case, safe in an address's local part."""
+    return "ms" + "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(10))
+
+
+def _timestamp(created: str) -> float:
+    try:
+        return datetime.datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, ValueError):
+        return time.time()
+
+
+def _addresses(items: Any) -> tuple[str, ...]:
+    if not isinstance(items, list):
+        return ()
+    return tuple(str(a.get("Address", "")) for a in items if isinstance(a, dict))
+
+
+def envelope_of(summary: dict[str, Any]) -> Envelope:
+    """Return the envelope of a summary; without our Envelope field (Mailpit), guess it."""
+    env = summary.get("Envelope")
+    if isinstance(env, dict):
+        return Envelope(
+            mail_from=str(env.get("MailFrom") or ""),
+            rcpt_tos=tuple(str(r) for r in env.get("RcptTo") or ()),
+            helo=str(env.get("Helo") or ""),
+            peer=str(env.get("Peer") or ""),
+            tls=bool(env.get("TLS")),
+            auth_user=env.get("AuthUser"),
+        )
+    sender = summary.get("From") or {}
+    rcpts = sum((_addresses(summary.get(k)) for k in ("To", "Cc", "Bcc")), ())
+    return Envelope(str(sender.get("Address", "")), rcpts)
+
+
+class RemoteServer:
+    """A sink reached over HTTP; one per session."""
+
+    def __init__(self, options: PluginOptions) -> None:
+        self.options = options
+        self.url = options.url
+        self._smtp = options.smtp
+        self.web_started = True
+        self.ca_path = None
+        self.has_wait = True
+        """False on a sink without the long-poll endpoint: waits then poll the search."""
+        if self._smtp is None:
+            info = self.get_json("/api/v1/webui")
+            host = str(info.get("SMTPHost") or "")
+            if host in ("", "0.0.0.0", "::"):
+                host = urllib.parse.urlsplit(self.url).hostname or "127.0.0.1"
+            self._smtp = (host, int(info.get("SMTPPort") or 1025))
+
+    @property
+    def host(self) -> str:
+        """Return the SMTP host apps should send to."""
+        assert self._smtp is not None
+        return str(self._smtp[0])
+
+    @property
+    def port(self) -> int:
+        """Return the SMTP port apps should send to."""
+        assert self._smtp is not None
+        return int(self._smtp[1])
+
+    @property
+    def faults(self) -> Faults:
+        """Refuse: misbehaviour rules need the in-process sink."""
+        raise RuntimeError(
+            "mailsink fault rules (reject_recipient, fail_next, ...) need the in-process sink; "
+            "they are not available with --mailsink-url"
+        )
+
+    def request(
+        self, path: str, params: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> tuple[int, bytes]:
+        """GET a path of the API; return (status, body) for 2xx and 408, raise otherwise."""
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        try:
+            with urllib.request.urlopen(self.url + path + query, timeout=timeout) as response:
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            if error.code == 408:
+                return 408, body
+            raise RemoteError(
+                f"GET {path} answered {error.code}: {body[:300]!r}", error.code
+            ) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise RemoteError(f"cannot reach the sink at {self.url}: {error}") from None
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET a path and decode its JSON."""
+        _status, body = self.request(path, params)
+        return json.loads(body)
+
+    def capture(self) -> RemoteCapture:
+        """Start capturing for one test."""
+        return RemoteCapture(self)
+
+    def stop(self) -> None:
+        """Nothing to stop: the sink belongs to someone else."""
+
+
+class RemoteCapture:
+    """One test's messages on a remote sink: those tagged with its token."""
+
+    uses_token = True
+
+    def __init__(self, server: RemoteServer) -> None:
+        self.server = server
+        self.token = new_token()
+        self.query = f"tag:{self.token}"
+        self.started = time.time()
+        self._messages: dict[str, Message] = {}
+        self._hidden: set[str] = set()
+
+    def _fetch(self) -> None:
+        """Add the messages tagged with the token that are not known yet."""
+        page = self.server.get_json("/api/v1/search", {"query": self.query, "limit": PAGE})
+        for item in reversed(page.get("messages") or []):
+            message_id = str(item["ID"])
+            if message_id in self._messages:
+                continue
+            _status, raw = self.server.request(f"/api/v1/message/{message_id}/raw")
+            envelope = envelope_of(item)
+            self._messages[message_id] = Message(
+                message_id,
+                _timestamp(str(item.get("Created", ""))),
+                envelope,
+                summarize(raw, envelope),
+                raw,
+                url=f"{self.server.url}/message/{message_id}",
+            )
+
+    def messages(self) -> list[Message]:
+        """Return this test's messages so far, oldest first."""
+        self._fetch()
+        found = [m for i, m in self._messages.items() if i not in self._hidden]
+        return sorted(found, key=lambda m: (m.received_at, m.id))
+
+    def wait(self, done: Callable[[list[Message]], bool], timeout: float) -> list[Message]:
+        """Long-poll the sink until ``done(messages)`` or ``timeout``; return the messages."""
+        deadline = time.monotonic() + timeout
+        current = self.messages()
+        while not done(current):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            params = {
+                "query": self.query,
+                "count": len(self._messages) + 1,
+                "timeout": round(remaining, 3),
+            }
+            self._wait_once(params, remaining)
+            current = self.messages()
+        return current
+
+    def _wait_once(self, params: dict[str, Any], remaining: float) -> None:
+        """Block on the server's long poll; poll briefly on a sink that lacks it."""
+        if self.server.has_wait:
+            try:
+                self.server.request("/api/v1/wait", params, timeout=remaining + 30)
+                return
+            except RemoteError as error:
+                if error.status not in (404, 405):
+                    raise
+                self.server.has_wait = False
+        time.sleep(min(POLL_SECONDS, remaining))
+
+    def clear(self) -> None:
+        """Forget this test's messages so far (nothing is deleted on the sink)."""
+        self._hidden.update(m.id for m in self.messages())
+
+    def hint(self, messages: list[Message]) -> str:
+        """Explain the token isolation, naming mail that arrived without the token."""
+        others: list[str] = []
+        try:
+            page = self.server.get_json("/api/v1/messages", {"limit": 50})
+            for item in page.get("messages") or []:
+                if str(item.get("ID")) in self._messages:
+                    continue
+                if _timestamp(str(item.get("Created", ""))) < self.started - 1:
+                    break
+                others.append(", ".join(envelope_of(item).rcpt_tos) or "(no recipients)")
+        except RemoteError:
+            pass
+        text = (
+            f"remote mode: a test sees only mail sent to its own addresses, made with "
+            f"mailsink.address(...) (tag {self.token})"
+        )
+        if others:
+            shown = "; ".join(others[:5])
+            text += f"; {len(others)} other message(s) arrived meanwhile, to: {shown}"
+        return text
+
+    def close(self) -> None:
+        """Nothing to release."""
