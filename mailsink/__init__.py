@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mailsink.config import Settings
     from mailsink.mailbox import Mailbox
-    from mailsink.message import Address, Envelope, ParsedMessage, Part, Summary, parse_message
+    from mailsink.message import Address, Envelope, Summary
+    from mailsink.mime import ParsedMessage, Part, parse_message
     from mailsink.search import Query, SearchError, parse_query
     from mailsink.server import Sink
     from mailsink.store import MemoryStore, MessageStore, SQLiteStore, StoredMessage, open_store
@@ -25,10 +26,10 @@ _LAZY = {
     "Mailbox": "mailsink.mailbox",
     "Address": "mailsink.message",
     "Envelope": "mailsink.message",
-    "ParsedMessage": "mailsink.message",
-    "Part": "mailsink.message",
+    "ParsedMessage": "mailsink.mime",
+    "Part": "mailsink.mime",
     "Summary": "mailsink.message",
-    "parse_message": "mailsink.message",
+    "parse_message": "mailsink.mime",
     "Query": "mailsink.search",
     "SearchError": "mailsink.search",
     "parse_query": "mailsink.search",

@@ -19,7 +19,8 @@ from email.message import EmailMessage
 from functools import cached_property
 from typing import Union
 
-from mailsink.message import Envelope, ParsedMessage, Summary, html_to_text, parse_message
+from mailsink.message import Envelope, Summary
+from mailsink.mime import ParsedMessage, html_to_text, parse_message
 
 TextMatch = Union[str, "re.Pattern[str]", Callable[[str], bool]]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from mailsink.message import Envelope, parse_message, summarize
+from mailsink.message import Envelope, summarize
+from mailsink.mime import parse_message
 
 ENVELOPE = Envelope("sender@x.test", ("to@x.test", "hidden@x.test"))
 

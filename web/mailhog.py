@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from mailsink.message import MAX_PARTS
+from mailsink.mime import MAX_PARTS
 from mailsink.search import Query, Term
 from mailsink.store.base import MAX_PAGE, StoredMessage
 from mailsink.web.params import ApiError, int_arg, mailbox

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response
 
-from mailsink.message import parse_message
+from mailsink.mime import parse_message
 from mailsink.web.params import ApiError, bool_arg, get_message, mailbox
 from mailsink.web.serialize import message_json, raw_headers
 

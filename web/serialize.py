@@ -15,7 +15,8 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
-from mailsink.message import Address, Envelope, ParsedMessage, Part
+from mailsink.message import Address, Envelope
+from mailsink.mime import ParsedMessage, Part
 from mailsink.store.base import Page, StoredMessage
 
 _header_parser = BytesHeaderParser(policy=compat32)

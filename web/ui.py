@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template
 
 from mailsink import __version__
-from mailsink.message import parse_message
+from mailsink.mime import parse_message
 
 UI_CSP = "; ".join(
     [

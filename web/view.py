@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from flask import Blueprint, Response, request
 
-from mailsink.message import ParsedMessage, html_to_text, parse_message
+from mailsink.mime import ParsedMessage, html_to_text, parse_message
 from mailsink.web.params import ApiError, bool_arg, get_message, mailbox
 
 bp = Blueprint("api_view", __name__)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mailsink.message import Address, header_block, header_values
+from mailsink.headers import header_block, header_values
+from mailsink.message import Address
 from mailsink.search import Query, Term
 from mailsink.store.base import StoredMessage
 

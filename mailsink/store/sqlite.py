@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailsink.message import Address, header_block, header_values
+from mailsink.headers import header_block, header_values
+from mailsink.message import Address
 from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
 from mailsink.store.codec import (
     envelope_from_json,

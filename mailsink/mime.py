@@ -1,0 +1,256 @@
+"""The full MIME view of a message, parsed when it is opened.
+
+:func:`parse_message` returns the headers, the text and HTML bodies, the
+attachments and inline parts (by PartID, Mailpit's dotted positions such as
+``1.2``) and the structure tree.  It never raises: a message that cannot be
+parsed still yields a view of what could be read.  Walking the tree is
+iterative and bounded (:data:`MAX_PARTS`), so deep nesting costs nothing.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import re
+from dataclasses import dataclass, field
+from email.message import Message as EmailMessage
+from email.parser import BytesParser
+from email.policy import compat32
+
+from mailsink.headers import decode_bytes, decode_header_value
+
+MAX_PARTS = 1_000
+"""Most MIME parts walked in one message."""
+
+MAX_TEXT_CHARS = 256 * 1024
+"""Longest body text kept for search at ingest."""
+
+
+@dataclass(slots=True)
+class Part:
+    """One leaf of the MIME tree (a body, an attachment or an inline part)."""
+
+    part_id: str
+    content_type: str
+    filename: str
+    content_id: str
+    disposition: str
+    charset: str
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        """Return the decoded size in bytes."""
+        return len(self.payload)
+
+
+@dataclass(slots=True)
+class TreeNode:
+    """A node of the MIME structure, for showing the part tree."""
+
+    part_id: str
+    content_type: str
+    filename: str
+    size: int
+    children: list[TreeNode] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ParsedMessage:
+    """The full view of a message: headers, bodies, parts and structure."""
+
+    headers: list[tuple[str, str]]
+    text: str
+    html: str
+    attachments: list[Part]
+    inline: list[Part]
+    parts: dict[str, Part]
+    tree: TreeNode
+    defects: list[str]
+
+    def header(self, name: str) -> str:
+        """Return the first value of header ``name`` (case-insensitive), or ''."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return ""
+
+
+_parser = BytesParser(policy=compat32)
+_header_parser = BytesParser(policy=compat32)
+
+
+def parse_bytes(raw: bytes) -> EmailMessage | None:
+    """Parse raw bytes with compat32, or return None if even that fails.
+
+    A message that is not multipart has its headers parsed and its body set
+    as one string: the feed parser would otherwise walk the body line by line
+    in Python, which is most of the cost of a large single-part message.
+    """
+    try:
+        fast = _parse_single_part(raw)
+        return fast if fast is not None else _parser.parsebytes(raw)
+    except (RecursionError, Exception):  # noqa: BLE001 - hostile input must never raise
+        return None
+
+
+def _parse_single_part(raw: bytes) -> EmailMessage | None:
+    """Parse a non-multipart message without splitting its body; None when unsure."""
+    ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    if not ends or raw[:1] in (b"\r", b"\n"):
+        return None
+    end = min(ends)
+    body_start = end + (3 if raw[end + 1 : end + 2] == b"\r" else 2)
+    msg = _header_parser.parsebytes(raw[: end + 1], headersonly=True)
+    if msg.defects or msg.get_content_maintype() in ("multipart", "message"):
+        return None
+    msg.set_payload(raw[body_start:].decode("ascii", "surrogateescape"))
+    return msg
+
+
+def walk_leaves(msg: EmailMessage) -> list[tuple[str, EmailMessage]]:
+    """Return (part_id, part) for each non-multipart leaf, iteratively."""
+    leaves: list[tuple[str, EmailMessage]] = []
+    stack: list[tuple[str, EmailMessage]] = [("", msg)]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part_id, part = stack.pop()
+        seen += 1
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            children = [
+                (f"{part_id}.{i}" if part_id else str(i), child)
+                for i, child in enumerate(payload, 1)
+            ]
+            stack.extend(reversed(children))
+        else:
+            leaves.append((part_id or "1", part))
+    return leaves
+
+
+def classify(part: EmailMessage) -> str:
+    """Return 'text', 'html', 'attachment' or 'inline' for a leaf part."""
+    ctype = part.get_content_type()
+    disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
+    filename = _filename(part)
+    if disposition == "attachment" or (filename and disposition != "inline"):
+        return "attachment"
+    if ctype == "text/plain":
+        return "text"
+    if ctype == "text/html":
+        return "html"
+    if ctype == "message/rfc822":
+        return "attachment"
+    if disposition == "inline" or part.get("Content-ID"):
+        return "inline"
+    return "attachment"
+
+
+def _filename(part: EmailMessage) -> str:
+    """Return the part's decoded filename, or ''."""
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except Exception:  # noqa: BLE001
+        return ""
+    if isinstance(name, tuple):  # RFC 2231 triple
+        name = email.utils.collapse_rfc2231_value(name)
+    return decode_header_value(name)
+
+
+def _payload_bytes(part: EmailMessage) -> bytes:
+    """Return a leaf's payload with its transfer encoding undone."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001
+        data = None
+    if isinstance(data, bytes):
+        return data
+    payload = part.get_payload()
+    if isinstance(payload, list):  # message/rfc822 and friends
+        return b"".join(p.as_bytes() for p in payload if isinstance(p, EmailMessage))
+    if isinstance(payload, str):
+        return payload.encode("utf-8", "surrogateescape")
+    return b""
+
+
+def part_text(part: EmailMessage) -> str:
+    """Return a text part's body decoded with its declared charset."""
+    charset = part.get_content_charset() or "utf-8"
+    return decode_bytes(_payload_bytes(part), charset)
+
+
+_TAG_RE = re.compile(r"<[^>]*>")
+_DROP_RE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def html_to_text(markup: str) -> str:
+    """Return the visible text of HTML, roughly, for snippets and search."""
+    if not markup:
+        return ""
+    markup = _DROP_RE.sub(" ", markup[: MAX_TEXT_CHARS * 4])
+    return html.unescape(_TAG_RE.sub(" ", markup))
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse the whole MIME tree of a message, never raising."""
+    msg = parse_bytes(raw)
+    if msg is None:
+        _head, _, body = raw.partition(b"\r\n\r\n")
+        text = body.decode("utf-8", "replace")
+        root = TreeNode("1", "text/plain", "", len(body))
+        return ParsedMessage([], text, "", [], [], {}, root, ["unparseable"])
+    headers = [(str(k), decode_header_value(v)) for k, v in msg.items()]
+    text = html_body = ""
+    attachments: list[Part] = []
+    inline: list[Part] = []
+    parts: dict[str, Part] = {}
+    for part_id, leaf in walk_leaves(msg):
+        kind = classify(leaf)
+        payload = _payload_bytes(leaf)
+        part = Part(
+            part_id=part_id,
+            content_type=leaf.get_content_type(),
+            filename=_filename(leaf),
+            content_id=decode_header_value(leaf.get("Content-ID", "")).strip("<>"),
+            disposition=kind if kind in ("attachment", "inline") else "",
+            charset=leaf.get_content_charset() or "",
+            payload=payload,
+        )
+        parts[part_id] = part
+        if kind == "attachment":
+            attachments.append(part)
+        elif kind == "inline":
+            inline.append(part)
+        elif kind == "text" and not text:
+            text = decode_bytes(payload, part.charset or "utf-8")
+        elif kind == "html" and not html_body:
+            html_body = decode_bytes(payload, part.charset or "utf-8")
+    defects = [type(d).__name__ for d in getattr(msg, "defects", [])]
+    return ParsedMessage(
+        headers, text, html_body, attachments, inline, parts, _tree(msg, parts), defects
+    )
+
+
+def _tree(msg: EmailMessage, parts: dict[str, Part]) -> TreeNode:
+    """Build the MIME structure tree, iteratively and bounded."""
+    root = TreeNode("", msg.get_content_type(), "", 0)
+    stack: list[tuple[TreeNode, EmailMessage]] = [(root, msg)]
+    count = 0
+    while stack and count < MAX_PARTS:
+        node, part = stack.pop()
+        count += 1
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            for i, child in enumerate(payload, 1):
+                child_id = f"{node.part_id}.{i}" if node.part_id else str(i)
+                child_node = TreeNode(child_id, child.get_content_type(), "", 0)
+                node.children.append(child_node)
+                stack.append((child_node, child))
+        else:
+            leaf_id = node.part_id or "1"
+            leaf = parts.get(leaf_id)
+            if leaf is not None:
+                node.filename = leaf.filename
+                node.size = leaf.size
+    return root
