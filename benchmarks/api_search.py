@@ -6,20 +6,21 @@ Messages (varied senders, 2,000 recipients, words from a 5,000-word
 vocabulary, some tags and attachments) are summarised once and inserted with
 ``store.add`` in batches of 1,000.  Each request then goes through the whole
 Flask app (query parsing, SQL, JSON) with the test client; the table shows
-the median and the slowest of ``--rounds`` runs in milliseconds.  Results
-are also written to ``benchmarks/results/api_search.json``.
+the median and the slowest of ``--rounds`` runs in milliseconds.  The last
+request deletes everything (timed once).  Results are also written to
+``benchmarks/results/api_search_<N>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.results_file import save
 from mailsink.config import Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
@@ -92,6 +93,8 @@ def measure(store: SQLiteStore, rounds: int) -> dict[str, dict[str, float]]:
         "search free text, common word": "/api/v1/search?query=" + _common_word(store),
         "search tag:batch": "/api/v1/search?query=tag:batch",
         "wait, match already there": "/api/v1/wait?query=needleinthehaystack&timeout=1",
+        "open a message (JSON, peek)": f"/api/v1/message/{_middle_id(store)}?peek=1",
+        "open a message (raw)": f"/api/v1/message/{_middle_id(store)}/raw",
     }
     results = {}
     for name, path in requests.items():
@@ -101,14 +104,28 @@ def measure(store: SQLiteStore, rounds: int) -> dict[str, dict[str, float]]:
             response = client.get(path)
             times.append((time.perf_counter() - began) * 1000)
             assert response.status_code == 200, (path, response.get_data(as_text=True))
-        matched = response.get_json().get("messages_count")
+        body = response.get_json(silent=True)
+        matched = body.get("messages_count") if isinstance(body, dict) else None
         results[name] = {
             "median_ms": round(statistics.median(times), 1),
             "max_ms": round(max(times), 1),
             "matched": matched,
         }
+    began = time.perf_counter()
+    response = client.delete("/api/v1/messages")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    results["delete all (once)"] = {
+        "median_ms": round((time.perf_counter() - began) * 1000, 1),
+        "max_ms": round((time.perf_counter() - began) * 1000, 1),
+        "matched": count,
+    }
     ingestor.close()
     return results
+
+
+def _middle_id(store: SQLiteStore) -> str:
+    """Return the ID of a message in the middle of the mailbox."""
+    return store.list(store.count() // 2, 1).items[0].id
 
 
 def _common_word(store: SQLiteStore) -> str:
@@ -118,7 +135,7 @@ def _common_word(store: SQLiteStore) -> str:
 
 
 def main() -> None:
-    """Fill a SQLite store and print the latency table."""
+    """Fill a SQLite store, print the latency table; the store is emptied at the end."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=7)
@@ -139,15 +156,8 @@ def main() -> None:
     print(f"{'request':<{width}}  median ms  max ms  matched")
     for name, row in results.items():
         print(f"{name:<{width}}  {row['median_ms']:>9}  {row['max_ms']:>6}  {row['matched']}")
-    out = ROOT / "benchmarks/results/api_search.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {"messages": store.count(), "insert_seconds": insert_s, "requests": results},
-            indent=2,
-        )
-        + "\n"
-    )
+    record = {"messages": args.messages, "insert_seconds": insert_s, "requests": results}
+    print(f"results: {save(f'api_search_{args.messages}', record)}")
     store.close()
     folder.cleanup()
 

@@ -179,3 +179,12 @@ def test_header_search_decodes_and_unfolds_values(store: MessageStore) -> None:
     assert store.ids(parse_query("header:X-Campaign=frühling")) == [a.id]
     assert store.ids(parse_query('header:x-campaign="folded part"')) == [b.id]
     assert store.ids(parse_query("-header:x-campaign")) == [c.id]
+
+
+def test_search_works_after_clear(store: MessageStore) -> None:
+    store.add([incoming(body="before clear")])
+    store.clear()
+    after = incoming(body="after clear")
+    store.add([after])
+    assert store.ids(parse_query("clear")) == [after.id]
+    assert store.ids(parse_query("before")) == []
