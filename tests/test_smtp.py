@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import time
 
 import pytest
 
@@ -237,3 +238,17 @@ def test_port_zero_binds_a_free_port_each_time(make_sink) -> None:  # type: igno
     a, b = make_sink(), make_sink()
     assert a.smtp_address[1] != b.smtp_address[1]
     assert a.smtp_address[1] > 0
+
+
+def test_idle_sessions_are_closed_after_the_timeout(make_sink) -> None:  # type: ignore[no-untyped-def]
+    sink = make_sink(idle_timeout=0.5)
+    with socket.create_connection(sink.smtp_address, timeout=10) as sock:
+        stream = sock.makefile("rb")
+        assert stream.readline().startswith(b"220")
+        sock.sendall(b"EHLO idle.test\r\n")
+        while stream.readline()[3:4] == b"-":
+            pass
+        started = time.monotonic()
+        rest = stream.read()  # returns when the server closes the connection
+        assert time.monotonic() - started < 5
+        assert rest in (b"", b"421 Timeout\r\n") or rest.startswith(b"421")
