@@ -1,10 +1,11 @@
 """In-process publish/subscribe of mailbox changes.
 
 The listener publishes ``new`` after a message is stored; the API publishes
-``update``, ``delete`` and ``truncate``.  Subscribers are the SSE stream, the
-server-side waits and the pytest fixture.  Each subscriber gets its own
-bounded queue, so a slow reader never blocks the SMTP side: when its queue is
-full it is marked ``overflowed`` and can resynchronise from the store.
+``update``, ``delete`` and ``truncate``; ``close`` means the sink is stopping.
+Subscribers are the SSE stream, the server-side waits and the pytest fixture.
+Each subscriber gets its own bounded queue, so a slow reader never blocks the
+SMTP side: when its queue is full it is marked ``overflowed`` and can
+resynchronise from the store.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ class EventBus:
         self._lock = threading.Lock()
         self._subscribers: list[Subscription] = []
         self._seq = 0
+        self.closed = False
+
+    def close(self) -> None:
+        """Send every subscriber a ``close`` event: the sink is stopping.
+
+        Long-lived readers (SSE streams, waits) end on it, so that the web
+        server can stop without writing to connections it already closed.
+        """
+        self.closed = True
+        self.publish("close")
 
     def subscribe(self) -> Subscription:
         """Return a new subscription that receives every later event."""

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,12 +133,24 @@ class Sink:
         if self.listener is not None:
             self.listener.stop()
         if self._http is not None:
+            self._end_long_requests()
             self._http.close()
             if self._http_thread is not None:
                 self._http_thread.join(timeout=5)
             self._http = None
         self.ingestor.close()
         self.store.close()
+
+    def _end_long_requests(self, timeout: float = 2.0) -> None:
+        """End open event streams and waits, and let their threads finish writing."""
+        assert self._http is not None
+        self.mailbox.events.close()
+        dispatcher = self._http.task_dispatcher
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (
+            self.mailbox.events.subscriber_count or dispatcher.active_count
+        ):
+            time.sleep(0.01)
 
     def __enter__(self) -> Sink:
         return self.start()

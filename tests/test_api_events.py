@@ -235,3 +235,28 @@ def test_bad_wait_request_is_a_400(api: Api, query: str, message: str) -> None:
     response = api.client.get(f"/api/v1/wait?{query}")
     assert response.status_code == 400
     assert message in response.get_json()["Error"]
+
+
+def test_stopping_the_sink_ends_open_streams_cleanly(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import socket as socket_module
+
+    from mailsink.config import Settings
+    from mailsink.server import Sink
+
+    sink = Sink(Settings(smtp_port=0, http_port=0, tls=False)).start()
+    assert sink.http_address is not None
+    streams = []
+    for _ in range(3):
+        conn = socket_module.create_connection(("127.0.0.1", sink.http_address[1]), timeout=5)
+        conn.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert b"200" in conn.recv(4096)
+        streams.append(conn)
+    caplog.set_level(logging.ERROR)
+    started = time.monotonic()
+    sink.stop()
+    assert time.monotonic() - started < 2
+    time.sleep(0.2)
+    for conn in streams:
+        conn.close()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -109,6 +109,8 @@ def events() -> Response:
             yield "retry: 2000\n: connected\n\n"
             while not closed.is_set():
                 event = sub.get(timeout=keepalive)
+                if event is not None and event.kind == "close":
+                    return  # the sink is stopping: end the stream cleanly
                 if sub.overflowed:
                     _drain(sub)
                     yield format_event("resync", event_data(Event("resync"), store))
@@ -185,6 +187,8 @@ def wait() -> Any:
                 event = sub.get(timeout=remaining)
                 if event is None:
                     continue
+                if event.kind == "close":
+                    raise ApiError("the sink is stopping", 503)
                 relevant = (
                     sub.overflowed
                     or (event.kind == "new" and matches(event.data))

@@ -67,10 +67,12 @@ CREATE TABLE messages (
     s_headers TEXT NOT NULL
 );
 CREATE INDEX messages_unread ON messages(seq) WHERE read = 0;
+CREATE INDEX messages_tagged ON messages(tags) WHERE tags != '';
 CREATE TABLE raws (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
 {_FTS_TABLE};
-CREATE TABLE long_text (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE long_text (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
 """
+"""Version 1.  Every index is here too: clear() recreates the tables from it."""
 
 CHECKPOINT_INTERVAL = 0.5
 """Seconds between background WAL checkpoints (see :class:`_Checkpointer`)."""
@@ -129,10 +131,6 @@ class SQLiteStore:
         # thread does them, so the ingest thread (and the 250 reply) never waits.
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._migrate()
-        # Lists ask for every tag in use; without this index that is a full table scan.
-        self._writer.execute(
-            "CREATE INDEX IF NOT EXISTS messages_tagged ON messages(tags) WHERE tags != ''"
-        )
         self._checkpointer = _Checkpointer(self._connect)
         self._total = self._writer.execute("SELECT count(*) FROM messages").fetchone()[0]
         self._unread = self._writer.execute(
@@ -361,13 +359,13 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
-                db.execute("DELETE FROM messages")
-                db.execute("DELETE FROM raws")
-                # Deleting FTS rows one by one re-tokenises each (seconds for
-                # 10,000 messages); dropping and recreating the table is instant.
-                db.execute("DROP TABLE fts")
-                db.execute(_FTS_TABLE)
-                db.execute("DELETE FROM long_text")
+                # Dropping and recreating the tables is much faster than deleting
+                # rows (FTS rows are re-tokenised one by one to be deleted).
+                for table in ("messages", "raws", "fts", "long_text"):
+                    db.execute(f"DROP TABLE {table}")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
