@@ -76,10 +76,22 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("latin-1")
 
 
+def header_end(raw: bytes) -> int:
+    """Return the index of the newline that ends the header block, or -1.
+
+    The block ends at the first empty line (CRLF or bare LF).  The second
+    search stops where the first match is, so a large CRLF message is not
+    scanned to its end for a bare "\\n\\n" that cannot come first.
+    """
+    crlf = raw.find(b"\n\r\n")
+    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))
+    return lf if lf >= 0 else crlf
+
+
 def header_block(raw: bytes) -> str:
     """Return the raw header block of a message as text (undecoded, for searching)."""
-    ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    head = raw[: min(ends) + 1] if ends else raw
+    end = header_end(raw)
+    head = raw[: end + 1] if end >= 0 else raw
     return head[: MAX_HEADER_CHARS * 16].decode("utf-8", "replace")
 
 

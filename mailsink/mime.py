@@ -17,7 +17,7 @@ from email.message import Message as EmailMessage
 from email.parser import BytesParser
 from email.policy import compat32
 
-from mailsink.headers import decode_bytes, decode_header_value
+from mailsink.headers import decode_bytes, decode_header_value, header_end
 
 MAX_PARTS = 1_000
 """Most MIME parts walked in one message."""
@@ -97,10 +97,9 @@ def parse_bytes(raw: bytes) -> EmailMessage | None:
 
 def _parse_single_part(raw: bytes) -> EmailMessage | None:
     """Parse a non-multipart message without splitting its body; None when unsure."""
-    ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    if not ends or raw[:1] in (b"\r", b"\n"):
+    end = header_end(raw)
+    if end < 0 or raw[:1] in (b"\r", b"\n"):
         return None
-    end = min(ends)
     body_start = end + (3 if raw[end + 1 : end + 2] == b"\r" else 2)
     msg = _header_parser.parsebytes(raw[: end + 1], headersonly=True)
     if msg.defects or msg.get_content_maintype() in ("multipart", "message"):

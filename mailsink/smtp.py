@@ -21,6 +21,7 @@ Policies a client can rely on (documented in README):
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import ssl
 import threading
@@ -72,6 +73,14 @@ class SinkHandler:
         self.settings = settings
         self.faults = Faults()
         """Misbehaviour rules set by tests (the pytest fixture); empty by default."""
+
+    def __dir__(self) -> list[str]:
+        """Return only the hook names aiosmtpd looks for on every new connection.
+
+        aiosmtpd runs ``inspect.getmembers(handler)`` and ``dir(handler)`` in
+        ``SMTP.__init__``, once per connection; see ``smtp_protocol.py``.
+        """
+        return _HANDLER_NAMES
 
     async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
         self,
@@ -153,6 +162,13 @@ class SinkHandler:
             log.exception("storing a message failed")
             return "451 4.3.0 Error: the message could not be stored, try again"
         return f"250 2.0.0 Ok: queued as {message_id}"
+
+
+_HANDLER_NAMES = sorted(n for n in dir(SinkHandler) if n.startswith(("handle_", "auth_")))
+
+# aiosmtpd inspects the EHLO hook's signature on every connection; a signature
+# stored on the function makes that a lookup.
+SinkHandler.handle_EHLO.__signature__ = inspect.signature(SinkHandler.handle_EHLO)  # type: ignore[attr-defined]
 
 
 def _settle(future: asyncio.Future[str], message_id: str, error: BaseException | None) -> None:
