@@ -36,7 +36,7 @@ def decode_header_value(value: object) -> str:
             return clean_text(_join_pieces(email.header.decode_header(text)))
         except Exception:  # noqa: BLE001
             pass
-    return clean_text(_undo_surrogates(text))
+    return clean_text(undo_surrogates(text))
 
 
 def _join_pieces(pieces: list[tuple[bytes | str, str | None]]) -> str:
@@ -46,16 +46,31 @@ def _join_pieces(pieces: list[tuple[bytes | str, str | None]]) -> str:
         if isinstance(chunk, bytes):
             out.append(decode_bytes(chunk, charset))
         else:
-            out.append(_undo_surrogates(chunk))
+            out.append(undo_surrogates(chunk))
     return "".join(out)
 
 
-def _undo_surrogates(text: str) -> str:
+def undo_surrogates(text: str) -> str:
     """Turn surrogate-escaped raw bytes back into UTF-8 (or Latin-1) text."""
     if text.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in text):
         return text
     data = text.encode("utf-8", "surrogateescape")
     return decode_bytes(data, "utf-8")
+
+
+def raw_header_text(value: object) -> str:
+    """Return a header value as text without decoding RFC 2047 words.
+
+    ``compat32`` hands over values with 8-bit bytes (SMTPUTF8 mail) as
+    ``unknown-8bit`` Header objects whose ``str()`` mangles them; their bytes
+    are read as UTF-8 here (Latin-1 where invalid).
+    """
+    if isinstance(value, email.header.Header):
+        try:
+            return _join_pieces(email.header.decode_header(value))
+        except Exception:  # noqa: BLE001
+            return str(value)
+    return undo_surrogates(str(value))
 
 
 def clean_text(text: str) -> str:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import email.utils
 import time
 
-from mailsink.message import Envelope, summarize
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailsink.headers import decode_header_value
+from mailsink.message import Address, Envelope, parse_addresses, summarize
 from mailsink.mime import parse_message
 
 ENVELOPE = Envelope("sender@x.test", ("to@x.test", "hidden@x.test"))
@@ -132,3 +138,67 @@ def test_many_addresses_are_capped() -> None:
     to = ", ".join(f"u{i}@x.test" for i in range(5000)).encode()
     s = summarize(b"To: " + to + b"\r\n\r\nx\r\n", ENVELOPE)
     assert len(s.to) == 1000
+
+
+def test_utf8_addresses_in_headers_are_read_as_utf8() -> None:
+    raw = "From: Jörg <jörg@exämple.test>\r\nTo: zoë@exämple.test\r\n\r\nhi\r\n".encode()
+    s = summarize(raw, ENVELOPE)
+    assert s.from_ == Address("Jörg", "jörg@exämple.test")
+    assert s.to == (Address("", "zoë@exämple.test"),)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@b.test",
+        "Ann <ann@x.test>",
+        " Ann  Lee <ann@x.test> , bob@y.test,carol@z.test ",
+        "=?utf-8?q?Z=C3=B6e?= <zoe@x.test>",
+        "<bare@x.test>",
+        "first.last+tag@sub.example.test, Big Co. <news@big.test>",
+        '"Doe, John" <jd@x.test>',
+        "ann@x.test (Ann)",
+        "Group: a@b.test, c@d.test;",
+        "not an address",
+        "a@b@c",
+        "<@route:a@b.test>",
+        "Ann <ann@x.test> trailing",
+        "",
+    ],
+)
+def test_fast_address_parsing_agrees_with_the_standard_library(value: str) -> None:
+    expected = [(n, a) for n, a in email.utils.getaddresses([value]) if n or a]
+    got = [(a.name, a.address) for a in parse_addresses([value])]
+    assert got == [(decode_header_value(n), a) for n, a in expected]
+
+
+_atoms = st.text(alphabet="abcXYZ019.-_+=?", min_size=1, max_size=6)
+_spaces = st.sampled_from(["", " ", "  ", "\t"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(_atoms, max_size=3),  # display-name words
+            _atoms,
+            _atoms,
+            _spaces,
+            st.booleans(),  # angle brackets without a name
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fast_address_parsing_agrees_on_generated_lists(pieces: list) -> None:  # type: ignore[type-arg]
+    parts = []
+    for words, local, domain, space, angle in pieces:
+        address = f"{local}@{domain}"
+        if words:
+            parts.append(f"{space}{' '.join(words)}{space}<{address}>{space}")
+        else:
+            parts.append(f"{space}<{address}>" if angle else f"{space}{address}{space}")
+    value = ",".join(parts)
+    expected = [(n, a) for n, a in email.utils.getaddresses([value]) if n or a]
+    got = [(a.name, a.address) for a in parse_addresses([value])]
+    assert got == [(decode_header_value(n), a) for n, a in expected]

@@ -1,11 +1,12 @@
 """The default store: everything in this process's memory, gone on exit.
 
 Memory is the budget here: a Python object per summary field costs more than
-a small message itself.  So each message is one small slotted entry holding
-the raw bytes and its metadata packed as compact JSON bytes, decoded into a
-:class:`StoredMessage` when asked for (a page of 50 costs well under a
-millisecond).  When a message's body *is* its text (plain and unencoded),
-the text and snippet are not kept at all but read from the raw bytes.
+a small message itself.  So each message is a single bytes object: its
+metadata packed as compact JSON and compressed, then the raw bytes; it is
+decoded into a :class:`StoredMessage` when asked for (a page of 50 costs well
+under a millisecond).  When a message's body *is* its text (plain and
+unencoded), the text and snippet are not kept at all but read from the raw
+bytes.  The read flags and changed tags live in small side tables.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import builtins
 import dataclasses
 import json
 import threading
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from mailsink.message import make_snippet
@@ -41,16 +43,27 @@ _SNIPPET_BYTES = 4096
 """How much of the body is decoded to rebuild a snippet."""
 
 
-class _Entry:
-    """One stored message: raw bytes, packed metadata, and the mutable flags."""
+_LENGTH = 4
+"""Bytes of the big-endian length of the compressed metadata at the start of a blob."""
 
-    __slots__ = ("meta", "raw", "read", "tags")
 
-    def __init__(self, meta: bytes, raw: bytes, tags: tuple[str, ...]) -> None:
-        self.meta = meta
-        self.raw = raw
-        self.read = False
-        self.tags = tags
+def _blob(item: Incoming) -> bytes:
+    """Return one message as a single bytes object: metadata length, metadata, raw."""
+    meta = zlib.compress(_pack(item), 1)
+    return len(meta).to_bytes(_LENGTH, "big") + meta + item.raw
+
+
+def _split(blob: bytes) -> tuple[list[Any], memoryview]:
+    """Return a blob's decoded metadata and a view of its raw bytes (no copy)."""
+    size = int.from_bytes(blob[:_LENGTH], "big")
+    meta = json.loads(zlib.decompress(blob[_LENGTH : _LENGTH + size]))
+    return meta, memoryview(blob)[_LENGTH + size :]
+
+
+def _raw(blob: bytes) -> bytes:
+    """Return the raw bytes of a blob."""
+    size = int.from_bytes(blob[:_LENGTH], "big")
+    return blob[_LENGTH + size :]
 
 
 _SUMMARY_FIELDS = (
@@ -64,7 +77,7 @@ def _pack(item: Incoming) -> bytes:
     """Return an incoming message's metadata as compact, positional JSON bytes.
 
     Positional (no key names) because the names would be a third of the bytes.
-    The size is len(raw), the tags live on the entry, and the text and snippet
+    The size is len(raw), the tags live in a side table, and the text and snippet
     are left out when the raw body is the text.
     """
     summary = summary_to_dict(item.summary)
@@ -85,27 +98,31 @@ def _pack(item: Incoming) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _unpack(message_id: str, entry: _Entry, with_text: bool = False) -> StoredMessage:
-    """Build the StoredMessage of an entry (with the text body, if asked)."""
-    received, envelope, fields, text_at, kept_text, snippet = json.loads(entry.meta)
+def _unpack(
+    message_id: str, blob: bytes, read: bool, tags: tuple[str, ...], with_text: bool = False
+) -> StoredMessage:
+    """Build the StoredMessage of a blob (with the text body, if asked)."""
+    (received, envelope, fields, text_at, kept_text, snippet), raw = _split(blob)
     summary: dict[str, Any] = dict(zip(_SUMMARY_FIELDS, fields, strict=True))
-    summary["size"] = len(entry.raw)
-    summary["tags"] = entry.tags
+    summary["size"] = len(raw)
+    summary["tags"] = tags
     if text_at >= 0:
-        head = entry.raw[text_at : text_at + _SNIPPET_BYTES].decode("utf-8", "replace")
+        head = bytes(raw[text_at : text_at + _SNIPPET_BYTES]).decode("utf-8", "replace")
         summary["snippet"] = make_snippet(head)
     else:
         summary["snippet"] = snippet
     text = ""
     if with_text:
-        text = entry.raw[text_at:].decode("utf-8", "surrogateescape") if text_at >= 0 else kept_text
+        text = (
+            bytes(raw[text_at:]).decode("utf-8", "surrogateescape") if text_at >= 0 else kept_text
+        )
     return StoredMessage(
         message_id,
         received,
         envelope_from_dict(dict(zip(_ENVELOPE_FIELDS, envelope, strict=True))),
         summary_from_dict(summary, text),
-        entry.read,
-        entry.tags,
+        read,
+        tags,
     )
 
 
@@ -115,17 +132,31 @@ class MemoryStore:
     def __init__(self, max_messages: int = 0) -> None:
         self.max_messages = max_messages
         self._lock = threading.RLock()
-        self._messages: dict[str, _Entry] = {}  # insertion-ordered: oldest first
+        self._messages: dict[str, bytes] = {}  # insertion-ordered: oldest first
+        self._read: set[str] = set()
+        self._tags: dict[str, tuple[str, ...]] = {}  # only messages that have tags
         self._unread = 0
 
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch; return the IDs pruned to honour max_messages."""
-        packed = [(item.id, _Entry(_pack(item), item.raw, item.summary.tags)) for item in batch]
+        packed = [(item, _blob(item)) for item in batch]
         with self._lock:
-            for message_id, entry in packed:
-                self._messages[message_id] = entry
+            for item, blob in packed:
+                self._messages[item.id] = blob
+                if item.summary.tags:
+                    self._tags[item.id] = item.summary.tags
             self._unread += len(packed)
             return self._prune()
+
+    def _record(self, message_id: str, blob: bytes, with_text: bool = False) -> StoredMessage:
+        """Return the StoredMessage of a blob with its current flags."""
+        return _unpack(
+            message_id,
+            blob,
+            message_id in self._read,
+            self._tags.get(message_id, ()),
+            with_text,
+        )
 
     def _prune(self) -> builtins.list[str]:
         """Drop the oldest messages beyond max_messages; return their IDs."""
@@ -143,17 +174,17 @@ class MemoryStore:
     def get(self, message_id: str) -> StoredMessage | None:
         """Return the message with this ID, or None."""
         with self._lock:
-            entry = self._messages.get(message_id)
-            return _unpack(message_id, entry) if entry else None
+            blob = self._messages.get(message_id)
+            return self._record(message_id, blob) if blob else None
 
     def raw(self, message_id: str) -> bytes | None:
         """Return the exact bytes received for this message, or None."""
         with self._lock:
-            entry = self._messages.get(message_id)
-            return entry.raw if entry else None
+            blob = self._messages.get(message_id)
+            return _raw(blob) if blob else None
 
-    def _newest(self) -> Iterator[tuple[str, _Entry]]:
-        """Return a snapshot of (id, entry), newest first."""
+    def _newest(self) -> Iterator[tuple[str, bytes]]:
+        """Return a snapshot of (id, blob), newest first."""
         with self._lock:
             return reversed(list(self._messages.items()))
 
@@ -161,8 +192,8 @@ class MemoryStore:
         """Return the messages matching the query, newest first."""
         matches = compile_query(query, self.raw)
         found = []
-        for message_id, entry in self._newest():
-            record = _unpack(message_id, entry, with_text=True)
+        for message_id, blob in self._newest():
+            record = self._record(message_id, blob, with_text=True)
             if matches(record):
                 found.append(record)
         return found
@@ -174,11 +205,11 @@ class MemoryStore:
             total, unread = len(self._messages), self._unread
             if query is None or query.is_empty():
                 items = []
-                for i, (message_id, entry) in enumerate(reversed(self._messages.items())):
+                for i, (message_id, blob) in enumerate(reversed(self._messages.items())):
                     if i >= start + limit:
                         break
                     if i >= start:
-                        items.append(_unpack(message_id, entry))
+                        items.append(self._record(message_id, blob))
                 return Page(items, total, unread, total, start)
         matched = self._matching(query)
         page = [_without_text(m) for m in matched[start : start + limit]]
@@ -187,7 +218,7 @@ class MemoryStore:
     def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
         if query is None or query.is_empty():
-            return [message_id for message_id, _entry in self._newest()]
+            return [message_id for message_id, _blob in self._newest()]
         return [record.id for record in self._matching(query)]
 
     def count(self) -> int:
@@ -207,10 +238,12 @@ class MemoryStore:
         """Delete with the lock held."""
         deleted = []
         for message_id in ids:
-            entry = self._messages.pop(message_id, None)
-            if entry is not None:
+            if self._messages.pop(message_id, None) is not None:
                 deleted.append(message_id)
-                if not entry.read:
+                self._tags.pop(message_id, None)
+                if message_id in self._read:
+                    self._read.discard(message_id)
+                else:
                     self._unread -= 1
         return deleted
 
@@ -219,6 +252,8 @@ class MemoryStore:
         with self._lock:
             count = len(self._messages)
             self._messages.clear()
+            self._read.clear()
+            self._tags.clear()
             self._unread = 0
             return count
 
@@ -227,9 +262,11 @@ class MemoryStore:
         changed = []
         with self._lock:
             for message_id in ids:
-                entry = self._messages.get(message_id)
-                if entry is not None and entry.read != read:
-                    entry.read = read
+                if message_id in self._messages and (message_id in self._read) != read:
+                    if read:
+                        self._read.add(message_id)
+                    else:
+                        self._read.discard(message_id)
                     self._unread += -1 if read else 1
                     changed.append(message_id)
         return changed
@@ -240,9 +277,11 @@ class MemoryStore:
         found = []
         with self._lock:
             for message_id in ids:
-                entry = self._messages.get(message_id)
-                if entry is not None:
-                    entry.tags = clean
+                if message_id in self._messages:
+                    if clean:
+                        self._tags[message_id] = clean
+                    else:
+                        self._tags.pop(message_id, None)
                     found.append(message_id)
         return found
 
@@ -259,17 +298,17 @@ class MemoryStore:
         changed = []
         wanted = old.lower()
         with self._lock:
-            for message_id, entry in self._messages.items():
-                if any(t.lower() == wanted for t in entry.tags):
-                    kept = [new if t.lower() == wanted else t for t in entry.tags]
-                    entry.tags = normalize_tags(t for t in kept if t is not None)
+            for message_id, tags in list(self._tags.items()):
+                if any(t.lower() == wanted for t in tags):
+                    kept = [new if t.lower() == wanted else t for t in tags]
+                    self._tags[message_id] = normalize_tags(t for t in kept if t is not None)
                     changed.append(message_id)
         return changed
 
     def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
         with self._lock:
-            found = normalize_tags(t for entry in self._messages.values() for t in entry.tags)
+            found = normalize_tags(t for tags in self._tags.values() for t in tags)
         return sorted(found, key=str.lower)
 
     def close(self) -> None:
