@@ -50,10 +50,20 @@ class Result:
 
 
 def smtp_source() -> list[str]:
-    """Return the command that runs smtp-source, installing it if needed."""
+    """Return the command that runs smtp-source, installing it if needed.
+
+    ``$SMTP_SOURCE`` names the binary; otherwise Postfix's Debian package is
+    unpacked into ``$POSTFIX_DIR`` (default /opt/postfix) by
+    ``../shared/tools/smtp-source.sh`` when that script is beside the checkout.
+    """
     binary = os.environ.get("SMTP_SOURCE") or str(POSTFIX_DIR / "usr/sbin/smtp-source")
     if not Path(binary).exists():
         tool = ROOT.parent / "shared/tools/smtp-source.sh"
+        if not tool.exists():
+            raise SystemExit(
+                "smtp-source not found: set SMTP_SOURCE to Postfix's smtp-source, or unpack it "
+                "with `apt-get download postfix && dpkg-deb -x postfix_*.deb /opt/postfix`"
+            )
         subprocess.run(["bash", str(tool), "--install"], check=True, capture_output=True)
     return [binary]
 

@@ -70,9 +70,16 @@ CREATE INDEX messages_unread ON messages(seq) WHERE read = 0;
 CREATE INDEX messages_tagged ON messages(tags) WHERE tags != '';
 CREATE TABLE raws (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
 {_FTS_TABLE};
+INSERT INTO fts(fts, rank) VALUES ('automerge', 16);
+INSERT INTO fts(fts, rank) VALUES ('crisismerge', 64);
 CREATE TABLE long_text (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
 """
-"""Version 1.  Every index is here too: clear() recreates the tables from it."""
+"""Version 1.  Every index is here too: clear() recreates the tables from it.
+
+FTS5 merges its index segments less eagerly than by default (``automerge``
+16 rather than 4): each small ingest transaction adds a segment, and merging
+them at every few commits was a fifth of the store's ingest cost; searches
+read a few more segments, still in milliseconds at 100,000 messages."""
 
 CHECKPOINT_INTERVAL = 0.5
 """Seconds between background WAL checkpoints (see :class:`_Checkpointer`)."""
