@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import ssl
 import threading
 import time
@@ -48,6 +49,7 @@ class Sink:
         self._http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
         self.http_address: tuple[str, int] | None = None
+        self._temporary_tls_dir: Path | None = None
 
     @property
     def smtp_address(self) -> tuple[str, int]:
@@ -90,6 +92,8 @@ class Sink:
             )
         else:
             self.certificate = generate_certificate(s.tls_dir, s.hostname)
+            if s.tls_dir is None:  # a temporary folder of our own: removed on stop
+                self._temporary_tls_dir = self.certificate.cert.parent
         self.tls_context = server_context(self.certificate)
 
     def start_web(self, host: str | None = None, port: int = 0) -> str:
@@ -140,6 +144,9 @@ class Sink:
             self._http = None
         self.ingestor.close()
         self.store.close()
+        if self._temporary_tls_dir is not None:
+            shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)
+            self._temporary_tls_dir = None
 
     def _end_long_requests(self, timeout: float = 2.0) -> None:
         """End open event streams and waits, and let their threads finish writing."""

@@ -252,3 +252,14 @@ def test_idle_sessions_are_closed_after_the_timeout(make_sink) -> None:  # type:
         rest = stream.read()  # returns when the server closes the connection
         assert time.monotonic() - started < 5
         assert rest in (b"", b"421 Timeout\r\n") or rest.startswith(b"421")
+
+
+def test_a_generated_certificate_is_removed_on_stop() -> None:
+    from mailsink.config import Settings
+
+    sink = Sink(Settings(smtp_port=0, http_port=None)).start()
+    assert sink.certificate is not None
+    folder = sink.certificate.cert.parent
+    assert sink.certificate.cert.exists()
+    sink.stop()
+    assert not folder.exists()
