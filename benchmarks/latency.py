@@ -11,7 +11,8 @@ and then the moment it was:
 * delivered on the SSE stream ``/api/v1/events`` (``event: new``), read by a
   thread holding the stream open;
 * returned by a server-side wait ``/api/v1/wait`` issued *before* the send;
-* returned by the pytest fixture's ``wait_for`` (in-process).
+* returned by the pytest fixture's ``wait_for`` (in-process, the ``MailSink``
+  object a test gets, waiting in a thread while the message is sent).
 
 Reported: median, p95 and max in milliseconds.  Target: SSE and wait <= 20 ms.
 """
@@ -75,6 +76,41 @@ def send(client: smtplib.SMTP, subject: str) -> tuple[str, float]:
     return reply.decode().rsplit(" ", 1)[-1], at
 
 
+def fixture_wait_latencies(count: int, store: str) -> list[float]:
+    """Measure the pytest fixture's ``wait_for`` the way a test uses it, in-process."""
+    from mailsink.pytest_plugin.fixture import MailSink
+    from mailsink.pytest_plugin.local import LocalServer
+    from mailsink.pytest_plugin.options import PluginOptions
+
+    folder = Path(tempfile.mkdtemp())
+    db = "memory" if store == "memory" else str(folder / "fixture.db")
+    server = LocalServer(PluginOptions(tls="off", store=db), lambda: folder, "bench")
+    latencies = []
+    try:
+        with smtplib.SMTP(server.host, server.port) as client:
+            client.ehlo()
+            for n in range(count):
+                capture = server.capture()
+                mailsink = MailSink(server, capture, timeout=10)
+                subject = f"fixture-{n}"
+                done: list[float] = []
+                waiter = threading.Thread(
+                    target=lambda s=subject, d=done, m=mailsink: (
+                        m.wait_for(subject=s),
+                        d.append(time.perf_counter()),
+                    )
+                )
+                waiter.start()
+                time.sleep(0.005)
+                _id, at = send(client, subject)
+                waiter.join(15)
+                latencies.append((done[0] - at) * 1000)
+                capture.close()
+    finally:
+        server.stop()
+    return latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=200)
@@ -116,11 +152,13 @@ def main() -> None:
                 time.sleep(0.0005)
             stream.append((sse.seen[message_id] - at) * 1000)
     sink.stop()
+    fixture = fixture_wait_latencies(args.messages, store)
     print(f"{args.messages} messages, {args.store} store; ms from the client reading 250")
     print(f"{'path':<28}{'median':>8}{'p95':>8}{'max':>8}")
     rows = {}
     for name, values in (("API GET (one round trip)", api), ("SSE event: new", stream),
-                         ("pending /api/v1/wait", waited)):  # fmt: skip
+                         ("pending /api/v1/wait", waited),
+                         ("fixture wait_for", fixture)):  # fmt: skip
         row = {
             "median_ms": statistics.median(values),
             "p95_ms": percentile(values, 0.95),

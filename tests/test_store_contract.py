@@ -188,3 +188,27 @@ def test_search_works_after_clear(store: MessageStore) -> None:
     store.add([after])
     assert store.ids(parse_query("clear")) == [after.id]
     assert store.ids(parse_query("before")) == []
+
+
+def test_search_finds_encoded_and_punctuated_values(store: MessageStore) -> None:
+    encoded = incoming(
+        raw=(
+            b"From: =?utf-8?q?Ren=C3=A9e?= <renee@x.test>\r\nTo: Ann Lee <ann@x.test>\r\n"
+            b"Subject: =?utf-8?q?CAF=C3=89_back\\slash_news?=\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            b"aGlkZGVuIGluIGJhc2U2NA==\r\n"  # "hidden in base64"
+        )
+    )
+    plain = incoming(body="nothing special")
+    store.add([encoded, plain])
+    for text in (
+        "café",  # the subject, decoded and lowercased
+        "subject:back\\slash",  # JSON escapes the backslash: never prefiltered
+        "from:renée",
+        'to:"lee <ann@"',  # spans the display name and the address
+        "hidden",  # only in the base64 body
+        '"in base64"',
+        "to:=ann@x.test",
+    ):
+        assert store.ids(parse_query(text)) == [encoded.id], text
+    assert store.ids(parse_query("special")) == [plain.id]

@@ -98,6 +98,54 @@ def _pack(item: Incoming) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_PREFILTER_FIELDS = frozenset(
+    {"text", "subject", "message-id", "to", "from", "cc", "bcc", "reply-to", "addressed"}
+)
+_UNSAFE = frozenset('"\\<>,')
+
+
+def _needles(query: Query | None) -> builtins.list[tuple[str, bool]]:
+    """Return values every match must contain in its metadata JSON or its text body.
+
+    Each positive text, subject, message-ID or address term matches a substring
+    of a field that appears verbatim in the metadata JSON (free text: or of the
+    body), so a message that lacks a term's value cannot match and is skipped
+    without being decoded.  The flag says whether the body counts.  Values that
+    JSON would escape, or that an address term could match across
+    ``Name <address>`` punctuation, are not used.
+    """
+    if query is None:
+        return []
+    return [
+        (term.value, term.field == "text")
+        for term in query.terms
+        if not term.negate
+        and term.field in _PREFILTER_FIELDS
+        and term.value
+        and not any(ch in _UNSAFE or ord(ch) < 32 for ch in term.value)
+    ]
+
+
+def _may_match(blob: bytes, needles: builtins.list[tuple[str, bool]]) -> bool:
+    """Tell whether every needle occurs in a blob's metadata (or text body, for free text)."""
+    size = int.from_bytes(blob[:_LENGTH], "big")
+    meta = zlib.decompress(blob[_LENGTH : _LENGTH + size]).decode("utf-8").lower()
+    missing = []
+    for needle, in_body_too in needles:
+        if needle in meta:
+            continue
+        if not in_body_too:
+            return False  # a header field term: its field is in the metadata or nowhere
+        missing.append(needle)
+    if not missing:
+        return True
+    text_at = json.loads(meta)[3]
+    if text_at < 0:
+        return False  # the text body is in the metadata, already searched
+    body = blob[_LENGTH + size + text_at :].decode("utf-8", "surrogateescape").lower()
+    return all(needle in body for needle in missing)
+
+
 def _unpack(
     message_id: str, blob: bytes, read: bool, tags: tuple[str, ...], with_text: bool = False
 ) -> StoredMessage:
@@ -191,8 +239,11 @@ class MemoryStore:
     def _matching(self, query: Query | None) -> builtins.list[StoredMessage]:
         """Return the messages matching the query, newest first."""
         matches = compile_query(query, self.raw)
+        needles = _needles(query)
         found = []
         for message_id, blob in self._newest():
+            if needles and not _may_match(blob, needles):
+                continue
             record = self._record(message_id, blob, with_text=True)
             if matches(record):
                 found.append(record)
