@@ -12,7 +12,6 @@ bytes.  The read flags and changed tags live in small side tables.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import json
 import threading
 import zlib
@@ -147,18 +146,23 @@ def _may_match(blob: bytes, needles: builtins.list[tuple[str, bool]]) -> bool:
 
 
 def _unpack(
-    message_id: str, blob: bytes, read: bool, tags: tuple[str, ...], with_text: bool = False
+    message_id: str,
+    blob: bytes,
+    read: bool,
+    tags: tuple[str, ...],
+    with_text: bool = False,
+    with_snippet: bool = True,
 ) -> StoredMessage:
-    """Build the StoredMessage of a blob (with the text body, if asked)."""
+    """Build the StoredMessage of a blob (with the text body and snippet, if asked)."""
     (received, envelope, fields, text_at, kept_text, snippet), raw = _split(blob)
     summary: dict[str, Any] = dict(zip(_SUMMARY_FIELDS, fields, strict=True))
     summary["size"] = len(raw)
     summary["tags"] = tags
-    if text_at >= 0:
+    if text_at >= 0 and with_snippet:
         head = bytes(raw[text_at : text_at + _SNIPPET_BYTES]).decode("utf-8", "replace")
         summary["snippet"] = make_snippet(head)
     else:
-        summary["snippet"] = snippet
+        summary["snippet"] = snippet or ""
     text = ""
     if with_text:
         text = (
@@ -196,7 +200,9 @@ class MemoryStore:
             self._unread += len(packed)
             return self._prune()
 
-    def _record(self, message_id: str, blob: bytes, with_text: bool = False) -> StoredMessage:
+    def _record(
+        self, message_id: str, blob: bytes, with_text: bool = False, with_snippet: bool = True
+    ) -> StoredMessage:
         """Return the StoredMessage of a blob with its current flags."""
         return _unpack(
             message_id,
@@ -204,6 +210,7 @@ class MemoryStore:
             message_id in self._read,
             self._tags.get(message_id, ()),
             with_text,
+            with_snippet,
         )
 
     def _prune(self) -> builtins.list[str]:
@@ -236,17 +243,21 @@ class MemoryStore:
         with self._lock:
             return reversed(list(self._messages.items()))
 
-    def _matching(self, query: Query | None) -> builtins.list[StoredMessage]:
-        """Return the messages matching the query, newest first."""
+    def _matching(self, query: Query | None) -> builtins.list[tuple[str, bytes]]:
+        """Return (id, blob) of the messages matching the query, newest first.
+
+        Candidates are decoded without a snippet, and without the text body
+        unless free text is searched; callers build full records for the page.
+        """
         matches = compile_query(query, self.raw)
         needles = _needles(query)
+        with_text = query is not None and any(t.field == "text" for t in query.terms)
         found = []
         for message_id, blob in self._newest():
             if needles and not _may_match(blob, needles):
                 continue
-            record = self._record(message_id, blob, with_text=True)
-            if matches(record):
-                found.append(record)
+            if matches(self._record(message_id, blob, with_text, with_snippet=False)):
+                found.append((message_id, blob))
         return found
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
@@ -263,14 +274,14 @@ class MemoryStore:
                         items.append(self._record(message_id, blob))
                 return Page(items, total, unread, total, start)
         matched = self._matching(query)
-        page = [_without_text(m) for m in matched[start : start + limit]]
+        page = [self._record(i, blob) for i, blob in matched[start : start + limit]]
         return Page(page, total, unread, len(matched), start)
 
     def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
         if query is None or query.is_empty():
             return [message_id for message_id, _blob in self._newest()]
-        return [record.id for record in self._matching(query)]
+        return [message_id for message_id, _blob in self._matching(query)]
 
     def count(self) -> int:
         """Return the number of stored messages."""
@@ -365,10 +376,3 @@ class MemoryStore:
     def close(self) -> None:
         """Drop every message."""
         self.clear()
-
-
-def _without_text(record: StoredMessage) -> StoredMessage:
-    """Return a record without its (possibly large) text body, as get() returns it."""
-    if not record.summary.text:
-        return record
-    return dataclasses.replace(record, summary=dataclasses.replace(record.summary, text=""))
