@@ -18,6 +18,7 @@ from __future__ import annotations
 import email.utils
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from email.message import Message as EmailMessage
@@ -46,13 +47,22 @@ SNIPPET_CHARS = 250
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, sorts by time
 
 
-def new_id() -> str:
-    """Return a new message ID: 10 chars of milliseconds then 12 random chars.
+_last_id_value = 0
+_id_lock = threading.Lock()
 
-    IDs sort by arrival time (to the millisecond) and are URL- and file-safe.
+
+def new_id() -> str:
+    """Return a new message ID: milliseconds in the high bits, random bits below.
+
+    IDs are URL- and file-safe, and within one process they strictly increase,
+    so sorting IDs sorts messages by arrival, also within one millisecond.
     """
+    global _last_id_value  # noqa: PLW0603 - the one piece of state IDs need
     millis = int(time.time() * 1000)
     value = (millis << 60) | int.from_bytes(secrets.token_bytes(8), "big") >> 4
+    with _id_lock:
+        value = max(value, _last_id_value + 1)
+        _last_id_value = value
     chars = []
     for _ in range(22):
         chars.append(_ID_ALPHABET[value & 31])

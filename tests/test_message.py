@@ -202,3 +202,12 @@ def test_fast_address_parsing_agrees_on_generated_lists(pieces: list) -> None:  
     expected = [(n, a) for n, a in email.utils.getaddresses([value]) if n or a]
     got = [(a.name, a.address) for a in parse_addresses([value])]
     assert got == [(decode_header_value(n), a) for n, a in expected]
+
+
+def test_ids_increase_within_a_millisecond() -> None:
+    from mailsink.message import new_id
+
+    ids = [new_id() for _ in range(2000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 22 for i in ids)

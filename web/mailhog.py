@@ -156,7 +156,7 @@ def _search_ids(kind: str, text: str) -> list[str]:
     found: set[str] = set()
     for field in ("to", "cc", "bcc"):
         found.update(store.ids(Query((Term(field, value),))))
-    return sorted(found, reverse=True)  # IDs start with their arrival time
+    return [message_id for message_id in store.ids() if message_id in found]  # newest first
 
 
 @bp.get("/api/v2/search")
