@@ -52,11 +52,16 @@ def _blob(item: Incoming) -> bytes:
     return len(meta).to_bytes(_LENGTH, "big") + meta + item.raw
 
 
+def _meta_json(blob: bytes) -> tuple[bytes, int]:
+    """Return a blob's metadata JSON (decompressed) and where its raw bytes start."""
+    size = int.from_bytes(blob[:_LENGTH], "big")
+    return zlib.decompress(blob[_LENGTH : _LENGTH + size]), _LENGTH + size
+
+
 def _split(blob: bytes) -> tuple[list[Any], memoryview]:
     """Return a blob's decoded metadata and a view of its raw bytes (no copy)."""
-    size = int.from_bytes(blob[:_LENGTH], "big")
-    meta = json.loads(zlib.decompress(blob[_LENGTH : _LENGTH + size]))
-    return meta, memoryview(blob)[_LENGTH + size :]
+    meta, raw_at = _meta_json(blob)
+    return json.loads(meta), memoryview(blob)[raw_at:]
 
 
 def _raw(blob: bytes) -> bytes:
@@ -127,8 +132,8 @@ def _needles(query: Query | None) -> builtins.list[tuple[str, bool]]:
 
 def _may_match(blob: bytes, needles: builtins.list[tuple[str, bool]]) -> bool:
     """Tell whether every needle occurs in a blob's metadata (or text body, for free text)."""
-    size = int.from_bytes(blob[:_LENGTH], "big")
-    meta = zlib.decompress(blob[_LENGTH : _LENGTH + size]).decode("utf-8").lower()
+    meta_json, raw_at = _meta_json(blob)
+    meta = meta_json.decode("utf-8").lower()
     missing = []
     for needle, in_body_too in needles:
         if needle in meta:
@@ -141,7 +146,7 @@ def _may_match(blob: bytes, needles: builtins.list[tuple[str, bool]]) -> bool:
     text_at = json.loads(meta)[3]
     if text_at < 0:
         return False  # the text body is in the metadata, already searched
-    body = blob[_LENGTH + size + text_at :].decode("utf-8", "surrogateescape").lower()
+    body = blob[raw_at + text_at :].decode("utf-8", "surrogateescape").lower()
     return all(needle in body for needle in missing)
 
 

@@ -19,7 +19,7 @@ import builtins
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -179,14 +179,28 @@ class SQLiteStore:
             self._local.conn = conn
         return conn
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one write transaction: committed, or rolled back on error.
+
+        Callers hold ``_write_lock`` around it, and update the cached counts
+        after the block (only once the commit has succeeded), still under it.
+        """
+        db = self._writer
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch in one committed transaction; return the IDs pruned."""
         rows = [self._row(item) for item in batch]
         with self._write_lock:
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for item, row in zip(batch, rows, strict=False):
+            with self._transaction() as db:
+                for item, row in zip(batch, rows, strict=True):
                     cur = db.execute(
                         "INSERT INTO messages (id, received, read, size, attachments, "
                         "inline_parts, tags, envelope, summary, s_subject, s_message_id, "
@@ -206,17 +220,13 @@ class SQLiteStore:
                             "INSERT INTO long_text (seq, body) VALUES (?, ?)",
                             (seq, text[FTS_TAIL_FROM:]),
                         )
-                pruned = self._prune_ids(len(batch))
-                self._delete_in_transaction(pruned)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                pruned = self._prune_rows(len(batch))
+                self._delete_rows(pruned)
             self._total += len(batch)
             self._unread += len(batch)
             self._checkpointer.dirty.set()
             self._recount_after_delete(pruned)
-            return [message_id for message_id, _read in pruned]
+            return [message_id for _seq, message_id, _read in pruned]
 
     def _row(self, item: Incoming) -> tuple[tuple[object, ...], str]:
         """Return the messages row values and the FTS text of an incoming message."""
@@ -250,31 +260,30 @@ class SQLiteStore:
         )
         return values, search_text(record)
 
-    def _prune_ids(self, added: int) -> builtins.list[tuple[str, int]]:
-        """Return (id, read) of the oldest messages beyond max_messages."""
+    def _prune_rows(self, added: int) -> builtins.list[tuple[int, str, int]]:
+        """Return (seq, id, read) of the oldest messages beyond max_messages."""
         if not self.max_messages:
             return []
         excess = self._total + added - self.max_messages
         if excess <= 0:
             return []
         return self._writer.execute(
-            "SELECT id, read FROM messages ORDER BY seq LIMIT ?", (excess,)
+            "SELECT seq, id, read FROM messages ORDER BY seq LIMIT ?", (excess,)
         ).fetchall()
 
-    def _delete_in_transaction(self, found: builtins.list[tuple[str, int]]) -> None:
-        """Delete rows by ID inside the caller's transaction."""
+    def _delete_rows(self, rows: builtins.list[tuple[int, str, int]]) -> None:
+        """Delete the messages of (seq, id, read) rows inside the caller's transaction."""
         db = self._writer
-        for message_id, _read in found:
-            seq = db.execute("SELECT seq FROM messages WHERE id = ?", (message_id,)).fetchone()[0]
+        for seq, _id, _read in rows:
             db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
             db.execute("DELETE FROM raws WHERE seq = ?", (seq,))
             db.execute("DELETE FROM fts WHERE rowid = ?", (seq,))
             db.execute("DELETE FROM long_text WHERE seq = ?", (seq,))
 
-    def _recount_after_delete(self, deleted: builtins.list[tuple[str, int]]) -> None:
+    def _recount_after_delete(self, deleted: builtins.list[tuple[int, str, int]]) -> None:
         """Update the cached counts after rows were deleted."""
         self._total -= len(deleted)
-        self._unread -= sum(1 for _id, read in deleted if not read)
+        self._unread -= sum(1 for _seq, _id, read in deleted if not read)
 
     def _record(self, row: tuple[object, ...]) -> StoredMessage:
         """Build a StoredMessage from a row of _COLUMNS."""
@@ -341,30 +350,22 @@ class SQLiteStore:
         """Delete these messages; return the IDs that existed."""
         wanted = list(dict.fromkeys(ids))
         with self._write_lock:
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 found = []
                 for message_id in wanted:
                     row = db.execute(
-                        "SELECT id, read FROM messages WHERE id = ?", (message_id,)
+                        "SELECT seq, id, read FROM messages WHERE id = ?", (message_id,)
                     ).fetchone()
                     if row:
-                        found.append((row[0], row[1]))
-                self._delete_in_transaction(found)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                        found.append((row[0], row[1], row[2]))
+                self._delete_rows(found)
             self._recount_after_delete(found)
-        return [message_id for message_id, _read in found]
+        return [message_id for _seq, message_id, _read in found]
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
         with self._write_lock:
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
                 # Dropping and recreating the tables is much faster than deleting
                 # rows (FTS rows are re-tokenised one by one to be deleted).
@@ -373,10 +374,6 @@ class SQLiteStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._total = self._unread = 0
         return int(count)
 
@@ -385,9 +382,7 @@ class SQLiteStore:
         changed = []
         flag = 1 if read else 0
         with self._write_lock:
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as db:
                 for message_id in dict.fromkeys(ids):
                     cur = db.execute(
                         "UPDATE messages SET read = ? WHERE id = ? AND read != ?",
@@ -395,10 +390,6 @@ class SQLiteStore:
                     )
                     if cur.rowcount:
                         changed.append(message_id)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
             self._unread += -len(changed) if read else len(changed)
         return changed
 
@@ -410,21 +401,14 @@ class SQLiteStore:
     def _update_tags(self, new_tags: dict[str, tuple[str, ...]]) -> builtins.list[str]:
         """Write new tag tuples by message ID; return the IDs that exist."""
         found = []
-        with self._write_lock:
-            db = self._writer
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for message_id, tags in new_tags.items():
-                    cur = db.execute(
-                        "UPDATE messages SET tags = ?, s_tags = ? WHERE id = ?",
-                        (_tags_text(tags), _tags_column(tags), message_id),
-                    )
-                    if cur.rowcount:
-                        found.append(message_id)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._write_lock, self._transaction() as db:
+            for message_id, tags in new_tags.items():
+                cur = db.execute(
+                    "UPDATE messages SET tags = ?, s_tags = ? WHERE id = ?",
+                    (_tags_text(tags), _tags_column(tags), message_id),
+                )
+                if cur.rowcount:
+                    found.append(message_id)
         return found
 
     def _tagged(self, tag: str) -> builtins.list[tuple[str, tuple[str, ...]]]:
