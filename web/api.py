@@ -23,13 +23,12 @@ from flask.sansio.blueprints import BlueprintSetupState
 
 from mailsink import __version__
 from mailsink.search import Query, Term
-from mailsink.web.app import json_error
+from mailsink.web.errors import ApiError
 from mailsink.web.events_api import bp as events_bp
 from mailsink.web.mailhog import bp as mailhog_bp
 from mailsink.web.message_api import bp as message_bp
 from mailsink.web.openapi import bp as openapi_bp
 from mailsink.web.params import (
-    ApiError,
     json_body,
     mailbox,
     page_args,
@@ -76,11 +75,6 @@ def _setup(state: BlueprintSetupState) -> None:
         "started": time.time(),
         "long_requests": LongRequests(max(1, settings.http_threads - 4)),
     }
-
-
-@bp.app_errorhandler(ApiError)
-def _bad_request(error: ApiError) -> Response:
-    return json_error(error.status, error.message)
 
 
 @bp.after_app_request

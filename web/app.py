@@ -15,12 +15,15 @@ import ipaddress
 import socket
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from mailsink.config import Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
+from mailsink.web.api import bp as api_blueprint
+from mailsink.web.errors import ApiError, json_error
+from mailsink.web.ui import bp as ui_blueprint
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -54,13 +57,6 @@ def host_is_allowed(host_header: str, allowed: frozenset[str] | None) -> bool:
     return host in allowed or any(
         name.startswith("*.") and host.endswith(name[1:]) for name in allowed
     )
-
-
-def json_error(status: int, message: str) -> Response:
-    """Return a JSON error response: ``{"Error": message}`` (Mailpit's shape)."""
-    response = jsonify({"Error": message})
-    response.status_code = status
-    return response
 
 
 def create_app(
@@ -102,6 +98,10 @@ def create_app(
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return json_error(error.status, error.message)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         return json_error(error.code or 500, error.description or error.name)
@@ -122,10 +122,6 @@ def create_app(
         except Exception as error:  # noqa: BLE001
             return json_error(503, f"store not ready: {error}")
         return {"status": "ok", "messages": mailbox.store.count()}
-
-    # Imported here: the blueprints import helpers from this module.
-    from mailsink.web.api import bp as api_blueprint
-    from mailsink.web.ui import bp as ui_blueprint
 
     app.register_blueprint(api_blueprint)
     app.register_blueprint(ui_blueprint)

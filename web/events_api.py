@@ -29,8 +29,8 @@ from mailsink.events import Event, Subscription
 from mailsink.search import Query, Term
 from mailsink.store.base import MAX_PAGE, MessageStore, StoredMessage
 from mailsink.store.match import compile_query
+from mailsink.web.errors import ApiError
 from mailsink.web.params import (
-    ApiError,
     float_arg,
     int_arg,
     mailbox,
@@ -183,7 +183,7 @@ def wait() -> Any:
             while matched < count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return _timed_out(timeout, count, text, matched)
+                    raise _timed_out(timeout, count, text, matched)
                 event = sub.get(timeout=remaining)
                 if event is None:
                     continue
@@ -202,11 +202,9 @@ def wait() -> Any:
     return {"messages_count": matched, "messages": [summary_json(m) for m in found]}
 
 
-def _timed_out(timeout: float, count: int, text: str, matched: int) -> Response:
+def _timed_out(timeout: float, count: int, text: str, matched: int) -> ApiError:
     """Return the 408 that says what was waited for and what was found."""
-    from mailsink.web.app import json_error
-
     what = f"{count} message{'' if count == 1 else 's'}"
     if text.strip():
         what += f" matching {text!r}"
-    return json_error(408, f"timed out after {timeout:g}s waiting for {what}: found {matched}")
+    return ApiError(f"timed out after {timeout:g}s waiting for {what}: found {matched}", 408)

@@ -19,7 +19,8 @@ from flask import Blueprint, Response, request
 from mailsink.mime import MAX_PARTS
 from mailsink.search import Query, Term
 from mailsink.store.base import MAX_PAGE, StoredMessage
-from mailsink.web.params import ApiError, int_arg, mailbox
+from mailsink.web.errors import ApiError
+from mailsink.web.params import int_arg, mailbox
 from mailsink.web.serialize import rfc3339
 
 bp = Blueprint("api_mailhog", __name__)

@@ -17,7 +17,8 @@ from urllib.parse import quote
 from flask import Blueprint, Response
 
 from mailsink.mime import parse_message
-from mailsink.web.params import ApiError, bool_arg, get_message, mailbox
+from mailsink.web.errors import ApiError
+from mailsink.web.params import bool_arg, get_message, mailbox
 from mailsink.web.serialize import message_json, raw_headers
 
 bp = Blueprint("api_message", __name__)

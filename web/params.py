@@ -17,17 +17,9 @@ from flask import current_app, request
 from mailsink.mailbox import Mailbox
 from mailsink.search import Query, SearchError, parse_query
 from mailsink.store.base import MAX_PAGE, StoredMessage
+from mailsink.web.errors import ApiError
 
 DEFAULT_LIMIT = 50
-
-
-class ApiError(Exception):
-    """Report a request the API refuses, with its HTTP status and message."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def mailbox() -> Mailbox:

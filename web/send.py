@@ -22,7 +22,8 @@ from flask import Blueprint, current_app, request
 
 from mailsink.ingest import Ingestor
 from mailsink.message import Envelope
-from mailsink.web.params import ApiError, json_body
+from mailsink.web.errors import ApiError
+from mailsink.web.params import json_body
 
 bp = Blueprint("api_send", __name__)
 

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, render_template
 
 from mailsink import __version__
 from mailsink.mime import parse_message
+from mailsink.web.errors import ApiError
 
 UI_CSP = "; ".join(
     [
@@ -119,15 +120,13 @@ def _tree_json(node: Any, budget: list[int]) -> dict[str, Any]:
 @bp.get("/ui/message/<message_id>/tree")
 def message_tree(message_id: str) -> Any:
     """Return the MIME part tree of a message, which the Mailpit API does not offer."""
-    from mailsink.web.app import json_error
-
     store = current_app.extensions["mailsink"]["mailbox"].store
     if message_id == "latest":
         page = store.list(0, 1)
         message_id = page.items[0].id if page.items else ""
     raw = store.raw(message_id) if message_id else None
     if raw is None:
-        return json_error(404, "message not found")
+        raise ApiError("message not found", 404)
     parsed = parse_message(raw)
     return {
         "ID": message_id,

@@ -16,7 +16,8 @@ from urllib.parse import unquote
 from flask import Blueprint, Response, request
 
 from mailsink.mime import ParsedMessage, html_to_text, parse_message
-from mailsink.web.params import ApiError, bool_arg, get_message, mailbox
+from mailsink.web.errors import ApiError
+from mailsink.web.params import bool_arg, get_message, mailbox
 
 bp = Blueprint("api_view", __name__)
 
