@@ -135,7 +135,8 @@ def classify(part: EmailMessage) -> str:
     filename = _filename(part)
     if disposition == "attachment" or (filename and disposition != "inline"):
         return "attachment"
-    if ctype == "text/plain":
+    if ctype == "text/plain" or part.get_content_maintype() == "multipart":
+        # A multipart leaf is one whose boundary never appeared: show its body as text.
         return "text"
     if ctype == "text/html":
         return "html"

@@ -100,13 +100,16 @@ def test_unknown_charset_falls_back() -> None:
     assert parse_message(raw).text.strip() == "hello"
 
 
-def test_broken_base64_and_missing_boundary_do_not_raise() -> None:
+def test_broken_base64_and_missing_boundary_are_shown_as_text() -> None:
     raw = b'Content-Type: multipart/mixed; boundary="never"\r\n\r\nno boundary ever appears\r\n'
-    summarize(raw, ENVELOPE)
-    parse_message(raw)
+    assert summarize(raw, ENVELOPE).snippet == "no boundary ever appears"
+    parsed = parse_message(raw)
+    assert parsed.text.strip() == "no boundary ever appears"
+    assert parsed.attachments == []
+    assert "StartBoundaryNotFoundDefect" in parsed.defects
     raw = b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64***\r\n"
-    summarize(raw, ENVELOPE)
-    parse_message(raw)
+    assert summarize(raw, ENVELOPE).snippet == "!!!not base64***"
+    assert parse_message(raw).text.strip() == "!!!not base64***"
 
 
 def test_deep_multipart_nesting_is_bounded() -> None:
