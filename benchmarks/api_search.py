@@ -134,6 +134,13 @@ def _common_word(store: SQLiteStore) -> str:
     return newest.summary.subject.split()[0]
 
 
+def _disk_mb(path: Path) -> float:
+    """Return the megabytes used by the database, its WAL, blob segments and index."""
+    files = [p for p in path.parent.glob(f"{path.name}*") if p.is_file()]
+    files += list(Path(f"{path}-blobs").glob("*"))
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
 def main() -> None:
     """Fill a SQLite store, print the latency table; the store is emptied at the end."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -147,10 +154,14 @@ def main() -> None:
     insert_s = None
     if store.count() < args.messages:
         insert_s = fill(store, args.messages - store.count())
-    print(f"{store.count()} messages in {path} ({path.stat().st_size / 1e6:.0f} MB)")
+    print(f"{store.count()} messages in {path} ({_disk_mb(path):.0f} MB with blobs and index)")
     if insert_s is not None:
         rate = args.messages / insert_s
         print(f"store.add: {insert_s:.1f} s ({rate:.0f} msgs/s, batches of {BATCH})")
+    started = time.perf_counter()
+    if not store.wait_indexed(timeout=600):
+        raise SystemExit("the text index did not catch up in 10 minutes")
+    print(f"text index caught up {time.perf_counter() - started:.1f} s after the last add")
     results = measure(store, args.rounds)
     width = max(len(name) for name in results)
     print(f"{'request':<{width}}  median ms  max ms  matched")

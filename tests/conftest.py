@@ -13,11 +13,18 @@ from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.tls import CertificateFiles, generate_certificate
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-scan"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageStore]:
-    """Yield an empty store of each kind; the contract suite runs against both."""
+    """Yield an empty store of each kind; the contract suite runs against all.
+
+    ``sqlite-scan`` is the SQLite store without its text index: free text is
+    found by scanning, the path a search takes for messages not indexed yet.
+    """
     made: MessageStore
-    made = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "mail.db")
+    if request.param == "memory":
+        made = MemoryStore()
+    else:
+        made = SQLiteStore(tmp_path / "mail.db", text_index=request.param == "sqlite")
     yield made
     made.close()
 

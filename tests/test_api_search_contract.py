@@ -7,6 +7,7 @@ every kind of term, negated too, against both and through the HTTP API.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,24 +153,54 @@ def _incoming() -> list[Incoming]:
     return records
 
 
+SQLITE_KINDS = ["indexed", "scanned", "lagging"]
+"""The SQLite store searched through its text index, with no index, and with an
+index that holds only the first half of the corpus (the rest is scanned)."""
+
+
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MemoryStore, SQLiteStore]]:
-    """Yield a memory and a SQLite store holding the same corpus and flags."""
+def stores(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[MemoryStore, dict[str, SQLiteStore]]]:
+    """Yield a memory store and SQLite stores of each kind, holding the same corpus and flags."""
     records = _incoming()
+    folder = Path(tmp_path_factory.mktemp("contract"))
     memory = MemoryStore()
-    sqlite = SQLiteStore(Path(tmp_path_factory.mktemp("contract")) / "c.db")
-    for store in (memory, sqlite):
-        store.add(records)
-        store.set_read([records[0].id, records[3].id], True)
-        store.set_tags([records[4].id], ["Shipping", "promo"])
-    yield memory, sqlite
+    sqlite = {
+        kind: SQLiteStore(folder / f"{kind}.db", text_index=kind != "scanned")
+        for kind in SQLITE_KINDS
+    }
+    with contextlib.ExitStack() as held:
+        for kind, store in [("memory", memory), *sqlite.items()]:
+            half = len(records) // 2
+            if kind == "lagging":
+                assert isinstance(store, SQLiteStore)
+                store.add(records[:half])
+                assert store.wait_indexed()
+                index = store.text_index
+                assert index is not None
+                held.enter_context(index.hold())
+                store.add(records[half:])
+            else:
+                store.add(records)
+            store.set_read([records[0].id, records[3].id], True)
+            store.set_tags([records[4].id], ["Shipping", "promo"])
+        assert sqlite["indexed"].wait_indexed()
+        lagging_index = sqlite["lagging"].text_index
+        assert lagging_index is not None and lagging_index.upto < len(records)
+        yield memory, sqlite
     memory.close()
-    sqlite.close()
+    for store in sqlite.values():
+        store.close()
 
 
+@pytest.mark.parametrize("kind", SQLITE_KINDS)
 @pytest.mark.parametrize("text", QUERIES)
-def test_memory_and_sqlite_search_agree(stores: tuple[MemoryStore, SQLiteStore], text: str) -> None:
-    memory, sqlite = stores
+def test_memory_and_sqlite_search_agree(
+    stores: tuple[MemoryStore, dict[str, SQLiteStore]], text: str, kind: str
+) -> None:
+    memory, stores_by_kind = stores
+    sqlite = stores_by_kind[kind]
     query = parse_query(text)
     expected = memory.ids(query)
     assert sqlite.ids(query) == expected
@@ -180,7 +211,7 @@ def test_memory_and_sqlite_search_agree(stores: tuple[MemoryStore, SQLiteStore],
 
 
 def test_the_corpus_exercises_both_matches_and_misses(
-    stores: tuple[MemoryStore, SQLiteStore],
+    stores: tuple[MemoryStore, dict[str, SQLiteStore]],
 ) -> None:
     memory, _ = stores
     counts = [len(memory.ids(parse_query(q))) for q in QUERIES]

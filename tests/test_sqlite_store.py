@@ -45,3 +45,122 @@ def test_a_reopened_file_keeps_messages_flags_and_counts(tmp_path: Path) -> None
     assert reopened.ids(parse_query("tag:kept")) == [b.id]
     assert reopened.raw(b.id) == b.raw
     reopened.close()
+
+
+def _segment_files(db: Path) -> list[str]:
+    return sorted(p.name for p in Path(f"{db}-blobs").glob("*.seg"))
+
+
+def test_message_bytes_live_in_segments_that_go_when_no_message_needs_them(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, segment_bytes=1)  # every batch starts a new segment
+    first, second, third = (incoming(subject=f"m{n}") for n in range(3))
+    for message in (first, second, third):
+        store.add([message])
+    assert len(_segment_files(db)) == 3
+    store.delete([first.id])
+    assert len(_segment_files(db)) == 2
+    assert store.raw(first.id) is None
+    assert (store.raw(second.id), store.raw(third.id)) == (second.raw, third.raw)
+    store.close()
+    reopened = SQLiteStore(db, segment_bytes=1)
+    assert reopened.raw(third.id) == third.raw
+    reopened.close()
+
+
+def test_segments_no_message_refers_to_are_removed_at_open(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    kept = incoming(subject="kept")
+    store.add([kept])
+    store.close()
+    stray = Path(f"{db}-blobs") / "00000099.seg"
+    stray.write_bytes(b"left by a crash between the write and the commit")
+    reopened = SQLiteStore(db)
+    assert not stray.exists()
+    assert reopened.raw(kept.id) == kept.raw
+    reopened.close()
+
+
+def test_pruning_removes_the_oldest_segments(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, max_messages=2, segment_bytes=1)
+    messages = [incoming(subject=f"m{n}") for n in range(5)]
+    for message in messages:
+        store.add([message])
+    assert len(_segment_files(db)) == 2
+    assert [store.raw(m.id) for m in messages[3:]] == [m.raw for m in messages[3:]]
+    store.close()
+
+
+def test_delete_all_removes_the_bytes_and_new_messages_are_searched_afresh(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    store.add([incoming(subject="old news", body="walrus carpenter oysters")])
+    assert store.wait_indexed()
+    store.clear()
+    assert _segment_files(db) == []
+    fresh = incoming(subject="fresh", body="nothing about the sea")
+    store.add([fresh])
+    assert store.wait_indexed()
+    assert store.ids(parse_query("walrus")) == []
+    assert store.ids(parse_query("about the sea")) == [fresh.id]
+    store.close()
+
+
+def test_a_missing_index_is_rebuilt_and_searches_meanwhile_still_find(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    messages = [incoming(subject=f"note {n}", body=f"pangolin number-{n:02d}") for n in range(20)]
+    store.add(messages)
+    assert store.wait_indexed()
+    store.close()
+    for suffix in ("-index", "-index-wal", "-index-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    reopened = SQLiteStore(db)
+    assert len(reopened.ids(parse_query("pangolin"))) == 20
+    assert reopened.wait_indexed()
+    index = reopened.text_index
+    assert index is not None and index.upto == 20
+    assert reopened.ids(parse_query("number-07")) == [messages[7].id]
+    reopened.close()
+
+
+def test_an_index_ahead_of_the_messages_is_rebuilt_not_trusted(tmp_path: Path) -> None:
+    """A database rolled back under its index (power loss, a restored backup) would let
+    old index rows match new messages with the same seq; the index must be rebuilt."""
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    store.add([incoming(subject="old", body="okapi") for _ in range(3)])
+    assert store.wait_indexed()
+    store.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM messages")
+        conn.execute("UPDATE sqlite_sequence SET seq = 0")
+    reopened = SQLiteStore(db)
+    new = incoming(subject="new", body="giraffe")
+    reopened.add([new])
+    assert reopened.wait_indexed()
+    assert reopened.ids(parse_query("okapi")) == []
+    assert reopened.ids(parse_query("giraffe")) == [new.id]
+    reopened.close()
+
+
+def test_full_sync_store_keeps_bytes(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "m.db", synchronous="full")
+    message = incoming(subject="synced")
+    store.add([message])
+    assert store.raw(message.id) == message.raw
+    store.close()
+
+
+def test_a_file_of_another_schema_version_is_refused_with_a_reason(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 1")
+    with pytest.raises(RuntimeError, match=r"version 1 is not supported.*move the file aside"):
+        SQLiteStore(db)

@@ -9,8 +9,15 @@ cover; ``--store-sync full`` is for people who need that too).
 
 Speed: list and count never scan.  Counts are kept in Python, pages come
 from the ``seq`` primary key, searches use lowercased ``s_*`` columns and an
-FTS5 trigram index for substring text search.  Raw bytes live in their own
-table so scans over the message rows stay small.
+FTS5 trigram index for substring text search.
+
+Three files: the database (``mail.db``) holds one row per message; the raw
+bytes and the search text of each message are appended to segment files in
+``mail.db-blobs/`` (``blobs.py``, written before the row commits); the trigram
+index lives in ``mail.db-index`` and is kept up by a background thread
+(``text_index.py``).  Both moves took work off the path between DATA and
+the 250 reply: page-by-page BLOB writes and trigram indexing were most of
+this store's cost per message.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING
 from mailsink.headers import header_block, header_values
 from mailsink.message import Address
 from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
+from mailsink.store.blobs import BlobSegments
 from mailsink.store.codec import (
     envelope_from_json,
     envelope_to_json,
@@ -33,18 +41,17 @@ from mailsink.store.codec import (
     summary_to_json,
 )
 from mailsink.store.match import address_text, search_text
-from mailsink.store.sqlite_query import FTS_HEAD, FTS_TAIL_FROM, SEP, compile_where
+from mailsink.store.sqlite_query import SEP, compile_where
+from mailsink.store.text_index import FTS_HEAD, TextIndex
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from mailsink.search import Query
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_FTS_TABLE = "CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram')"
-
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -64,22 +71,22 @@ CREATE TABLE messages (
     s_bcc TEXT NOT NULL, s_bcc_addrs TEXT NOT NULL,
     s_reply_to TEXT NOT NULL, s_reply_to_addrs TEXT NOT NULL,
     s_tags TEXT NOT NULL,
-    s_headers TEXT NOT NULL
+    s_headers TEXT NOT NULL,
+    segment INTEGER NOT NULL,
+    raw_offset INTEGER NOT NULL,
+    raw_size INTEGER NOT NULL,
+    text_size INTEGER NOT NULL,
+    text_long INTEGER NOT NULL
 );
 CREATE INDEX messages_unread ON messages(seq) WHERE read = 0;
 CREATE INDEX messages_tagged ON messages(tags) WHERE tags != '';
-CREATE TABLE raws (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
-{_FTS_TABLE};
-INSERT INTO fts(fts, rank) VALUES ('automerge', 16);
-INSERT INTO fts(fts, rank) VALUES ('crisismerge', 64);
-CREATE TABLE long_text (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
+CREATE INDEX messages_long ON messages(seq) WHERE text_long = 1
 """
-"""Version 1.  Every index is here too: clear() recreates the tables from it.
+"""Version 2.  Every index is here too: clear() recreates the table from it.
 
-FTS5 merges its index segments less eagerly than by default (``automerge``
-16 rather than 4): each small ingest transaction adds a segment, and merging
-them at every few commits was a fifth of the store's ingest cost; searches
-read a few more segments, still in milliseconds at 100,000 messages."""
+A message's raw bytes are ``raw_size`` bytes at ``raw_offset`` of blob
+segment ``segment``; its search text (lowercased, UTF-8) follows them,
+``text_size`` bytes.  ``text_long`` marks texts longer than the indexed head."""
 
 CHECKPOINT_INTERVAL = 0.5
 """Seconds between background WAL checkpoints (see :class:`_Checkpointer`)."""
@@ -121,10 +128,28 @@ def _tags_load(text: str) -> tuple[str, ...]:
     return tuple(text.split(SEP)) if text else ()
 
 
+_Deleted = tuple[int, str, int, int]
+"""(seq, id, read, segment) of a message being deleted."""
+
+
 class SQLiteStore:
     """Keep messages in a SQLite file; one writer connection, one reader per thread."""
 
-    def __init__(self, path: str | Path, max_messages: int = 0, synchronous: str = "normal"):
+    def __init__(
+        self,
+        path: str | Path,
+        max_messages: int = 0,
+        synchronous: str = "normal",
+        *,
+        text_index: bool = True,
+        segment_bytes: int | None = None,
+    ):
+        """Open or create the store at ``path``.
+
+        ``text_index=False`` keeps no trigram index: free text is then found
+        by scanning (the tests use it to check that path on its own).
+        ``segment_bytes`` overrides the blob segment size (tests).
+        """
         self.path = Path(path)
         self.max_messages = max_messages
         self._synchronous = {"normal": "NORMAL", "full": "FULL"}[synchronous.lower()]
@@ -132,6 +157,10 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: builtins.list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        blob_options = {"segment_bytes": segment_bytes} if segment_bytes else {}
+        self._blobs = BlobSegments(
+            Path(f"{self.path}-blobs"), sync_writes=self._synchronous == "FULL", **blob_options
+        )
         self._writer = self._connect()
         # Checkpoints copy the WAL into the database and fsync: slow, and done by
         # whichever connection commits past the threshold.  Here a background
@@ -143,6 +172,29 @@ class SQLiteStore:
         self._unread = self._writer.execute(
             "SELECT count(*) FROM messages WHERE read = 0"
         ).fetchone()[0]
+        self._segment_rows: dict[int, int] = dict(
+            self._writer.execute("SELECT segment, count(*) FROM messages GROUP BY segment")
+        )
+        self._blobs.remove(s for s in self._blobs.segments() if s not in self._segment_rows)
+        self._index: TextIndex | None = None
+        if text_index:
+            self._index = TextIndex(
+                Path(f"{self.path}-index"), self._connect, self._blobs.read, self._newest_seq()
+            )
+
+    def _newest_seq(self, conn: sqlite3.Connection | None = None) -> int:
+        """Return the highest seq ever given to a message (kept across delete-all)."""
+        row = (
+            (conn or self._writer)
+            .execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'")
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def _text_has(self, segment: int, offset: int, size: int, needle: bytes) -> bool:
+        """SQL function: tell whether a message's search text contains ``needle``."""
+        text = self._blobs.read(segment, offset, size)
+        return text is not None and needle in text
 
     def _connect(self) -> sqlite3.Connection:
         """Open a connection with the pragmas and functions every connection needs."""
@@ -151,6 +203,7 @@ class SQLiteStore:
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.create_function("header_match", 3, _header_match, deterministic=True)
+        conn.create_function("text_has", 4, self._text_has)
         with self._connections_lock:
             self._connections.append(conn)
         return conn
@@ -161,9 +214,15 @@ class SQLiteStore:
         if version == SCHEMA_VERSION:
             return
         if version != 0:
+            hint = (
+                "; version 1 was only written by development builds: move the file aside "
+                "to start afresh"
+                if version == 1
+                else ""
+            )
             raise RuntimeError(
                 f"{self.path}: schema version {version} is not supported "
-                f"(this mailsink reads version {SCHEMA_VERSION})"
+                f"(this mailsink reads version {SCHEMA_VERSION}){hint}"
             )
         with self._write_lock:
             self._writer.executescript(
@@ -176,6 +235,8 @@ class SQLiteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
+            if self._index is not None:
+                self._index.attach(conn)
             self._local.conn = conn
         return conn
 
@@ -198,35 +259,38 @@ class SQLiteStore:
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch in one committed transaction; return the IDs pruned."""
         rows = [self._row(item) for item in batch]
+        texts = [text.encode("utf-8", "surrogatepass") for _values, text in rows]
         with self._write_lock:
+            # The bytes first: a committed row must never point at bytes not written.
+            segment, offsets = self._blobs.append(
+                [[item.raw, text] for item, text in zip(batch, texts, strict=True)]
+            )
+            placement = [
+                (segment, offset, len(item.raw), len(text_bytes), len(text) > FTS_HEAD)
+                for item, offset, text_bytes, (_values, text) in zip(
+                    batch, offsets, texts, rows, strict=True
+                )
+            ]
             with self._transaction() as db:
-                for item, row in zip(batch, rows, strict=True):
-                    cur = db.execute(
-                        "INSERT INTO messages (id, received, read, size, attachments, "
-                        "inline_parts, tags, envelope, summary, s_subject, s_message_id, "
-                        "s_from, s_from_addrs, s_to, s_to_addrs, s_cc, s_cc_addrs, s_bcc, "
-                        "s_bcc_addrs, s_reply_to, s_reply_to_addrs, s_tags, s_headers) "
-                        "VALUES (?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        row[0],
-                    )
-                    seq = cur.lastrowid
-                    db.execute("INSERT INTO raws (seq, raw) VALUES (?, ?)", (seq, item.raw))
-                    text = row[1]
-                    db.execute(
-                        "INSERT INTO fts (rowid, body) VALUES (?, ?)", (seq, text[:FTS_HEAD])
-                    )
-                    if len(text) > FTS_HEAD:
-                        db.execute(
-                            "INSERT INTO long_text (seq, body) VALUES (?, ?)",
-                            (seq, text[FTS_TAIL_FROM:]),
-                        )
+                db.executemany(
+                    "INSERT INTO messages (id, received, read, size, attachments, "
+                    "inline_parts, tags, envelope, summary, s_subject, s_message_id, "
+                    "s_from, s_from_addrs, s_to, s_to_addrs, s_cc, s_cc_addrs, s_bcc, "
+                    "s_bcc_addrs, s_reply_to, s_reply_to_addrs, s_tags, s_headers, "
+                    "segment, raw_offset, raw_size, text_size, text_long) "
+                    "VALUES (?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(*v, *p) for (v, _text), p in zip(rows, placement, strict=True)],
+                )
                 pruned = self._prune_rows(len(batch))
                 self._delete_rows(pruned)
             self._total += len(batch)
             self._unread += len(batch)
+            self._segment_rows[segment] = self._segment_rows.get(segment, 0) + len(batch)
             self._checkpointer.dirty.set()
-            self._recount_after_delete(pruned)
-            return [message_id for _seq, message_id, _read in pruned]
+            self._after_delete(pruned)
+        if self._index is not None:
+            self._index.notify()
+        return [message_id for _seq, message_id, _read, _segment in pruned]
 
     def _row(self, item: Incoming) -> tuple[tuple[object, ...], str]:
         """Return the messages row values and the FTS text of an incoming message."""
@@ -260,30 +324,40 @@ class SQLiteStore:
         )
         return values, search_text(record)
 
-    def _prune_rows(self, added: int) -> builtins.list[tuple[int, str, int]]:
-        """Return (seq, id, read) of the oldest messages beyond max_messages."""
+    def _prune_rows(self, added: int) -> builtins.list[_Deleted]:
+        """Return (seq, id, read, segment) of the oldest messages beyond max_messages."""
         if not self.max_messages:
             return []
         excess = self._total + added - self.max_messages
         if excess <= 0:
             return []
         return self._writer.execute(
-            "SELECT seq, id, read FROM messages ORDER BY seq LIMIT ?", (excess,)
+            "SELECT seq, id, read, segment FROM messages ORDER BY seq LIMIT ?", (excess,)
         ).fetchall()
 
-    def _delete_rows(self, rows: builtins.list[tuple[int, str, int]]) -> None:
-        """Delete the messages of (seq, id, read) rows inside the caller's transaction."""
-        db = self._writer
-        for seq, _id, _read in rows:
-            db.execute("DELETE FROM messages WHERE seq = ?", (seq,))
-            db.execute("DELETE FROM raws WHERE seq = ?", (seq,))
-            db.execute("DELETE FROM fts WHERE rowid = ?", (seq,))
-            db.execute("DELETE FROM long_text WHERE seq = ?", (seq,))
+    def _delete_rows(self, rows: builtins.list[_Deleted]) -> None:
+        """Delete the messages of (seq, id, read, segment) rows in the caller's transaction."""
+        self._writer.executemany("DELETE FROM messages WHERE seq = ?", [(row[0],) for row in rows])
 
-    def _recount_after_delete(self, deleted: builtins.list[tuple[int, str, int]]) -> None:
-        """Update the cached counts after rows were deleted."""
+    def _after_delete(self, deleted: builtins.list[_Deleted]) -> None:
+        """After a commit that deleted rows: fix the counts, drop unused segments and index rows.
+
+        Call with ``_write_lock`` held.
+        """
+        if not deleted:
+            return
         self._total -= len(deleted)
-        self._unread -= sum(1 for _seq, _id, read in deleted if not read)
+        self._unread -= sum(1 for _seq, _id, read, _segment in deleted if not read)
+        emptied = []
+        for _seq, _id, _read, segment in deleted:
+            left = self._segment_rows[segment] - 1
+            self._segment_rows[segment] = left
+            if not left:
+                del self._segment_rows[segment]
+                emptied.append(segment)
+        self._blobs.remove(emptied)
+        if self._index is not None:
+            self._index.forget([seq for seq, _id, _read, _segment in deleted])
 
     def _record(self, row: tuple[object, ...]) -> StoredMessage:
         """Build a StoredMessage from a row of _COLUMNS."""
@@ -307,15 +381,14 @@ class SQLiteStore:
     def raw(self, message_id: str) -> bytes | None:
         """Return the exact bytes received for this message, or None."""
         row = self._reader.execute(
-            "SELECT raw FROM raws WHERE seq = (SELECT seq FROM messages WHERE id = ?)",
-            (message_id,),
+            "SELECT segment, raw_offset, raw_size FROM messages WHERE id = ?", (message_id,)
         ).fetchone()
-        return bytes(row[0]) if row else None
+        return self._blobs.read(*row) if row else None
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
         """Return messages newest first, optionally only those matching a query."""
         start, limit = clamp_page(start, limit)
-        where, params = compile_where(query)
+        where, params = compile_where(query, self._index is not None)
         db = self._reader
         rows = db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
@@ -332,7 +405,7 @@ class SQLiteStore:
 
     def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
-        where, params = compile_where(query)
+        where, params = compile_where(query, self._index is not None)
         rows = self._reader.execute(
             f"SELECT id FROM messages WHERE {where} ORDER BY seq DESC", params
         ).fetchall()
@@ -354,27 +427,37 @@ class SQLiteStore:
                 found = []
                 for message_id in wanted:
                     row = db.execute(
-                        "SELECT seq, id, read FROM messages WHERE id = ?", (message_id,)
+                        "SELECT seq, id, read, segment FROM messages WHERE id = ?", (message_id,)
                     ).fetchone()
                     if row:
-                        found.append((row[0], row[1], row[2]))
+                        found.append((row[0], row[1], row[2], row[3]))
                 self._delete_rows(found)
-            self._recount_after_delete(found)
-        return [message_id for _seq, message_id, _read in found]
+            self._after_delete(found)
+        return [message_id for _seq, message_id, _read, _segment in found]
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
         with self._write_lock:
             with self._transaction() as db:
                 count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
-                # Dropping and recreating the tables is much faster than deleting
-                # rows (FTS rows are re-tokenised one by one to be deleted).
-                for table in ("messages", "raws", "fts", "long_text"):
-                    db.execute(f"DROP TABLE {table}")
+                newest = self._newest_seq()
+                # Dropping and recreating the table is much faster than deleting
+                # rows one by one.  The seq counter is put back: seqs are never
+                # reused, so the text index cannot mistake a new message for an old.
+                db.execute("DROP TABLE messages")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                if newest:
+                    db.execute(
+                        "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)",
+                        (newest,),
+                    )
             self._total = self._unread = 0
+            self._segment_rows.clear()
+            self._blobs.reset()
+        if self._index is not None:
+            self._index.forget_all()
         return int(count)
 
     def set_read(self, ids: Iterable[str], read: bool) -> builtins.list[str]:
@@ -444,13 +527,30 @@ class SQLiteStore:
         return sorted(found, key=str.lower)
 
     def close(self) -> None:
-        """Close every connection (checkpointing the WAL)."""
+        """Close every connection (checkpointing the WAL) and file."""
+        if self._index is not None:
+            self._index.close()
         self._checkpointer.stop()
         with self._write_lock, self._connections_lock:
             for conn in self._connections:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()
+            self._blobs.close()
+
+    @property
+    def text_index(self) -> TextIndex | None:
+        """Return the trigram index, None when the store keeps none."""
+        return self._index
+
+    def wait_indexed(self, timeout: float = 10.0) -> bool:
+        """Wait until every stored message is in the text index (tests, benchmarks).
+
+        Searches never need this: messages not indexed yet are scanned.
+        """
+        return self._index is None or self._index.wait_indexed(
+            self._newest_seq(self._reader), timeout
+        )
 
 
 class _Checkpointer:

@@ -2,26 +2,14 @@
 
 The condition is written against the ``messages`` table of ``sqlite.py``; the
 ``s_*`` columns hold lowercased copies made for searching, and free text goes
-through the FTS5 trigram index so that substring matches stay fast.
+through the FTS5 trigram index of ``text_index.py`` (attached as ``idx``) so
+that substring matches stay fast.  ``text_has`` is a SQL function of the store
+that reads a message's search text from its blob segment.
 """
 
 from __future__ import annotations
 
 from mailsink.search import Query, Term
-
-FTS_HEAD = 4096
-"""Characters of each message's search text put in the trigram index.
-
-Trigram indexing costs about 0.15 ms per KB of text, so a 100 KB newsletter
-would cost more to index than to receive.  The text beyond the head (from
-``FTS_TAIL_FROM``, overlapping the head by ``FTS_OVERLAP`` characters) goes to
-the ``long_text`` table and is searched with ``instr``: only long messages pay
-the scan.  A term longer than the overlap could straddle the two, so such
-(rare) terms are matched against the whole text put back together; no match
-is missed.
-"""
-FTS_OVERLAP = 512
-FTS_TAIL_FROM = FTS_HEAD - FTS_OVERLAP
 
 SEP = "\x1f"
 """Separator around each element of the ``s_*_addrs`` and ``s_tags`` columns."""
@@ -35,26 +23,34 @@ _ADDRESS_COLUMNS = {
 }
 
 
-def compile_where(query: Query | None) -> tuple[str, list[object]]:
-    """Return an SQL condition and its parameters; '1' when the query is empty."""
+TEXT_HAS = "text_has(segment, raw_offset + raw_size, text_size, ?)"
+"""True when the message's search text contains the (UTF-8) parameter."""
+
+
+def compile_where(query: Query | None, indexed: bool = True) -> tuple[str, list[object]]:
+    """Return an SQL condition and its parameters; '1' when the query is empty.
+
+    ``indexed`` says whether the text index is attached; without it free text
+    is found by scanning every message's text.
+    """
     if query is None or query.is_empty():
         return "1", []
     clauses: list[str] = []
     params: list[object] = []
     for term in query.terms:
-        clause, term_params = _term(term)
+        clause, term_params = _term(term, indexed)
         clauses.append(f"NOT ({clause})" if term.negate else f"({clause})")
         params.extend(term_params)
     return " AND ".join(clauses), params
 
 
-def _term(term: Term) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch per field
+def _term(term: Term, indexed: bool) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch per field
     """Return the un-negated condition of one term."""
     field, value = term.field, term.value
     if field == "text":
-        return _text(value)
+        return _text(value, indexed)
     if field in _ADDRESS_COLUMNS or field == "addressed":
-        return _address(field, value, term.exact)
+        return _address(field, value, term.exact, indexed)
     if field == "subject":
         return "instr(s_subject, ?) > 0", [value]
     if field == "message-id":
@@ -85,37 +81,42 @@ def _term(term: Term) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch
     raise ValueError(f"unknown search field {field!r}")
 
 
-def _text(value: str) -> tuple[str, list[object]]:
-    """Match free text by substring: the trigram index for 3+ characters, a scan below.
+def _text(value: str, indexed: bool) -> tuple[str, list[object]]:
+    """Match free text by substring: the trigram index where it can, a scan elsewhere.
 
-    The index holds the head of each message's text; the rest of long messages
-    is in ``long_text`` (see ``sqlite.FTS_HEAD``) and scanned.
+    The index holds the head of each message's text (``FTS_HEAD``) for the
+    messages up to its ``upto`` mark.  Three sets are scanned instead: the
+    messages not indexed yet, the long ones (their whole text; the head is
+    scanned again, which keeps terms that straddle it right), and, for terms
+    under three characters that trigrams cannot find, the indexed heads.
     """
-    if len(value) > FTS_OVERLAP:
-        whole = (
-            "seq IN (SELECT fts.rowid FROM fts LEFT JOIN long_text ON long_text.seq = fts.rowid "
-            "WHERE instr(CASE WHEN long_text.body IS NULL THEN fts.body "
-            "ELSE substr(fts.body, 1, ?) || long_text.body END, ?) > 0)"
-        )
-        return whole, [FTS_TAIL_FROM, value]
-    tail = "seq IN (SELECT seq FROM long_text WHERE instr(body, ?) > 0)"
+    needle = value.encode("utf-8", "surrogatepass")
+    if not indexed:
+        return TEXT_HAS, [needle]
     if len(value) >= 3:
-        phrase = '"' + value.replace('"', '""') + '"'
-        return f"seq IN (SELECT rowid FROM fts WHERE fts MATCH ?) OR {tail}", [phrase, value]
-    return f"seq IN (SELECT rowid FROM fts WHERE instr(body, ?) > 0) OR {tail}", [value, value]
+        head = "seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH ?)"
+        head_param: object = '"' + value.replace('"', '""') + '"'
+    else:
+        head = "seq IN (SELECT rowid FROM idx.fts WHERE instr(body, ?) > 0)"
+        head_param = value
+    long_rows = f"seq IN (SELECT seq FROM messages WHERE text_long = 1 AND {TEXT_HAS})"
+    new_rows = (
+        f"seq IN (SELECT seq FROM messages WHERE seq > (SELECT upto FROM idx.state) AND {TEXT_HAS})"
+    )
+    return f"{head} OR {long_rows} OR {new_rows}", [head_param, needle, needle]
 
 
-def _address(field: str, value: str, exact: bool) -> tuple[str, list[object]]:
+def _address(field: str, value: str, exact: bool, indexed: bool) -> tuple[str, list[object]]:
     """Match an address filter by substring, or by whole address when exact."""
     fields = list(_ADDRESS_COLUMNS) if field == "addressed" else [field]
     index = 1 if exact else 0
     needle = f"{SEP}{value}{SEP}" if exact else value
     clause = " OR ".join(f"instr({_ADDRESS_COLUMNS[f][index]}, ?) > 0" for f in fields)
     params: list[object] = [needle] * len(fields)
-    if 3 <= len(value) <= FTS_OVERLAP and "," not in value:
+    if indexed and len(value) >= 3 and "," not in value:
         # Every address is also in the indexed search text, so the trigram index
         # narrows the rows first (a superset); the column test then decides.
         # A value with a comma could span two addresses of one header: not indexed so.
-        prefilter, prefilter_params = _text(value)
+        prefilter, prefilter_params = _text(value, indexed)
         return f"({prefilter}) AND ({clause})", [*prefilter_params, *params]
     return clause, params

@@ -1,0 +1,179 @@
+"""Append-only segment files that hold the SQLite store's message bytes.
+
+Why not BLOBs in SQLite: a 100 KB message is 25 overflow pages, each
+written to the WAL with two system calls and copied again by the
+checkpoint; that was more than half the disk store's cost per message.  An
+append to a segment file is one ``writev`` into the page cache.
+
+The durability promise holds because of the order of writes: the bytes are
+written here *before* the SQLite transaction that refers to them commits,
+so a committed row always points at bytes the operating system already has
+(``kill -9`` loses nothing).  With ``sync_writes`` the segment is also
+``fdatasync``-ed before that commit, which covers power loss as
+``synchronous=FULL`` does for the database.
+
+Bytes whose transaction never committed (a crash between the two steps, a
+failed batch) are left as unreferenced garbage in the segment.  A segment
+file is deleted once no stored message refers to it: pruning removes the
+oldest messages first, so a sink with ``--max-messages`` keeps its disk use
+bounded.  Segment numbers only grow, so a reader holding an old row never
+reads another message's bytes: it finds the file gone instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+SEGMENT_BYTES = 64 * 1024 * 1024
+"""A segment is closed for appends once it has grown past this size."""
+
+_SUFFIX = ".seg"
+
+
+class BlobSegments:
+    """Append byte strings to numbered segment files and read them back by position."""
+
+    def __init__(
+        self, directory: Path, sync_writes: bool = False, segment_bytes: int = SEGMENT_BYTES
+    ) -> None:
+        self.directory = directory
+        self.sync_writes = sync_writes
+        self.segment_bytes = segment_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._readers: dict[int, int] = {}
+        existing = self.segments()
+        # A new process always starts a new segment: the tail of the last one
+        # may hold garbage from a crash, and appending after it is harmless but
+        # starting afresh keeps "the current segment" a simple idea.
+        self._current = (max(existing) if existing else 0) + 1
+        self._fd = -1
+        self._size = 0
+
+    def segments(self) -> list[int]:
+        """Return the numbers of the segment files on disk."""
+        numbers = []
+        for path in self.directory.glob(f"*{_SUFFIX}"):
+            if path.stem.isdigit():
+                numbers.append(int(path.stem))
+        return sorted(numbers)
+
+    @property
+    def current(self) -> int:
+        """Return the number of the segment appends go to."""
+        return self._current
+
+    def _path(self, segment: int) -> Path:
+        return self.directory / f"{segment:08d}{_SUFFIX}"
+
+    def append(self, items: list[list[bytes]]) -> tuple[int, list[int]]:
+        """Write each item's chunks, back to back; return the segment and each item's offset.
+
+        Only the ingest thread appends, but the lock also orders appends
+        against :meth:`remove` and :meth:`reset`.
+        """
+        with self._lock:
+            if self._fd < 0 or self._size >= self.segment_bytes:
+                self._open_next()
+            offsets = []
+            chunks: list[bytes] = []
+            position = self._size
+            for item in items:
+                offsets.append(position)
+                for chunk in item:
+                    chunks.append(chunk)
+                    position += len(chunk)
+            _write_all(self._fd, chunks)
+            if self.sync_writes:
+                os.fdatasync(self._fd)
+            self._size = position
+            return self._current, offsets
+
+    def _open_next(self) -> None:
+        """Close the current segment for appends and start the next one."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._current += 1
+        self._fd = os.open(
+            self._path(self._current), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+        )
+        self._size = os.fstat(self._fd).st_size
+        if self.sync_writes:
+            _fsync_directory(self.directory)
+
+    def read(self, segment: int, offset: int, length: int) -> bytes | None:
+        """Return ``length`` bytes at ``offset`` of a segment, or None if they are gone.
+
+        The read happens under the read lock so that :meth:`remove` cannot
+        close the descriptor (and the number be reused for another file) mid-read.
+        """
+        with self._read_lock:
+            fd = self._readers.get(segment, -1)
+            if fd < 0:
+                try:
+                    fd = os.open(self._path(segment), os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    return None
+                self._readers[segment] = fd
+            data = os.pread(fd, length, offset)
+        return data if len(data) == length else None
+
+    def _forget_readers(self, segments: Iterable[int] | None = None) -> None:
+        """Close cached read descriptors (of these segments, or all); hold _read_lock."""
+        for segment in list(self._readers) if segments is None else segments:
+            fd = self._readers.pop(segment, -1)
+            if fd >= 0:
+                os.close(fd)
+
+    def remove(self, segments: Iterable[int]) -> None:
+        """Delete segment files no message refers to any more (never the current one)."""
+        with self._lock, self._read_lock:
+            doomed = [s for s in segments if not (s == self._current and self._fd >= 0)]
+            self._forget_readers(doomed)
+            for segment in doomed:
+                self._path(segment).unlink(missing_ok=True)
+
+    def reset(self) -> None:
+        """Delete every segment (after the store was cleared); numbering goes on."""
+        with self._lock, self._read_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+                self._current += 1
+            self._forget_readers()
+            for segment in self.segments():
+                self._path(segment).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close every descriptor."""
+        with self._lock, self._read_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            self._forget_readers()
+
+
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    """Write every chunk with as few system calls as the kernel allows."""
+    views = [memoryview(c) for c in chunks if c]
+    first = 0
+    while first < len(views):
+        written = os.writev(fd, views[first : first + 1024])  # IOV_MAX is 1024 on Linux
+        while first < len(views) and written >= len(views[first]):
+            written -= len(views[first])
+            first += 1
+        if written:
+            views[first] = views[first][written:]
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a new file's directory entry durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,214 @@
+"""The SQLite store's free-text index: FTS5 trigrams in their own file, kept up in the background.
+
+Why not in the message transaction: trigram indexing of real text costs
+about half a millisecond per kilobyte, which made the disk store the slowest
+step between DATA and the 250 reply.  Here the ingest transaction only
+stores the message; this index's thread then indexes new messages in
+batches, on its own connection to its own database file, so it never
+contends for the message database's write lock and its C code runs in
+parallel with the listener.
+
+Searches stay exact while the index lags: it records the highest message
+``seq`` it has indexed (``upto``, in the same transaction as the index
+rows), and a query scans the text of messages above that mark (see
+``sqlite_query``).  The index is derived data: it is rebuilt from the
+messages whenever it is missing, damaged, of another version, or ahead of
+the message database.  Message ``seq`` numbers are never reused (the store
+keeps its AUTOINCREMENT counter across delete-all), so an index row left
+behind by a deleted message can never match a new one; queries also only
+ever select rows that are still in ``messages``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+FTS_HEAD = 4096
+"""Characters of each message's search text put in the trigram index.
+
+Longer texts (flagged ``text_long`` in ``messages``) are also scanned
+whole at search time, so a match past the head, or straddling it, is never
+missed; only long messages pay that scan."""
+
+INDEX_VERSION = 1
+BATCH = 500
+LINGER = 0.2
+"""Seconds the thread waits after being woken, so that it indexes many messages per
+transaction: one at a time, its commits cost more than the indexing itself."""
+
+_SCHEMA = f"""
+CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram');
+CREATE TABLE state (upto INTEGER NOT NULL);
+INSERT INTO state VALUES (0);
+PRAGMA user_version = {INDEX_VERSION};
+"""
+
+log = logging.getLogger(__name__)
+
+ReadText = Callable[[int, int, int], "bytes | None"]
+"""Read a message's search text: (segment, offset, size) -> UTF-8 bytes, None if gone."""
+
+
+class TextIndex:
+    """Own the index file and the thread that indexes new messages into it."""
+
+    def __init__(
+        self,
+        path: Path,
+        connect_messages: Callable[[], sqlite3.Connection],
+        read_text: ReadText,
+        newest_seq: int,
+    ) -> None:
+        self.path = path
+        self._read_text = read_text
+        self._db = self._open(newest_seq)
+        self._messages = connect_messages()
+        self._upto = int(self._db.execute("SELECT upto FROM state").fetchone()[0])
+        self._changed = threading.Condition()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._forget: list[int] = []
+        self._forget_all = False
+        self._hold = threading.Lock()
+        self._urgent = False
+        self._thread = threading.Thread(target=self._run, name="mailsink-index", daemon=True)
+        self._thread.start()
+
+    def _open(self, newest_seq: int) -> sqlite3.Connection:
+        """Open the index, rebuilding it if it is unusable or ahead of the messages."""
+        for attempt in range(2):
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    conn.executescript(f"BEGIN; {_SCHEMA} COMMIT;")
+                    return conn
+                upto = conn.execute("SELECT upto FROM state").fetchone()[0]
+                if version == INDEX_VERSION and upto <= newest_seq:
+                    return conn
+            except sqlite3.DatabaseError as error:
+                if attempt:
+                    raise
+                log.warning("rebuilding the search index %s: %s", self.path, error)
+            conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        raise AssertionError("unreachable")
+
+    def attach(self, conn: sqlite3.Connection) -> None:
+        """Make the index readable as ``idx`` on a connection to the message database."""
+        conn.execute("ATTACH DATABASE ? AS idx", (str(self.path),))
+
+    def notify(self) -> None:
+        """Tell the thread that new messages were committed."""
+        self._wake.set()
+
+    def forget(self, seqs: list[int]) -> None:
+        """Queue the index rows of deleted messages for removal (only to save space)."""
+        if seqs:
+            with self._changed:
+                self._forget.extend(seqs)
+            self._wake.set()
+
+    def forget_all(self) -> None:
+        """Queue the removal of every index row (after delete-all)."""
+        with self._changed:
+            self._forget_all = True
+            self._forget.clear()
+        self._wake.set()
+
+    @property
+    def upto(self) -> int:
+        """Return the highest message seq indexed so far."""
+        return self._upto
+
+    def wait_indexed(self, seq: int, timeout: float = 10.0) -> bool:
+        """Wait until every message up to ``seq`` is indexed; False on timeout."""
+        self._urgent = True
+        self._wake.set()
+        with self._changed:
+            return self._changed.wait_for(lambda: self._upto >= seq, timeout)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Index nothing while the block runs (lets tests search a lagging index)."""
+        with self._hold:
+            yield
+
+    def close(self) -> None:
+        """Stop the thread (what is not indexed yet is indexed at the next start)."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+        for conn in (self._db, self._messages):
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            if self._wake.wait(1.0) and not self._urgent:
+                self._stopping.wait(LINGER)
+            self._wake.clear()
+            self._urgent = False
+            try:
+                while not self._stopping.is_set():
+                    with self._hold:
+                        if not self._step():
+                            break
+            except sqlite3.Error:
+                log.exception("search index update failed; retrying")
+                self._stopping.wait(1.0)
+
+    def _step(self) -> bool:
+        """Index one batch of new messages and drop forgotten rows; True if more may wait."""
+        with self._changed:
+            forget, self._forget = self._forget, []
+            forget_all, self._forget_all = self._forget_all, False
+        rows = self._messages.execute(
+            "SELECT seq, segment, raw_offset + raw_size, text_size FROM messages "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (self._upto, BATCH),
+        ).fetchall()
+        if not (rows or forget or forget_all):
+            return False
+        entries = []
+        for seq, segment, offset, size in rows:
+            # A character is at most 4 bytes: this many bytes hold the whole head.
+            data = self._read_text(segment, offset, min(size, FTS_HEAD * 4))
+            if data is not None:  # None: deleted since the SELECT
+                entries.append((seq, _decode_head(data)[:FTS_HEAD]))
+        upto = rows[-1][0] if rows else self._upto
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if forget_all:
+                db.execute("DROP TABLE fts")
+                db.execute(_SCHEMA.split(";", 1)[0])
+            db.executemany("DELETE FROM fts WHERE rowid = ?", [(s,) for s in forget])
+            db.executemany("INSERT INTO fts (rowid, body) VALUES (?, ?)", entries)
+            db.execute("UPDATE state SET upto = ?", (upto,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        with self._changed:
+            self._upto = upto
+            self._changed.notify_all()
+        return len(rows) == BATCH
+
+
+def _decode_head(data: bytes) -> str:
+    """Decode the first bytes of a UTF-8 text, dropping a character cut at the end."""
+    for cut in range(4):
+        try:
+            return data[: len(data) - cut].decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
