@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsink.config import Settings
-from mailsink.ingest import Ingestor
+from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.smtp import SinkHandler, SMTPListener
 from mailsink.store import open_store
@@ -42,7 +42,10 @@ class Sink:
             self.settings.store, self.settings.max_messages, self.settings.store_sync
         )
         self.mailbox = Mailbox(self.store)
-        self.ingestor = Ingestor(self.mailbox)
+        # With --store-sync full every commit is an fsync: batching them on the
+        # writer thread matters more than saving the hand-off.
+        inline_max = 0 if self.settings.store_sync == "full" else INLINE_MAX
+        self.ingestor = Ingestor(self.mailbox, inline_max)
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None

@@ -147,6 +147,13 @@ class SinkHandler:
             tls=_uses_tls(server, session),
             auth_user=session.auth_data if isinstance(session.auth_data, str) else None,
         )
+        if self.ingestor.stores_inline(len(raw)):
+            try:
+                message_id = self.ingestor.store_now(raw, record)
+            except Exception:
+                log.exception("storing a message failed")
+                return "451 4.3.0 Error: the message could not be stored, try again"
+            return f"250 2.0.0 Ok: queued as {message_id}"
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import sqlite3
 import ssl
 import time
 
@@ -263,3 +264,50 @@ def test_a_generated_certificate_is_removed_on_stop() -> None:
     assert sink.certificate.cert.exists()
     sink.stop()
     assert not folder.exists()
+
+
+def _send(client: smtplib.SMTP, raw: bytes) -> tuple[int, str]:
+    client.ehlo_or_helo_if_needed()
+    client.mail("a@x.test")
+    client.rcpt("b@y.test")
+    code, reply = client.data(raw)
+    return code, reply.decode()
+
+
+@pytest.mark.parametrize("sync", ["normal", "full"])
+def test_small_and_large_messages_are_stored_in_the_order_acknowledged(
+    make_sink, tmp_path, sync: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Small messages are stored on the event loop, large ones (and all of them with
+    --store-sync full) on the writer thread; IDs and list order must not tell."""
+    sink = make_sink(store=str(tmp_path / "m.db"), store_sync=sync)
+    large = "word " * 80_000  # 400 KB: beyond the inline limit
+    sizes = ["small", "large", "small", "large", "small"]
+    acknowledged = []
+    with smtplib.SMTP(*sink.smtp_address) as client:
+        for n, size in enumerate(sizes):
+            raw = make_raw(subject=f"{size} {n}", body=large if size == "large" else "short")
+            code, reply = _send(client, raw)
+            assert code == 250
+            acknowledged.append(reply.rsplit(" ", 1)[-1])
+    assert acknowledged == sorted(acknowledged)
+    assert sink.store.ids() == acknowledged[::-1]
+    assert [m.summary.subject for m in reversed(sink.store.list().items)] == [
+        f"{size} {n}" for n, size in enumerate(sizes)
+    ]
+
+
+def test_a_store_failure_gets_451_on_either_path_and_the_session_goes_on(
+    make_sink, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "m.db"
+    sink = make_sink(store=str(db))
+    with smtplib.SMTP(*sink.smtp_address) as client:
+        assert _send(client, make_raw(subject="before"))[0] == 250
+        with sqlite3.connect(db) as other:  # the table goes away under the running sink
+            other.execute("DROP TABLE messages")
+        small = _send(client, make_raw(subject="small"))
+        large = _send(client, make_raw(subject="large", body="word " * 80_000))
+        assert [small[0], large[0]] == [451, 451]
+        assert "could not be stored" in small[1]
+        assert client.noop()[0] == 250
