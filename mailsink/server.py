@@ -141,15 +141,36 @@ class Sink:
             self.listener.stop()
         if self._http is not None:
             self._end_long_requests()
-            self._http.close()
-            if self._http_thread is not None:
-                self._http_thread.join(timeout=5)
+            self._stop_http()
             self._http = None
         self.ingestor.close()
         self.store.close()
         if self._temporary_tls_dir is not None:
             shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)
             self._temporary_tls_dir = None
+
+    def _stop_http(self) -> None:
+        """Close waitress's sockets from its own loop thread, then stop its workers.
+
+        Closing them from this thread while its loop is in ``select()`` made
+        the loop thread die of EBADF now and then; a thunk pulled through
+        waitress's trigger runs in the loop, and an empty socket map ends it.
+        """
+        from waitress import trigger, wasyncore
+
+        server = self._http
+        assert server is not None
+        thread = self._http_thread
+        socket_map = getattr(server, "_map", None) or getattr(server, "map", {})
+        triggers = [d for d in socket_map.values() if isinstance(d, trigger.trigger)]
+        if triggers and thread is not None and thread.is_alive():
+            triggers[0].pull_trigger(lambda: wasyncore.close_all(socket_map))
+            thread.join(timeout=5)
+        if thread is None or not thread.is_alive():
+            server.task_dispatcher.shutdown()
+        else:  # the loop did not end: close from here as before
+            server.close()
+            thread.join(timeout=5)
 
     def _end_long_requests(self, timeout: float = 2.0) -> None:
         """End open event streams and waits, and let their threads finish writing."""
