@@ -1,17 +1,17 @@
-"""Ingest: parse and store received messages, inline or on a writer thread in batches.
+"""Ingest: parse and store received messages, on the event loop or a writer thread, in batches.
 
 Two paths, one order.  Most messages are summarised and stored right on the
-SMTP event loop (:meth:`Ingestor.store_now`): handing a message to another
-thread and its ID back cost more than the work itself (about 0.3 ms of a
-1 KB message's 1 ms, mostly GIL hand-offs and wake-ups), and a second
-thread buys no parallelism for Python code anyway.  Messages larger than
-``inline_max`` go to the writer thread (:meth:`Ingestor.submit`) so that
-parsing a huge message does not stall every other session, and so do all
-messages when commits are slow (``--store-sync full`` fsyncs each one): the
-thread takes every message waiting in its queue and stores them in one
-batch, so concurrent sessions share one commit.  Either way the listener
-answers 250 only once the message is stored, and IDs are given out in the
-order messages are stored.
+SMTP event loop (:meth:`Ingestor.store_now`, in the batches that
+``smtp.GroupCommit`` gathers): handing a message to another thread and its ID
+back cost more than the work itself (about 0.3 ms of a 1 KB message's 1 ms,
+mostly GIL hand-offs and wake-ups), and a second thread buys no parallelism
+for Python code anyway.  Messages larger than ``inline_max`` go to the writer
+thread (:meth:`Ingestor.submit`) so that parsing a huge message does not
+stall every other session, and so do all messages when commits are slow
+(``--store-sync full`` fsyncs each one): the thread takes every message
+waiting in its queue and stores them in one batch, so concurrent sessions
+share one commit.  Either way the listener answers 250 only once the message
+is stored, and IDs are given out in the order messages are stored.
 """
 
 from __future__ import annotations
@@ -59,17 +59,21 @@ class Ingestor:
         """Tell whether a message of this size should be stored with :meth:`store_now`."""
         return size <= self.inline_max
 
-    def store_now(self, raw: bytes, envelope: Envelope) -> str:
-        """Summarise and store one message in the calling thread; return its ID.
+    def store_now(self, items: list[tuple[bytes, Envelope]]) -> list[str]:
+        """Summarise and store messages in the calling thread, in one batch; return their IDs.
 
-        The ID is returned even if ``--max-messages`` pruned the message at
+        An ID is returned even if ``--max-messages`` pruned its message at
         once, as the writer thread's path reports it; raises if storing failed.
         """
-        summary = summarize(raw, envelope)
+        summaries = [summarize(raw, envelope) for raw, envelope in items]
         with self._order:
-            item = Incoming(new_id(), time.time(), raw, envelope, summary)
-            self.mailbox.add([item])
-        return item.id
+            now = time.time()
+            incoming = [
+                Incoming(new_id(), now, raw, envelope, summary)
+                for (raw, envelope), summary in zip(items, summaries, strict=True)
+            ]
+            self.mailbox.add(incoming)
+        return [item.id for item in incoming]
 
     def submit(self, raw: bytes, envelope: Envelope, done: Done) -> None:
         """Queue a message; ``done`` is called from the writer thread when it is stored."""
