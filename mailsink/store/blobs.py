@@ -140,21 +140,24 @@ class BlobSegments:
     def reset(self) -> None:
         """Delete every segment (after the store was cleared); numbering goes on."""
         with self._lock, self._read_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            if self._close_descriptors():
                 self._current += 1
-            self._forget_readers()
             for segment in self.segments():
                 self._path(segment).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Close every descriptor."""
         with self._lock, self._read_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-            self._forget_readers()
+            self._close_descriptors()
+
+    def _close_descriptors(self) -> bool:
+        """Close the append and read descriptors (hold both locks); tell if one was appending."""
+        appending = self._fd >= 0
+        if appending:
+            os.close(self._fd)
+            self._fd = -1
+        self._forget_readers()
+        return appending
 
 
 def _write_all(fd: int, chunks: list[bytes]) -> None:
