@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailsink.headers import decode_header_value
-from mailsink.message import Address, Envelope, parse_addresses, summarize
+from mailsink.message import Address, Envelope, has_long_lines, parse_addresses, summarize
 from mailsink.mime import parse_message
 
 ENVELOPE = Envelope("sender@x.test", ("to@x.test", "hidden@x.test"))
@@ -214,3 +214,29 @@ def test_ids_increase_within_a_millisecond() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(len(i) == 22 for i in ids)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1100), st.sampled_from([b"\n", b"\r\n", b""])), max_size=12)
+)
+def test_long_line_check_agrees_with_splitting_every_line(
+    lines: list[tuple[int, bytes]],
+) -> None:
+    raw = b"".join(b"x" * length + end for length, end in lines)
+    expected = max(map(len, raw.split(b"\n"))) > 998
+    assert has_long_lines(raw) is expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"x" * 998, False),
+        (b"x" * 999, True),
+        (b"a\n" + b"x" * 998 + b"\n" + b"y" * 998, False),
+        (b"a\n" + b"x" * 998 + b"\r\n", True),  # the CR counts: 999 octets before the LF
+        (b"\n" * 5000, False),
+    ],
+)
+def test_long_line_check_edges(raw: bytes, expected: bool) -> None:
+    assert has_long_lines(raw) is expected
