@@ -93,17 +93,23 @@ def _text(value: str, indexed: bool) -> tuple[str, list[object]]:
     needle = value.encode("utf-8", "surrogatepass")
     if not indexed:
         return TEXT_HAS, [needle]
+    head_params: list[object]
     if len(value) >= 3:
-        head = "seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH ?)"
-        head_param: object = '"' + value.replace('"', '""') + '"'
+        # The index keeps no positions (detail=none: 40% cheaper to build), so
+        # it finds the rows holding every trigram of the term, and instr() on
+        # the indexed text keeps those where they form the term.
+        grams = sorted({value[i : i + 3] for i in range(len(value) - 2)})
+        match = " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+        head = "seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH ? AND instr(body, ?) > 0)"
+        head_params = [match, value]
     else:
         head = "seq IN (SELECT rowid FROM idx.fts WHERE instr(body, ?) > 0)"
-        head_param = value
+        head_params = [value]
     long_rows = f"seq IN (SELECT seq FROM messages WHERE text_long = 1 AND {TEXT_HAS})"
     new_rows = (
         f"seq IN (SELECT seq FROM messages WHERE seq > (SELECT upto FROM idx.state) AND {TEXT_HAS})"
     )
-    return f"{head} OR {long_rows} OR {new_rows}", [head_param, needle, needle]
+    return f"{head} OR {long_rows} OR {new_rows}", [*head_params, needle, needle]
 
 
 def _address(field: str, value: str, exact: bool, indexed: bool) -> tuple[str, list[object]]:

@@ -22,6 +22,7 @@ ever select rows that are still in ``messages``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 import threading
@@ -35,14 +36,21 @@ Longer texts (flagged ``text_long`` in ``messages``) are also scanned
 whole at search time, so a match past the head, or straddling it, is never
 missed; only long messages pay that scan."""
 
-INDEX_VERSION = 1
+HEAD_BYTES = FTS_HEAD * 4
+"""A character is at most 4 UTF-8 bytes: this many bytes hold the whole indexed head."""
+SPAN_BYTES = 1024 * 1024
+"""Neighbouring texts are read in one go while the span is at most this long."""
+
+INDEX_VERSION = 2
+"""Version 2 keeps no token positions (``detail=none``); version 1 kept them for phrase
+queries.  An index of another version is rebuilt."""
 BATCH = 500
 LINGER = 0.2
 """Seconds the thread waits after being woken, so that it indexes many messages per
 transaction: one at a time, its commits cost more than the indexing itself."""
 
 _SCHEMA = f"""
-CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram');
+CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram', detail = none);
 CREATE TABLE state (upto INTEGER NOT NULL);
 INSERT INTO state VALUES (0);
 PRAGMA user_version = {INDEX_VERSION};
@@ -171,19 +179,18 @@ class TextIndex:
         with self._changed:
             forget, self._forget = self._forget, []
             forget_all, self._forget_all = self._forget_all, False
-        rows = self._messages.execute(
-            "SELECT seq, segment, raw_offset + raw_size, text_size FROM messages "
-            "WHERE seq > ? ORDER BY seq LIMIT ?",
+        # One row of JSON rather than a row per message, and one INSERT below
+        # rather than one per message: the sqlite3 module takes the GIL back
+        # after every step, and each time the listener's thread may have to wait.
+        listed = self._messages.execute(
+            "SELECT json_group_array(json_array(seq, segment, raw_offset + raw_size, text_size)) "
+            "FROM (SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?)",
             (self._upto, BATCH),
-        ).fetchall()
+        ).fetchone()[0]
+        rows: list[list[int]] = json.loads(listed)
         if not (rows or forget or forget_all):
             return False
-        entries = []
-        for seq, segment, offset, size in rows:
-            # A character is at most 4 bytes: this many bytes hold the whole head.
-            data = self._read_text(segment, offset, min(size, FTS_HEAD * 4))
-            if data is not None:  # None: deleted since the SELECT
-                entries.append((seq, _decode_head(data)[:FTS_HEAD]))
+        entries = self._read_heads(rows)
         upto = rows[-1][0] if rows else self._upto
         db = self._db
         db.execute("BEGIN IMMEDIATE")
@@ -191,8 +198,15 @@ class TextIndex:
             if forget_all:
                 db.execute("DROP TABLE fts")
                 db.execute(_SCHEMA.split(";", 1)[0])
-            db.executemany("DELETE FROM fts WHERE rowid = ?", [(s,) for s in forget])
-            db.executemany("INSERT INTO fts (rowid, body) VALUES (?, ?)", entries)
+            if forget:
+                db.execute(
+                    "DELETE FROM fts WHERE rowid IN (SELECT value FROM json_each(?))",
+                    (json.dumps(forget),),
+                )
+            db.execute(
+                "INSERT INTO fts (rowid, body) SELECT value ->> 0, value ->> 1 FROM json_each(?)",
+                (json.dumps(entries),),
+            )
             db.execute("UPDATE state SET upto = ?", (upto,))
         except BaseException:
             db.execute("ROLLBACK")
@@ -203,12 +217,38 @@ class TextIndex:
             self._changed.notify_all()
         return len(rows) == BATCH
 
+    def _read_heads(self, rows: list[list[int]]) -> list[tuple[int, str]]:
+        """Return (seq, head of the search text) for rows of (seq, segment, offset, size).
+
+        Messages stored one after another sit next to each other in a
+        segment, so neighbours are read with one ``pread`` while the span
+        stays small; a message deleted since the SELECT is left out.
+        """
+        heads: list[tuple[int, str]] = []
+        first = 0
+        while first < len(rows):
+            _seq, segment, start, _size = rows[first]
+            last, end, needed = first, 0, 0
+            while last < len(rows) and rows[last][1] == segment:
+                take = min(rows[last][3], HEAD_BYTES)
+                span_end = rows[last][2] + take
+                if last > first and span_end - start > max(SPAN_BYTES, 4 * (needed + take)):
+                    break
+                end, needed, last = span_end, needed + take, last + 1
+            data = self._read_text(segment, start, end - start)
+            if data is not None:
+                for seq, _segment, offset, size in rows[first:last]:
+                    at = offset - start
+                    heads.append((seq, _decode_head(data[at : at + min(size, HEAD_BYTES)])))
+            first = last
+        return heads
+
 
 def _decode_head(data: bytes) -> str:
     """Decode the first bytes of a UTF-8 text, dropping a character cut at the end."""
     for cut in range(4):
         try:
-            return data[: len(data) - cut].decode("utf-8", "surrogatepass")
+            return data[: len(data) - cut].decode("utf-8", "surrogatepass")[:FTS_HEAD]
         except UnicodeDecodeError:
             continue
     return data.decode("utf-8", "replace")
