@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,67 @@ def test_a_file_of_another_schema_version_is_refused_with_a_reason(tmp_path: Pat
         conn.execute("PRAGMA user_version = 1")
     with pytest.raises(RuntimeError, match=r"version 1 is not supported.*move the file aside"):
         SQLiteStore(db)
+
+
+def test_a_segment_deletes_leave_mostly_empty_is_compacted(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, segment_bytes=4000)  # about three of these messages a segment
+    messages = [incoming(subject=f"m{n}", body=f"walrus-{n:02d} " + "x" * 600) for n in range(9)]
+    for message in messages:
+        store.add([message])
+    first_segment = _segment_files(db)[0]
+    store.delete([messages[0].id, messages[1].id])  # two of the first segment's three
+    assert first_segment not in _segment_files(db)
+    survivor = messages[2]
+    assert store.raw(survivor.id) == survivor.raw
+    assert store.ids(parse_query("walrus-02")) == [survivor.id]
+    assert store.wait_indexed()
+    assert store.ids(parse_query("walrus-02")) == [survivor.id]
+    store.close()
+    reopened = SQLiteStore(db, segment_bytes=4000)
+    assert [reopened.raw(m.id) for m in messages[2:]] == [m.raw for m in messages[2:]]
+    assert reopened.count() == 7
+    reopened.close()
+
+
+def test_pruning_never_compacts(tmp_path: Path) -> None:
+    """Oldest-first pruning empties segments by itself; copying their rest would be waste."""
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, max_messages=4, segment_bytes=4000)  # three messages a segment
+    messages = [incoming(subject=f"m{n}", body="x" * 600) for n in range(9)]
+    for message in messages:
+        store.add([message])
+    assert store.ids() == [m.id for m in reversed(messages[5:])]
+    assert [store.raw(m.id) for m in messages[5:]] == [m.raw for m in messages[5:]]
+    # The first segment went whole; the second keeps one live message of three and
+    # stays where it is (compacted, it would have been copied into the third).
+    assert len(_segment_files(db)) == 2
+    store.close()
+
+
+def test_readers_never_miss_a_message_while_its_segment_is_compacted(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, segment_bytes=4000)
+    messages = [incoming(subject=f"m{n}", body="y" * 600) for n in range(60)]
+    for message in messages:
+        store.add([message])
+    survivors = messages[2::3]  # one in three stays: every old segment gets compacted
+    misses: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            misses.extend(m.id for m in survivors if store.raw(m.id) != m.raw)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n, message in enumerate(messages):
+            if n % 3 != 2:
+                store.delete([message.id])
+    finally:
+        done.set()
+        reader.join()
+    assert misses == []
+    assert len(_segment_files(db)) < 60 // 3
+    store.close()

@@ -16,7 +16,10 @@ Bytes whose transaction never committed (a crash between the two steps, a
 failed batch) are left as unreferenced garbage in the segment.  A segment
 file is deleted once no stored message refers to it: pruning removes the
 oldest messages first, so a sink with ``--max-messages`` keeps its disk use
-bounded.  Segment numbers only grow, so a reader holding an old row never
+bounded.  A segment that deletes have left more than half empty is
+compacted by the store (its live messages copied to the current segment,
+then the file deleted); :class:`SegmentLedger` keeps the counts that
+decide it.  Segment numbers only grow, so a reader holding an old row never
 reads another message's bytes: it finds the file gone instead.
 """
 
@@ -66,6 +69,13 @@ class BlobSegments:
     def current(self) -> int:
         """Return the number of the segment appends go to."""
         return self._current
+
+    def size(self, segment: int) -> int:
+        """Return the size of a segment file in bytes, 0 if it does not exist."""
+        try:
+            return self._path(segment).stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def _path(self, segment: int) -> Path:
         return self.directory / f"{segment:08d}{_SUFFIX}"
@@ -158,6 +168,54 @@ class BlobSegments:
             self._fd = -1
         self._forget_readers()
         return appending
+
+
+class SegmentLedger:
+    """Count the messages and bytes still in use in each segment.
+
+    The store updates it after each commit that adds or removes messages;
+    it tells which segments no message needs any more, and which are
+    mostly dead space and worth compacting.
+    """
+
+    def __init__(self, usage: Iterable[tuple[int, int, int]]) -> None:
+        """Start from (segment, messages, bytes) rows, as counted in the database."""
+        self._use: dict[int, list[int]] = {segment: [rows, size] for segment, rows, size in usage}
+
+    def __contains__(self, segment: object) -> bool:
+        return segment in self._use
+
+    def added(self, segment: int, messages: int, size: int) -> None:
+        """Record messages of ``size`` bytes in all appended to a segment."""
+        use = self._use.setdefault(segment, [0, 0])
+        use[0] += messages
+        use[1] += size
+
+    def removed(self, items: Iterable[tuple[int, int]]) -> list[int]:
+        """Record removed (segment, bytes) messages; return the segments left unused."""
+        emptied = []
+        for segment, size in items:
+            use = self._use[segment]
+            use[0] -= 1
+            use[1] -= size
+            if not use[0]:
+                del self._use[segment]
+                emptied.append(segment)
+        return emptied
+
+    def sparse(self, segments: Iterable[int], blobs: BlobSegments) -> list[int]:
+        """Return those of ``segments`` (not the current one) less than half in use."""
+        return [
+            segment
+            for segment in sorted(set(segments))
+            if segment in self._use
+            and segment != blobs.current
+            and self._use[segment][1] * 2 < blobs.size(segment)
+        ]
+
+    def clear(self) -> None:
+        """Forget every segment (delete-all)."""
+        self._use.clear()
 
 
 def _write_all(fd: int, chunks: list[bytes]) -> None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from mailsink.headers import header_block, header_values
 from mailsink.message import Address
 from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
-from mailsink.store.blobs import BlobSegments
+from mailsink.store.blobs import BlobSegments, SegmentLedger
 from mailsink.store.codec import (
     envelope_from_json,
     envelope_to_json,
@@ -128,8 +128,10 @@ def _tags_load(text: str) -> tuple[str, ...]:
     return tuple(text.split(SEP)) if text else ()
 
 
-_Deleted = tuple[int, str, int, int]
-"""(seq, id, read, segment) of a message being deleted."""
+_Deleted = tuple[int, str, int, int, int]
+"""(seq, id, read, segment, bytes in the segment) of a message being deleted."""
+
+_DELETED_COLUMNS = "seq, id, read, segment, raw_size + text_size"
 
 
 class SQLiteStore:
@@ -172,10 +174,12 @@ class SQLiteStore:
         self._unread = self._writer.execute(
             "SELECT count(*) FROM messages WHERE read = 0"
         ).fetchone()[0]
-        self._segment_rows: dict[int, int] = dict(
-            self._writer.execute("SELECT segment, count(*) FROM messages GROUP BY segment")
+        self._ledger = SegmentLedger(
+            self._writer.execute(
+                "SELECT segment, count(*), sum(raw_size + text_size) FROM messages GROUP BY segment"
+            )
         )
-        self._blobs.remove(s for s in self._blobs.segments() if s not in self._segment_rows)
+        self._blobs.remove(s for s in self._blobs.segments() if s not in self._ledger)
         self._index: TextIndex | None = None
         if text_index:
             self._index = TextIndex(
@@ -285,12 +289,12 @@ class SQLiteStore:
                 self._delete_rows(pruned)
             self._total += len(batch)
             self._unread += len(batch)
-            self._segment_rows[segment] = self._segment_rows.get(segment, 0) + len(batch)
+            self._ledger.added(segment, len(batch), sum(p[2] + p[3] for p in placement))
             self._checkpointer.dirty.set()
             self._after_delete(pruned)
         if self._index is not None:
             self._index.notify()
-        return [message_id for _seq, message_id, _read, _segment in pruned]
+        return [row[1] for row in pruned]
 
     def _row(self, item: Incoming) -> tuple[tuple[object, ...], str]:
         """Return the messages row values and the FTS text of an incoming message."""
@@ -325,18 +329,18 @@ class SQLiteStore:
         return values, search_text(record)
 
     def _prune_rows(self, added: int) -> builtins.list[_Deleted]:
-        """Return (seq, id, read, segment) of the oldest messages beyond max_messages."""
+        """Return the _Deleted rows of the oldest messages beyond max_messages."""
         if not self.max_messages:
             return []
         excess = self._total + added - self.max_messages
         if excess <= 0:
             return []
         return self._writer.execute(
-            "SELECT seq, id, read, segment FROM messages ORDER BY seq LIMIT ?", (excess,)
+            f"SELECT {_DELETED_COLUMNS} FROM messages ORDER BY seq LIMIT ?", (excess,)
         ).fetchall()
 
     def _delete_rows(self, rows: builtins.list[_Deleted]) -> None:
-        """Delete the messages of (seq, id, read, segment) rows in the caller's transaction."""
+        """Delete the messages of _Deleted rows in the caller's transaction."""
         self._writer.executemany("DELETE FROM messages WHERE seq = ?", [(row[0],) for row in rows])
 
     def _after_delete(self, deleted: builtins.list[_Deleted]) -> None:
@@ -347,17 +351,34 @@ class SQLiteStore:
         if not deleted:
             return
         self._total -= len(deleted)
-        self._unread -= sum(1 for _seq, _id, read, _segment in deleted if not read)
-        emptied = []
-        for _seq, _id, _read, segment in deleted:
-            left = self._segment_rows[segment] - 1
-            self._segment_rows[segment] = left
-            if not left:
-                del self._segment_rows[segment]
-                emptied.append(segment)
-        self._blobs.remove(emptied)
+        self._unread -= sum(1 for row in deleted if not row[2])
+        self._blobs.remove(self._ledger.removed((row[3], row[4]) for row in deleted))
         if self._index is not None:
-            self._index.forget([seq for seq, _id, _read, _segment in deleted])
+            self._index.forget([row[0] for row in deleted])
+
+    def _compact(self, segment: int) -> None:
+        """Move a segment's live messages to the current segment, then delete its file.
+
+        Same order as an add: the bytes are written, the rows that point at
+        them commit, and only then does the old file go; a crash at any point
+        leaves every message readable.  Call with ``_write_lock`` held.
+        """
+        rows = self._writer.execute(
+            "SELECT seq, raw_offset, raw_size + text_size FROM messages WHERE segment = ?",
+            (segment,),
+        ).fetchall()
+        chunks = [self._blobs.read(segment, offset, size) for _seq, offset, size in rows]
+        if not rows or any(chunk is None for chunk in chunks):
+            return
+        target, offsets = self._blobs.append([[chunk] for chunk in chunks if chunk is not None])
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE messages SET segment = ?, raw_offset = ? WHERE seq = ?",
+                [(target, at, row[0]) for row, at in zip(rows, offsets, strict=True)],
+            )
+        self._ledger.removed((segment, size) for _seq, _offset, size in rows)
+        self._ledger.added(target, len(rows), sum(size for _seq, _offset, size in rows))
+        self._blobs.remove([segment])
 
     def _record(self, row: tuple[object, ...]) -> StoredMessage:
         """Build a StoredMessage from a row of _COLUMNS."""
@@ -380,10 +401,16 @@ class SQLiteStore:
 
     def raw(self, message_id: str) -> bytes | None:
         """Return the exact bytes received for this message, or None."""
-        row = self._reader.execute(
-            "SELECT segment, raw_offset, raw_size FROM messages WHERE id = ?", (message_id,)
-        ).fetchone()
-        return self._blobs.read(*row) if row else None
+        for _attempt in range(5):  # a compaction may move the bytes between the two reads
+            row = self._reader.execute(
+                "SELECT segment, raw_offset, raw_size FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            data = self._blobs.read(*row)
+            if data is not None:
+                return data
+        return None
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
         """Return messages newest first, optionally only those matching a query."""
@@ -420,20 +447,27 @@ class SQLiteStore:
         return int(self._unread)
 
     def delete(self, ids: Iterable[str]) -> builtins.list[str]:
-        """Delete these messages; return the IDs that existed."""
+        """Delete these messages; return the IDs that existed.
+
+        Segments the deletes leave more than half empty are compacted here
+        (pruning is not: it removes the oldest first, which empties whole
+        segments without copying anything).
+        """
         wanted = list(dict.fromkeys(ids))
         with self._write_lock:
             with self._transaction() as db:
-                found = []
+                found: builtins.list[_Deleted] = []
                 for message_id in wanted:
                     row = db.execute(
-                        "SELECT seq, id, read, segment FROM messages WHERE id = ?", (message_id,)
+                        f"SELECT {_DELETED_COLUMNS} FROM messages WHERE id = ?", (message_id,)
                     ).fetchone()
                     if row:
-                        found.append((row[0], row[1], row[2], row[3]))
+                        found.append(row)
                 self._delete_rows(found)
             self._after_delete(found)
-        return [message_id for _seq, message_id, _read, _segment in found]
+            for segment in self._ledger.sparse((row[3] for row in found), self._blobs):
+                self._compact(segment)
+        return [row[1] for row in found]
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
@@ -454,7 +488,7 @@ class SQLiteStore:
                         (newest,),
                     )
             self._total = self._unread = 0
-            self._segment_rows.clear()
+            self._ledger.clear()
             self._blobs.reset()
         if self._index is not None:
             self._index.forget_all()
