@@ -220,7 +220,11 @@ def startup_lines(sink: Sink) -> list[str]:
         lines.append(f"  SMTPS (implicit TLS) on {shost}:{sport}")
     if sink.web_url:
         lines.append(f"  web UI and API at {sink.web_url}/")
-    store = "memory" if s.store in ("memory", "", ":memory:") else f"SQLite file {s.store}"
+    store = (
+        "memory"
+        if s.store in ("memory", "", ":memory:")
+        else f"SQLite file {s.store} (with {s.store}-blobs/ and {s.store}-index)"
+    )
     lines.append(f"  store: {store}")
     if sink.certificate and not s.tls_cert:
         lines.append(f"  TLS certificate (trust it as a CA): {sink.certificate.cert}")
