@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class BlobSegments:
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._readers: dict[int, int] = {}
+        self._retired: dict[int, float] = {}
+        """Segments to delete, with the monotonic time from which they may go."""
         existing = self.segments()
         # A new process always starts a new segment: the tail of the last one
         # may hold garbage from a crash, and appending after it is harmless but
@@ -139,12 +142,22 @@ class BlobSegments:
             if fd >= 0:
                 os.close(fd)
 
-    def remove(self, segments: Iterable[int]) -> None:
-        """Delete segment files no message refers to any more (never the current one)."""
+    def remove(self, segments: Iterable[int], grace: float = 0.0) -> None:
+        """Delete segment files no message refers to any more (never the current one).
+
+        With ``grace``, the file is kept that many seconds more, for the
+        readers still working from a database snapshot taken before the rows
+        that pointed at it moved (a compaction); it goes at a later call.
+        """
+        now = time.monotonic()
         with self._lock, self._read_lock:
-            doomed = [s for s in segments if not (s == self._current and self._fd >= 0)]
-            self._forget_readers(doomed)
-            for segment in doomed:
+            for segment in segments:
+                if not (segment == self._current and self._fd >= 0):
+                    self._retired[segment] = now + grace
+            due = [s for s, when in self._retired.items() if when <= now]
+            self._forget_readers(due)
+            for segment in due:
+                del self._retired[segment]
                 self._path(segment).unlink(missing_ok=True)
 
     def reset(self) -> None:
@@ -152,6 +165,7 @@ class BlobSegments:
         with self._lock, self._read_lock:
             if self._close_descriptors():
                 self._current += 1
+            self._retired.clear()
             for segment in self.segments():
                 self._path(segment).unlink(missing_ok=True)
 
@@ -159,6 +173,9 @@ class BlobSegments:
         """Close every descriptor."""
         with self._lock, self._read_lock:
             self._close_descriptors()
+            for segment in self._retired:
+                self._path(segment).unlink(missing_ok=True)
+            self._retired.clear()
 
     def _close_descriptors(self) -> bool:
         """Close the append and read descriptors (hold both locks); tell if one was appending."""

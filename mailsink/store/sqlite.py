@@ -88,6 +88,9 @@ A message's raw bytes are ``raw_size`` bytes at ``raw_offset`` of blob
 segment ``segment``; its search text (lowercased, UTF-8) follows them,
 ``text_size`` bytes.  ``text_long`` marks texts longer than the indexed head."""
 
+COMPACTED_GRACE = 5.0
+"""Seconds a compacted segment file stays for readers of older snapshots."""
+
 CHECKPOINT_INTERVAL = 0.5
 """Seconds between background WAL checkpoints (see :class:`_Checkpointer`)."""
 
@@ -378,7 +381,8 @@ class SQLiteStore:
             )
         self._ledger.removed((segment, size) for _seq, _offset, size in rows)
         self._ledger.added(target, len(rows), sum(size for _seq, _offset, size in rows))
-        self._blobs.remove([segment])
+        # Searches from an older snapshot may still read the old place for a moment.
+        self._blobs.remove([segment], grace=COMPACTED_GRACE)
 
     def _record(self, row: tuple[object, ...]) -> StoredMessage:
         """Build a StoredMessage from a row of _COLUMNS."""
