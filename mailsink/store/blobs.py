@@ -90,6 +90,9 @@ class BlobSegments:
         against :meth:`remove` and :meth:`reset`.
         """
         with self._lock:
+            if self._retired:
+                with self._read_lock:
+                    self._delete_due(time.monotonic())
             if self._fd < 0 or self._size >= self.segment_bytes:
                 self._open_next()
             offsets = []
@@ -147,18 +150,23 @@ class BlobSegments:
 
         With ``grace``, the file is kept that many seconds more, for the
         readers still working from a database snapshot taken before the rows
-        that pointed at it moved (a compaction); it goes at a later call.
+        that pointed at it moved (a compaction); it goes at a later call of
+        this or of :meth:`append`, or at :meth:`close`.
         """
         now = time.monotonic()
         with self._lock, self._read_lock:
             for segment in segments:
                 if not (segment == self._current and self._fd >= 0):
                     self._retired[segment] = now + grace
-            due = [s for s, when in self._retired.items() if when <= now]
-            self._forget_readers(due)
-            for segment in due:
-                del self._retired[segment]
-                self._path(segment).unlink(missing_ok=True)
+            self._delete_due(now)
+
+    def _delete_due(self, now: float) -> None:
+        """Delete the retired segments whose time has come (hold both locks)."""
+        due = [s for s, when in self._retired.items() if when <= now]
+        self._forget_readers(due)
+        for segment in due:
+            del self._retired[segment]
+            self._path(segment).unlink(missing_ok=True)
 
     def reset(self) -> None:
         """Delete every segment (after the store was cleared); numbering goes on."""
