@@ -230,3 +230,21 @@ def test_readers_never_miss_a_message_while_its_segment_is_compacted(tmp_path: P
     assert misses == []
     store.close()
     assert len(_segment_files(db)) < 60 // 3
+
+
+def test_an_index_of_another_version_is_rebuilt(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    message = incoming(subject="kept", body="narwhal")
+    store.add([message])
+    assert store.wait_indexed()
+    store.close()
+    with sqlite3.connect(f"{db}-index") as index:
+        index.execute("PRAGMA user_version = 1")
+        index.execute("DELETE FROM fts")  # a stale index that would miss the message
+    reopened = SQLiteStore(db)
+    assert reopened.wait_indexed()
+    assert reopened.ids(parse_query("narwhal")) == [message.id]
+    with sqlite3.connect(f"{db}-index") as index:
+        assert index.execute("PRAGMA user_version").fetchone()[0] == 2
+    reopened.close()
