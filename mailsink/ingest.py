@@ -65,6 +65,17 @@ class Ingestor:
         An ID is returned even if ``--max-messages`` pruned its message at
         once, as the writer thread's path reports it; raises if storing failed.
         """
+        incoming, _stored = self._add(items)
+        return [item.id for item in incoming]
+
+    def _add(
+        self, items: list[tuple[bytes, Envelope]]
+    ) -> tuple[list[Incoming], list[StoredMessage]]:
+        """Summarise messages, then give out their IDs and store them under one lock.
+
+        Both paths come here, so IDs are given out in the order messages are
+        stored.  Returns what was received and what is stored (not pruned).
+        """
         summaries = [summarize(raw, envelope) for raw, envelope in items]
         with self._order:
             now = time.time()
@@ -72,8 +83,7 @@ class Ingestor:
                 Incoming(new_id(), now, raw, envelope, summary)
                 for (raw, envelope), summary in zip(items, summaries, strict=True)
             ]
-            self.mailbox.add(incoming)
-        return [item.id for item in incoming]
+            return incoming, self.mailbox.add(incoming)
 
     def submit(self, raw: bytes, envelope: Envelope, done: Done) -> None:
         """Queue a message; ``done`` is called from the writer thread when it is stored."""
@@ -127,14 +137,8 @@ class Ingestor:
     def _store(self, batch: list[_Job]) -> None:
         """Summarise and store one batch, then report to each job."""
         try:
-            summaries = [summarize(job.raw, job.envelope) for job in batch]
-            with self._order:
-                now = time.time()
-                incoming = [
-                    Incoming(new_id(), now, job.raw, job.envelope, summary)
-                    for job, summary in zip(batch, summaries, strict=True)
-                ]
-                stored = {m.id: m for m in self.mailbox.add(incoming)}
+            incoming, added = self._add([(job.raw, job.envelope) for job in batch])
+            stored = {m.id: m for m in added}
         except BaseException as error:  # noqa: BLE001 - reported to every waiting session
             for job in batch:
                 job.done("", None, error)
