@@ -248,3 +248,19 @@ def test_an_index_of_another_version_is_rebuilt(tmp_path: Path) -> None:
     with sqlite3.connect(f"{db}-index") as index:
         assert index.execute("PRAGMA user_version").fetchone()[0] == 2
     reopened.close()
+
+
+def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    message = incoming(subject="kept", body="axolotl")
+    store.add([message])
+    assert store.wait_indexed()
+    store.close()
+    for suffix in ("-index-wal", "-index-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    Path(f"{db}-index").write_bytes(b"this is not a database file" * 200)
+    reopened = SQLiteStore(db)
+    assert reopened.wait_indexed()
+    assert reopened.ids(parse_query("axolotl")) == [message.id]
+    reopened.close()
