@@ -86,8 +86,11 @@ class BlobSegments:
     def append(self, items: list[list[bytes]]) -> tuple[int, list[int]]:
         """Write each item's chunks, back to back; return the segment and each item's offset.
 
-        Only the ingest thread appends, but the lock also orders appends
-        against :meth:`remove` and :meth:`reset`.
+        The store appends under its write lock (from the event loop, the
+        writer thread, or a delete that compacts); this lock also orders
+        appends against :meth:`remove` and :meth:`reset`.  If the write fails
+        part-way (a full disk), the size is read back from the file, so the
+        next append's offsets stay true and the partial bytes are garbage.
         """
         with self._lock:
             if self._retired:
@@ -103,9 +106,13 @@ class BlobSegments:
                 for chunk in item:
                     chunks.append(chunk)
                     position += len(chunk)
-            _write_all(self._fd, chunks)
-            if self.sync_writes:
-                os.fdatasync(self._fd)
+            try:
+                _write_all(self._fd, chunks)
+                if self.sync_writes:
+                    os.fdatasync(self._fd)
+            except BaseException:
+                self._size = os.fstat(self._fd).st_size
+                raise
             self._size = position
             return self._current, offsets
 
