@@ -45,7 +45,7 @@ class _Job:
 
 
 class Ingestor:
-    """Own the writer thread that turns raw messages into stored ones."""
+    """Turn raw messages into stored ones: in the caller's thread, or on the writer thread."""
 
     def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX) -> None:
         self.mailbox = mailbox

@@ -1,4 +1,4 @@
-"""A running sink: store, ingest thread, SMTP listener and web server wired together.
+"""A running sink: store, ingestor, SMTP listener and web server wired together.
 
 :class:`Sink` is what the command line runs and what the pytest plugin starts
 in-process.  ``start()`` returns once every socket is bound, so the real

@@ -169,7 +169,7 @@ class SQLiteStore:
         self._writer = self._connect()
         # Checkpoints copy the WAL into the database and fsync: slow, and done by
         # whichever connection commits past the threshold.  Here a background
-        # thread does them, so the ingest thread (and the 250 reply) never waits.
+        # thread does them, so ingest (and the 250 reply) never waits for one.
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._migrate()
         self._checkpointer = _Checkpointer(self._connect)
