@@ -3,8 +3,8 @@
 A store keeps raw bytes and the envelope of each message, plus the summary
 parsed at ingest so that lists and searches need no parsing.  Stores are
 thread-safe: the SMTP listener (its event loop, or the ingest thread for large
-messages) writes while web threads read.  They do
-not publish events; :class:`mailsink.mailbox.Mailbox` does that around them.
+messages) writes while web threads read.  They do not publish events;
+:class:`mailsink.mailbox.Mailbox` does that around them.
 """
 
 from __future__ import annotations
