@@ -270,12 +270,12 @@ class SQLiteStore:
         with self._write_lock:
             # The bytes first: a committed row must never point at bytes not written.
             segment, offsets = self._blobs.append(
-                [[item.raw, text] for item, text in zip(batch, texts, strict=True)]
+                [[item.raw, data] for item, data in zip(batch, texts, strict=True)]
             )
-            placement = [
-                (segment, offset, len(item.raw), len(text_bytes), len(text) > FTS_HEAD)
-                for item, offset, text_bytes, (_values, text) in zip(
-                    batch, offsets, texts, rows, strict=True
+            records = [
+                (*values, segment, offset, len(item.raw), len(data), len(text) > FTS_HEAD)
+                for item, (values, text), data, offset in zip(
+                    batch, rows, texts, offsets, strict=True
                 )
             ]
             with self._transaction() as db:
@@ -286,13 +286,14 @@ class SQLiteStore:
                     "s_bcc_addrs, s_reply_to, s_reply_to_addrs, s_tags, s_headers, "
                     "segment, raw_offset, raw_size, text_size, text_long) "
                     "VALUES (?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [(*v, *p) for (v, _text), p in zip(rows, placement, strict=True)],
+                    records,
                 )
                 pruned = self._prune_rows(len(batch))
                 self._delete_rows(pruned)
             self._total += len(batch)
             self._unread += len(batch)
-            self._ledger.added(segment, len(batch), sum(p[2] + p[3] for p in placement))
+            stored_bytes = sum(len(item.raw) for item in batch) + sum(map(len, texts))
+            self._ledger.added(segment, len(batch), stored_bytes)
             self._checkpointer.dirty.set()
             self._after_delete(pruned)
         if self._index is not None:
