@@ -11,6 +11,7 @@ import pytest
 from helpers import incoming
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
+from mailsink.store.base import Incoming
 
 
 def test_a_failed_batch_is_rolled_back_whole_and_counts_stay_right(tmp_path: Path) -> None:
@@ -50,6 +51,16 @@ def test_a_reopened_file_keeps_messages_flags_and_counts(tmp_path: Path) -> None
 
 def _segment_files(db: Path) -> list[str]:
     return sorted(p.name for p in Path(f"{db}-blobs").glob("*.seg"))
+
+
+def _indexed_file(tmp_path: Path, messages: list[Incoming]) -> Path:
+    """Store messages in a new SQLite file, wait until they are indexed, close it."""
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    store.add(messages)
+    assert store.wait_indexed()
+    store.close()
+    return db
 
 
 def test_message_bytes_live_in_segments_that_go_when_no_message_needs_them(
@@ -114,12 +125,8 @@ def test_delete_all_removes_the_bytes_and_new_messages_are_searched_afresh(
 
 
 def test_a_missing_index_is_rebuilt_and_searches_meanwhile_still_find(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    store = SQLiteStore(db)
     messages = [incoming(subject=f"note {n}", body=f"pangolin number-{n:02d}") for n in range(20)]
-    store.add(messages)
-    assert store.wait_indexed()
-    store.close()
+    db = _indexed_file(tmp_path, messages)
     for suffix in ("-index", "-index-wal", "-index-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     reopened = SQLiteStore(db)
@@ -134,11 +141,7 @@ def test_a_missing_index_is_rebuilt_and_searches_meanwhile_still_find(tmp_path: 
 def test_an_index_ahead_of_the_messages_is_rebuilt_not_trusted(tmp_path: Path) -> None:
     """A database rolled back under its index (power loss, a restored backup) would let
     old index rows match new messages with the same seq; the index must be rebuilt."""
-    db = tmp_path / "m.db"
-    store = SQLiteStore(db)
-    store.add([incoming(subject="old", body="okapi") for _ in range(3)])
-    assert store.wait_indexed()
-    store.close()
+    db = _indexed_file(tmp_path, [incoming(subject="old", body="okapi") for _ in range(3)])
     with sqlite3.connect(db) as conn:
         conn.execute("DELETE FROM messages")
         conn.execute("UPDATE sqlite_sequence SET seq = 0")
@@ -233,12 +236,8 @@ def test_readers_never_miss_a_message_while_its_segment_is_compacted(tmp_path: P
 
 
 def test_an_index_of_another_version_is_rebuilt(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    store = SQLiteStore(db)
     message = incoming(subject="kept", body="narwhal")
-    store.add([message])
-    assert store.wait_indexed()
-    store.close()
+    db = _indexed_file(tmp_path, [message])
     with sqlite3.connect(f"{db}-index") as index:
         index.execute("PRAGMA user_version = 1")
         index.execute("DELETE FROM fts")  # a stale index that would miss the message
@@ -251,12 +250,8 @@ def test_an_index_of_another_version_is_rebuilt(tmp_path: Path) -> None:
 
 
 def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
-    db = tmp_path / "m.db"
-    store = SQLiteStore(db)
     message = incoming(subject="kept", body="axolotl")
-    store.add([message])
-    assert store.wait_indexed()
-    store.close()
+    db = _indexed_file(tmp_path, [message])
     for suffix in ("-index-wal", "-index-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     Path(f"{db}-index").write_bytes(b"this is not a database file" * 200)
