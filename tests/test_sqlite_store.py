@@ -11,6 +11,7 @@ import pytest
 from helpers import incoming
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
+from mailsink.store import sqlite as sqlite_store
 from mailsink.store.base import Incoming
 
 
@@ -259,3 +260,29 @@ def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
     assert reopened.wait_indexed()
     assert reopened.ids(parse_query("axolotl")) == [message.id]
     reopened.close()
+
+
+def test_messages_compacted_between_the_index_select_and_read_are_still_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index thread lists new rows, then reads their text; a compaction in between
+    moves the text.  Skipping those rows would leave them unindexed below ``upto``,
+    where searches take them for indexed and miss them."""
+    monkeypatch.setattr(sqlite_store, "COMPACTED_GRACE", 0.0)  # the old file goes at once
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, segment_bytes=4000)
+    index = store.text_index
+    assert index is not None
+    messages = [incoming(subject=f"m{n}", body=f"quokka-{n:02d} " + "x" * 600) for n in range(9)]
+    with index.hold():
+        for message in messages:
+            store.add([message])
+        with sqlite3.connect(db) as conn:  # what the index thread's SELECT saw
+            listed = conn.execute(
+                "SELECT seq, segment, raw_offset + raw_size, text_size FROM messages ORDER BY seq"
+            ).fetchall()
+        store.delete([messages[0].id, messages[1].id])  # compacts the first segment
+        heads = dict(index._read_heads([list(row) for row in listed]))
+    assert sorted(heads) == list(range(3, 10))  # the deleted two are left out
+    assert "quokka-02" in heads[3]  # the compacted one is read from its new place
+    store.close()

@@ -240,7 +240,28 @@ class TextIndex:
                 for seq, _segment, offset, size in rows[first:last]:
                     at = offset - start
                     heads.append((seq, _decode_head(data[at : at + min(size, HEAD_BYTES)])))
+            else:
+                heads.extend(self._read_moved([row[0] for row in rows[first:last]]))
             first = last
+        return heads
+
+    def _read_moved(self, seqs: list[int]) -> list[tuple[int, str]]:
+        """Read heads again from where the rows point now: their segment went away.
+
+        That happens when the messages were deleted (their rows are gone too)
+        or compacted into another segment since the SELECT; the latter must
+        still be indexed, or a search would take them for indexed and miss them.
+        """
+        heads = []
+        rows = self._messages.execute(
+            "SELECT seq, segment, raw_offset + raw_size, text_size FROM messages "
+            "WHERE seq IN (SELECT value FROM json_each(?))",
+            (json.dumps(seqs),),
+        ).fetchall()
+        for seq, segment, offset, size in rows:
+            data = self._read_text(segment, offset, min(size, HEAD_BYTES))
+            if data is not None:
+                heads.append((seq, _decode_head(data)))
         return heads
 
 
@@ -251,4 +272,4 @@ def _decode_head(data: bytes) -> str:
             return data[: len(data) - cut].decode("utf-8", "surrogatepass")[:FTS_HEAD]
         except UnicodeDecodeError:
             continue
-    return data.decode("utf-8", "replace")
+    return data.decode("utf-8", "replace")[:FTS_HEAD]
