@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from email.message import Message as EmailMessage
+from email.message import Message as Compat32Message
 
 from mailsink.headers import (
     MAX_HEADER_CHARS,
@@ -184,7 +184,7 @@ def _date(value: str) -> float | None:
         return None
 
 
-def _get_all(msg: EmailMessage, name: str) -> list[str]:
+def _get_all(msg: Compat32Message, name: str) -> list[str]:
     """Return every value of a header as text, raw 8-bit bytes read as UTF-8."""
     return [raw_header_text(v) for v in msg.get_all(name, [])]
 
@@ -285,7 +285,7 @@ def summarize(raw: bytes, envelope: Envelope) -> Summary:
     )
 
 
-def _bodies(msg: EmailMessage) -> tuple[str, str, int, int]:
+def _bodies(msg: Compat32Message) -> tuple[str, str, int, int]:
     """Return the first text and HTML bodies and the attachment/inline counts."""
     text = html_body = ""
     attachments = inline = 0

@@ -13,11 +13,11 @@ import email.utils
 import html
 import re
 from dataclasses import dataclass, field
-from email.message import Message as EmailMessage
+from email.message import Message as Compat32Message
 from email.parser import BytesParser
 from email.policy import compat32
 
-from mailsink.headers import decode_bytes, decode_header_value, header_end
+from mailsink.headers import decode_bytes, decode_header_value, header_end, split_head_body
 
 MAX_PARTS = 1_000
 """Most MIME parts walked in one message."""
@@ -81,7 +81,7 @@ _parser = BytesParser(policy=compat32)
 _header_parser = BytesParser(policy=compat32)
 
 
-def parse_bytes(raw: bytes) -> EmailMessage | None:
+def parse_bytes(raw: bytes) -> Compat32Message | None:
     """Parse raw bytes with compat32, or return None if even that fails.
 
     A message that is not multipart has its headers parsed and its body set
@@ -95,7 +95,7 @@ def parse_bytes(raw: bytes) -> EmailMessage | None:
         return None
 
 
-def _parse_single_part(raw: bytes) -> EmailMessage | None:
+def _parse_single_part(raw: bytes) -> Compat32Message | None:
     """Parse a non-multipart message without splitting its body; None when unsure."""
     end = header_end(raw)
     if end < 0 or raw[:1] in (b"\r", b"\n"):
@@ -108,10 +108,10 @@ def _parse_single_part(raw: bytes) -> EmailMessage | None:
     return msg
 
 
-def walk_leaves(msg: EmailMessage) -> list[tuple[str, EmailMessage]]:
+def walk_leaves(msg: Compat32Message) -> list[tuple[str, Compat32Message]]:
     """Return (part_id, part) for each non-multipart leaf, iteratively."""
-    leaves: list[tuple[str, EmailMessage]] = []
-    stack: list[tuple[str, EmailMessage]] = [("", msg)]
+    leaves: list[tuple[str, Compat32Message]] = []
+    stack: list[tuple[str, Compat32Message]] = [("", msg)]
     seen = 0
     while stack and seen < MAX_PARTS:
         part_id, part = stack.pop()
@@ -128,7 +128,7 @@ def walk_leaves(msg: EmailMessage) -> list[tuple[str, EmailMessage]]:
     return leaves
 
 
-def classify(part: EmailMessage) -> str:
+def classify(part: Compat32Message) -> str:
     """Return 'text', 'html', 'attachment' or 'inline' for a leaf part."""
     ctype = part.get_content_type()
     disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
@@ -147,7 +147,7 @@ def classify(part: EmailMessage) -> str:
     return "attachment"
 
 
-def _filename(part: EmailMessage) -> str:
+def _filename(part: Compat32Message) -> str:
     """Return the part's decoded filename, or ''."""
     try:
         name = part.get_filename() or part.get_param("name") or ""
@@ -158,7 +158,7 @@ def _filename(part: EmailMessage) -> str:
     return decode_header_value(name)
 
 
-def _payload_bytes(part: EmailMessage) -> bytes:
+def _payload_bytes(part: Compat32Message) -> bytes:
     """Return a leaf's payload with its transfer encoding undone."""
     try:
         data = part.get_payload(decode=True)
@@ -168,13 +168,13 @@ def _payload_bytes(part: EmailMessage) -> bytes:
         return data
     payload = part.get_payload()
     if isinstance(payload, list):  # message/rfc822 and friends
-        return b"".join(p.as_bytes() for p in payload if isinstance(p, EmailMessage))
+        return b"".join(p.as_bytes() for p in payload if isinstance(p, Compat32Message))
     if isinstance(payload, str):
         return payload.encode("utf-8", "surrogateescape")
     return b""
 
 
-def part_text(part: EmailMessage) -> str:
+def part_text(part: Compat32Message) -> str:
     """Return a text part's body decoded with its declared charset."""
     charset = part.get_content_charset() or "utf-8"
     return decode_bytes(_payload_bytes(part), charset)
@@ -196,7 +196,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     """Parse the whole MIME tree of a message, never raising."""
     msg = parse_bytes(raw)
     if msg is None:
-        _head, _, body = raw.partition(b"\r\n\r\n")
+        _head, body = split_head_body(raw)
         text = body.decode("utf-8", "replace")
         root = TreeNode("1", "text/plain", "", len(body))
         return ParsedMessage([], text, "", [], [], {}, root, ["unparseable"])
@@ -232,10 +232,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
     )
 
 
-def _tree(msg: EmailMessage, parts: dict[str, Part]) -> TreeNode:
+def _tree(msg: Compat32Message, parts: dict[str, Part]) -> TreeNode:
     """Build the MIME structure tree, iteratively and bounded."""
     root = TreeNode("", msg.get_content_type(), "", 0)
-    stack: list[tuple[TreeNode, EmailMessage]] = [(root, msg)]
+    stack: list[tuple[TreeNode, Compat32Message]] = [(root, msg)]
     count = 0
     while stack and count < MAX_PARTS:
         node, part = stack.pop()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 from mailsink.message import Envelope, Summary
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from mailsink.search import Query
 
@@ -81,6 +81,14 @@ class MessageStore(Protocol):
 
     def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
+        ...
+
+    def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
+        """Return a predicate that tells whether a message (a record of this store) matches.
+
+        For code that must test messages as they arrive, such as a wait for a
+        matching message, without asking the store to search again each time.
+        """
         ...
 
     def count(self) -> int:

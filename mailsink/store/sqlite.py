@@ -40,7 +40,7 @@ from mailsink.store.codec import (
     summary_from_json,
     summary_to_json,
 )
-from mailsink.store.match import address_text, search_text
+from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.sqlite_query import SEP, compile_where
 from mailsink.store.text_index import FTS_HEAD, TextIndex
 
@@ -442,6 +442,10 @@ class SQLiteStore:
             f"SELECT id FROM messages WHERE {where} ORDER BY seq DESC", params
         ).fetchall()
         return [r[0] for r in rows]
+
+    def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
+        """Return a predicate that tells whether one of this store's records matches."""
+        return compile_query(query, self.raw)
 
     def count(self) -> int:
         """Return the number of stored messages."""
