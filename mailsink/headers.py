@@ -123,6 +123,18 @@ def header_block(raw: bytes) -> str:
     return head[: MAX_HEADER_CHARS * 16].decode("utf-8", "replace")
 
 
+def header_matches(block: str, name: str, value: str) -> bool:
+    """Tell whether header ``name`` is in a header block (and contains ``value``, if given).
+
+    ``value`` is lowercased already; decoding happens here, at search time, so
+    that ingest does not pay for a search few people run.
+    """
+    values = header_values(block, name)
+    if not value:
+        return bool(values)
+    return any(value in v.lower() for v in values)
+
+
 def header_values(block: str, name: str) -> list[str]:
     """Return the decoded values of header ``name`` (case-insensitive) in a header block."""
     wanted = name.lower()

@@ -20,6 +20,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message as Compat32Message
 
@@ -212,15 +213,15 @@ def header_tags(values: list[str]) -> list[str]:
     return tags
 
 
-def _unique(items: list[str]) -> tuple[str, ...]:
-    """Return items without duplicates (case-insensitive), first spelling kept."""
+def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Return tags trimmed, without empties or case-insensitive duplicates (first spelling kept)."""
     seen: set[str] = set()
     out = []
-    for item in items:
-        key = item.lower()
-        if key not in seen:
-            seen.add(key)
-            out.append(item[:100])
+    for tag in tags:
+        tag = " ".join(str(tag).split())[:100]
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
+            out.append(tag)
     return tuple(out)
 
 
@@ -280,7 +281,7 @@ def summarize(raw: bytes, envelope: Envelope) -> Summary:
         text=body_text[:MAX_TEXT_CHARS],
         attachments=attachments,
         inline=inline,
-        tags=_unique(tags),
+        tags=normalize_tags(tags),
         long_lines=has_long_lines(raw),
     )
 
