@@ -12,10 +12,12 @@ from __future__ import annotations
 import email.utils
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message as Compat32Message
 from email.parser import BytesParser
 from email.policy import compat32
+from typing import cast
 
 from mailsink.headers import decode_bytes, decode_header_value, header_end, split_head_body
 
@@ -108,24 +110,38 @@ def _parse_single_part(raw: bytes) -> Compat32Message | None:
     return msg
 
 
-def walk_leaves(msg: Compat32Message) -> list[tuple[str, Compat32Message]]:
-    """Return (part_id, part) for each non-multipart leaf, iteratively."""
-    leaves: list[tuple[str, Compat32Message]] = []
+def walk_parts(
+    msg: Compat32Message,
+) -> Iterator[tuple[str, Compat32Message, list[Compat32Message] | None]]:
+    """Yield (part_id, part, children) depth first, at most MAX_PARTS parts, without recursion.
+
+    ``children`` is the list of a multipart's parts, None for a leaf; part IDs
+    are Mailpit's (``1``, ``1.2``, ...; the root is ``""``).
+    """
     stack: list[tuple[str, Compat32Message]] = [("", msg)]
     seen = 0
     while stack and seen < MAX_PARTS:
         part_id, part = stack.pop()
         seen += 1
         payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
-            children = [
-                (f"{part_id}.{i}" if part_id else str(i), child)
-                for i, child in enumerate(payload, 1)
-            ]
-            stack.extend(reversed(children))
-        else:
-            leaves.append((part_id or "1", part))
-    return leaves
+        # A multipart's payload is its list of parts (typeshed allows str items too).
+        children = cast(list[Compat32Message], payload) if part.is_multipart() else None
+        if not isinstance(payload, list):
+            children = None
+        yield part_id, part, children
+        if children is not None:
+            numbered = [(child_part_id(part_id, i), c) for i, c in enumerate(children, 1)]
+            stack.extend(reversed(numbered))
+
+
+def child_part_id(parent_id: str, index: int) -> str:
+    """Return the ID of a multipart's ``index``-th part (1-based)."""
+    return f"{parent_id}.{index}" if parent_id else str(index)
+
+
+def walk_leaves(msg: Compat32Message) -> list[tuple[str, Compat32Message]]:
+    """Return (part_id, part) for each non-multipart leaf."""
+    return [(pid or "1", part) for pid, part, children in walk_parts(msg) if children is None]
 
 
 def classify(part: Compat32Message) -> str:
@@ -233,23 +249,18 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 
 def _tree(msg: Compat32Message, parts: dict[str, Part]) -> TreeNode:
-    """Build the MIME structure tree, iteratively and bounded."""
+    """Build the MIME structure tree, bounded as :func:`walk_parts` is."""
     root = TreeNode("", msg.get_content_type(), "", 0)
-    stack: list[tuple[TreeNode, Compat32Message]] = [(root, msg)]
-    count = 0
-    while stack and count < MAX_PARTS:
-        node, part = stack.pop()
-        count += 1
-        payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
-            for i, child in enumerate(payload, 1):
-                child_id = f"{node.part_id}.{i}" if node.part_id else str(i)
-                child_node = TreeNode(child_id, child.get_content_type(), "", 0)
+    nodes = {"": root}
+    for part_id, _part, children in walk_parts(msg):
+        node = nodes[part_id]
+        if children is not None:
+            for i, child in enumerate(children, 1):
+                child_node = TreeNode(child_part_id(part_id, i), child.get_content_type(), "", 0)
                 node.children.append(child_node)
-                stack.append((child_node, child))
+                nodes[child_node.part_id] = child_node
         else:
-            leaf_id = node.part_id or "1"
-            leaf = parts.get(leaf_id)
+            leaf = parts.get(part_id or "1")
             if leaf is not None:
                 node.filename = leaf.filename
                 node.size = leaf.size
