@@ -20,14 +20,21 @@ class Running:
     lines: list[str]
 
 
-def start_mailsink(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Running:
+def start_mailsink(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    python: str = sys.executable,
+    cwd: str | None = None,
+) -> Running:
     """Start ``python -m mailsink`` and wait for its start-up lines."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "mailsink", *args],
+        [python, "-m", "mailsink", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     assert process.stdout is not None
     lines: list[str] = []
