@@ -8,7 +8,8 @@ as an environment variable ``MAILSINK_<FLAG>`` (upper case, dashes as
 underscores: ``--max-size`` is ``MAILSINK_MAX_SIZE``); a flag on the command
 line wins over the environment, which wins over the row's default.
 
-Parsers here only turn text into values; whether a value is allowed is
+Parsers here turn text into values and refuse text that is no such value;
+whether a value is allowed (a port in range, a known sync mode, ...) is
 ``Settings``' own check, whose error is reported under the flag's name.
 """
 
@@ -77,12 +78,6 @@ def _optional_address(text: str) -> tuple[str, int] | None:
     return _address(text)
 
 
-def _store_sync(text: str) -> str:
-    if text not in STORE_SYNC_MODES:
-        raise argparse.ArgumentTypeError(f"expected normal or full, got {text!r}")
-    return text
-
-
 def _names(text: str) -> tuple[str, ...]:
     """Parse a comma-separated list, dropping blanks."""
     return tuple(name.strip() for name in text.split(",") if name.strip())
@@ -101,10 +96,6 @@ def _credentials(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _text(text: str) -> str:
-    return text
-
-
 @dataclass(frozen=True)
 class Option:
     """One command-line option: its flag, environment variable, parser and Settings field."""
@@ -120,7 +111,7 @@ class Option:
     field: str | tuple[str, str]
     """The Settings field filled; a (host, port) pair for an address, whose ``off``
     sets the port to None and leaves the host at its default."""
-    parse: Callable[[str], Any] = _text
+    parse: Callable[[str], Any] = str
     metavar: str | None = None
     shown: str | None = None
     """The README's default column, when the default text is not what to show."""
@@ -184,8 +175,7 @@ OPTIONS: tuple[Option, ...] = (
         "normal",
         "SQLite synchronous mode: normal survives a killed process, full also a power loss",
         "store_sync",
-        _store_sync,
-        "normal|full",
+        metavar="|".join(STORE_SYNC_MODES),
     ),
     Option(
         "max-messages",
@@ -362,8 +352,10 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
     try:
         return Settings(**values)
     except SettingsError as error:
-        option = next(o for o in OPTIONS if error.field in o.fields())
-        parser.error(f"--{option.flag} ({option.env}): {error.problem}")
+        culprit = next((o for o in OPTIONS if error.field in o.fields()), None)
+        if culprit is None:
+            parser.error(str(error))
+        parser.error(f"--{culprit.flag} ({culprit.env}): {error.problem}")
 
 
 def _cell(text: str) -> str:
