@@ -25,6 +25,7 @@ def start_mailsink(
     env: dict[str, str] | None = None,
     timeout: float = 30,
     command: list[str] | None = None,
+    python: str = sys.executable,
     cwd: str | None = None,
     clean_env: bool = False,
 ) -> Running:
@@ -33,7 +34,7 @@ def start_mailsink(
     ``clean_env`` starts it with only ``env``, not this process's environment.
     """
     process = subprocess.Popen(
-        [*(command or [sys.executable, "-m", "mailsink"]), *args],
+        [*(command or [python, "-m", "mailsink"]), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

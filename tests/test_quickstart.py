@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from procs import start_mailsink
 
 ROOT = Path(__file__).resolve().parent.parent
