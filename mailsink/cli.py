@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from mailsink import __version__
-from mailsink.config import is_loopback
+from mailsink.config import is_loopback, is_memory_store
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
 
@@ -33,7 +33,7 @@ def startup_lines(sink: Sink) -> list[str]:
         lines.append(f"  web UI and API at {sink.web_url}/")
     store = (
         "memory"
-        if s.store in ("memory", "", ":memory:")
+        if is_memory_store(s.store)
         else f"SQLite file {s.store} (with {s.store}-blobs/ and {s.store}-index)"
     )
     lines.append(f"  store: {store}")
