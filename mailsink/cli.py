@@ -1,19 +1,24 @@
 """The ``mailsink`` command: build Settings from flags and environment, run a Sink.
 
 The options themselves, and how flags and ``MAILSINK_*`` variables become
-Settings, are the table in ``flags.py``.
+Settings, are the table in ``flags.py``.  ``mailsink sendmail|ingest|dump``
+runs a subcommand instead (``mailsink/commands/``); so does ``mailsink``
+installed under the name ``sendmail`` (a symlink).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from mailsink import __version__
+from mailsink.commands import SUBCOMMANDS
 from mailsink.config import is_loopback, is_memory_store
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
@@ -56,8 +61,21 @@ def startup_lines(sink: Sink) -> list[str]:
     return lines
 
 
+def run_subcommand(name: str, argv: Sequence[str]) -> int:
+    """Run ``mailsink NAME ARGS...``; the module is imported only now."""
+    module = importlib.import_module(SUBCOMMANDS[name])
+    status: int = module.main(argv, os.environ)
+    return status
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run mailsink until Ctrl-C or SIGTERM; return the exit status."""
+    """Run mailsink (or a subcommand) until Ctrl-C or SIGTERM; return the exit status."""
+    if argv is None:
+        if Path(sys.argv[0]).name == "sendmail":
+            return run_subcommand("sendmail", sys.argv[1:])
+        argv = sys.argv[1:]
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
     out = out or sys.stdout
     settings = settings_from_args(argv, os.environ)
     stop = threading.Event()
