@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mailsink import __version__
+from mailsink.activity import configure_logging
 from mailsink.commands import SUBCOMMANDS
 from mailsink.config import is_loopback, is_memory_store
 from mailsink.flags import settings_from_args
@@ -48,6 +49,15 @@ def startup_lines(sink: Sink) -> list[str]:
         "  AUTH: "
         + ("required credentials configured" if s.auth_users else "any credentials accepted")
     )
+    if s.http_port is not None:
+        lines.append(
+            "  web login: "
+            + ("required (basic auth; /livez and /readyz open)" if s.web_auth else "none")
+        )
+    if s.max_age or s.max_messages:
+        limits = [f"at most {s.max_messages} messages"] if s.max_messages else []
+        limits += [f"none older than {s.max_age:g} s"] if s.max_age else []
+        lines.append("  retention: " + ", ".join(limits))
     for bound, label in (
         (s.smtp_host, "SMTP"),
         (s.http_host if s.http_port is not None else "", "HTTP"),
@@ -78,6 +88,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return run_subcommand(argv[0], argv[1:])
     out = out or sys.stdout
     settings = settings_from_args(argv, os.environ)
+    configure_logging(settings.quiet, settings.verbose)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -88,7 +99,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except OSError as error:
         print(f"mailsink: cannot start: {error}", file=sys.stderr)
         return 1
-    except RuntimeError as error:
+    except (RuntimeError, ValueError) as error:  # e.g. an unusable --ui-auth-file
         print(f"mailsink: {error}", file=sys.stderr)
         return 1
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}

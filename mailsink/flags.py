@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from mailsink import __version__
-from mailsink.config import STORE_SYNC_MODES, Settings, SettingsError, split_host_port
+from mailsink.config import (
+    COMMAND_MAX_MESSAGES,
+    STORE_SYNC_MODES,
+    Settings,
+    SettingsError,
+    split_host_port,
+)
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
@@ -63,6 +69,25 @@ def _seconds(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> float:
+    """Parse ``3d``, ``12h``, ``30m``, ``90s`` or plain seconds; ``0``/``off`` is 0."""
+    text = text.strip().lower()
+    if text in ("", "0", "off", "none"):
+        return 0.0
+    unit = _DURATION_UNITS.get(text[-1:])
+    number = text[:-1] if unit else text
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 3d, 12h, 30m)") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("a duration must not be negative")
+    return value
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -117,6 +142,8 @@ class Option:
     """The README's default column, when the default text is not what to show."""
     repeat: bool = False
     """The flag may be given several times; the values (tuples) are joined."""
+    short: str | None = None
+    """A one-letter alias (``-q``), for the switches used most."""
 
     @property
     def env(self) -> str:
@@ -179,11 +206,19 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "max-messages",
-        "0",
+        str(COMMAND_MAX_MESSAGES),  # bounded; Settings() keeps 0 (see config.py)
         "keep at most N messages, newest kept (0: unlimited)",
         "max_messages",
         _count,
         "N",
+    ),
+    Option(
+        "max-age",
+        "0",
+        "prune messages older than this: 3d, 12h, 30m, 90s (0: no age limit)",
+        "max_age",
+        _duration,
+        "DURATION",
     ),
     Option(
         "max-size",
@@ -262,6 +297,50 @@ OPTIONS: tuple[Option, ...] = (
         repeat=True,
     ),
     Option(
+        "ui-auth",
+        "",
+        "require HTTP basic auth for the UI, API and event stream with these credentials "
+        "(comma-separated; /livez and /readyz stay open)",
+        "ui_auth",
+        _credentials,
+        "USER:PASS[,...]",
+        shown="none",
+    ),
+    Option(
+        "ui-auth-file",
+        None,
+        "require HTTP basic auth for the users of this htpasswd file (bcrypt: htpasswd -B)",
+        "ui_auth_file",
+        metavar="FILE",
+    ),
+    Option(
+        "ui-tls", False, "serve the UI and API over HTTPS (the generated certificate)", "ui_tls"
+    ),
+    Option(
+        "ui-tls-cert",
+        None,
+        "PEM certificate (chain) for HTTPS; implies --ui-tls",
+        "ui_tls_cert",
+        metavar="FILE",
+    ),
+    Option("ui-tls-key", None, "PEM private key for --ui-tls-cert", "ui_tls_key", metavar="FILE"),
+    Option(
+        "webroot",
+        "/",
+        "serve the UI and API under this path prefix, for a reverse proxy (e.g. /mail/)",
+        "webroot",
+        metavar="PATH",
+    ),
+    Option("label", "", "a name shown in the UI's title", "label", metavar="NAME"),
+    Option("quiet", False, "no log line per received message", "quiet", short="q"),
+    Option(
+        "verbose",
+        False,
+        "also log SMTP session traces (AUTH secrets masked)",
+        "verbose",
+        short="v",
+    ),
+    Option(
         "http-threads",
         "32",
         "web server worker threads; event streams may use all but 4",
@@ -287,11 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="A catch-all SMTP sink for development and tests: accepts every "
         "message, delivers nothing, keeps each one for a browser, a JSON API and pytest.",
         epilog="Every option can also be set as MAILSINK_<OPTION>, "
-        "e.g. MAILSINK_SMTP=0.0.0.0:1025.",
+        "e.g. MAILSINK_SMTP=0.0.0.0:1025.  Subcommands: mailsink sendmail|ingest|dump --help.",
     )
     for option in OPTIONS:
+        names = [f"-{option.short}"] if option.short else []
         if isinstance(option.default, bool):
             parser.add_argument(
+                *names,
                 "--" + option.flag,
                 default=None,
                 action=argparse.BooleanOptionalAction,
@@ -299,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
         else:
             parser.add_argument(
+                *names,
                 "--" + option.flag,
                 default=None,
                 type=option.parse,
@@ -371,6 +453,8 @@ def options_markdown() -> str:
             flag = f"--{option.flag}"
             if option.default:
                 flag += f" / --no-{option.flag}"
+            if option.short:
+                flag = f"-{option.short}, {flag}"
             default = "on" if option.default else "off"
         else:
             flag = f"--{option.flag} {option.metavar}" if option.metavar else f"--{option.flag}"

@@ -63,6 +63,24 @@ class SinkSMTP(FastSMTP):
 
     line_length_limit = LINE_LIMIT
 
+    async def push(self, status: str | bytes) -> None:
+        """Send a reply; log each refusal (4xx/5xx) in one line.
+
+        The reply, not the command, is logged: an AUTH line carries secrets.
+        """
+        if isinstance(status, bytes):
+            await super().push(status)
+            text = status.decode("utf-8", "replace")
+        else:
+            await super().push(status)
+            text = status
+        if text[:1] in ("4", "5"):
+            log.info(
+                "refused %s: %s",
+                _peer_text(self.session.peer if self.session else None),
+                text[:200],
+            )
+
     async def handle_exception(self, error: Exception) -> str:
         """Log what a client did wrong in one line; keep tracebacks for our own faults.
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mailsink.config import WILDCARD_HOSTS
+from mailsink.credentials import split_url_credentials
 from mailsink.message import Envelope, summarize
 from mailsink.pytest_plugin.message import Message
 
@@ -87,7 +88,8 @@ class RemoteServer:
 
     def __init__(self, options: PluginOptions) -> None:
         self.options = options
-        self.url = options.url
+        # http://user:pass@host:8025 works: the credentials go in a header, not the URL.
+        self.url, self._headers = split_url_credentials(options.url)
         self._smtp = options.smtp
         self.ca_path = None
         self.has_wait = True
@@ -124,8 +126,9 @@ class RemoteServer:
     ) -> tuple[int, bytes]:
         """GET a path of the API; return (status, body) for 2xx and 408, raise otherwise."""
         query = "?" + urllib.parse.urlencode(params) if params else ""
+        request = urllib.request.Request(self.url + path + query, headers=self._headers)
         try:
-            with urllib.request.urlopen(self.url + path + query, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return int(response.status), bytes(response.read())
         except urllib.error.HTTPError as error:
             body = error.read()

@@ -20,11 +20,24 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from mailsink.config import WILDCARD_HOSTS, Settings
+from mailsink.credentials import Credentials
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
-from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
+from mailsink.web import (
+    api,
+    auth,
+    events_api,
+    health,
+    mailhog,
+    message_api,
+    openapi,
+    send,
+    ui,
+    view,
+)
 from mailsink.web.errors import ApiError, json_error
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
+from mailsink.web.webroot import WebRoot
 
 BLUEPRINTS = (
     health.bp,  # /livez, /readyz
@@ -94,9 +107,13 @@ def create_app(
         long_requests=LongRequests(max(1, settings.http_threads - 4)),
     )
     _guard_requests(app, allowed_host_names(settings))
+    if settings.web_auth:  # raises CredentialsError for an unusable --ui-auth-file
+        auth.require_login(app, Credentials.load(settings.ui_auth, settings.ui_auth_file))
     _answer_errors_as_json(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    if settings.web_prefix:
+        app.wsgi_app = WebRoot(app.wsgi_app, settings.web_prefix)  # type: ignore[method-assign]
     return app
 
 

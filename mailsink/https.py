@@ -1,0 +1,141 @@
+"""HTTPS for the web server (``--ui-tls``): a small TLS front before waitress.
+
+waitress speaks no TLS, and wrapping its listening socket does not work: its
+non-blocking loop reads ``SSLWantReadError`` (errno 2) as a dropped
+connection.  :class:`TLSFront` instead listens on the web address itself,
+does the handshake on an asyncio loop of its own (one thread, any number of
+connections) and pipes the plain bytes, as they come, to waitress on a Unix
+socket in a private folder (mode 0700) that nothing else can reach.  Piping
+chunk by chunk keeps Server-Sent Events live: an event is forwarded the
+moment waitress writes it.  waitress is told the scheme is https, so the URLs
+Flask builds are right.
+
+A failed handshake (an untrusted certificate, plain HTTP sent to the HTTPS
+port) is one log line, never a traceback.  HSTS is not sent: this is a
+development tool on hosts whose names change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import threading
+
+log = logging.getLogger(__name__)
+
+HANDSHAKE_TIMEOUT = 10.0
+_HAS_START_TLS = hasattr(asyncio.StreamWriter, "start_tls")  # Python 3.11+
+CHUNK = 65536
+
+
+def web_server_context(cert: str, key: str | None) -> ssl.SSLContext:
+    """Return the server context for HTTPS (TLS 1.2 or newer)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key or cert)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+class TLSFront:
+    """Accept TLS on (host, port) and pipe each connection to a Unix socket."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext, backend: str) -> None:
+        self.host = host
+        self.port = port
+        self.context = context
+        self.backend = backend
+        self.address: tuple[str, int] = (host, port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="mailsink-https", daemon=True)
+        self._server: asyncio.Server | None = None
+
+    def start(self) -> None:
+        """Bind the port and start serving; raises if it cannot be bound."""
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._listen(), self._loop)
+        try:
+            future.result(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _listen(self) -> None:
+        if _HAS_START_TLS:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        else:  # Python 3.10: the loop does the handshake, and a failure is not logged
+            self._server = await asyncio.start_server(
+                self._handle,
+                self.host,
+                self.port,
+                ssl=self.context,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+            )
+        sockname = self._server.sockets[0].getsockname()
+        self.address = (str(sockname[0]), int(sockname[1]))
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+        tasks = asyncio.all_tasks(self._loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if _HAS_START_TLS:
+            try:
+                starting = writer.start_tls(self.context)  # type: ignore[attr-defined]  # 3.11+
+                await asyncio.wait_for(starting, HANDSHAKE_TIMEOUT)
+            except (ssl.SSLError, OSError, asyncio.TimeoutError) as error:
+                reason = str(error) or type(error).__name__
+                log.warning("HTTPS handshake with %s failed: %s", _peer(peer), reason)
+                writer.transport.abort()
+                return
+        try:
+            up_reader, up_writer = await asyncio.open_unix_connection(self.backend)
+        except OSError as error:
+            log.warning("HTTPS: the web server is not reachable: %s", error)
+            writer.transport.abort()
+            return
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+    def stop(self) -> None:
+        """Close the listening socket and every connection; stop the thread."""
+        if not self._thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy bytes as they arrive until either side ends; then close the writer."""
+    try:
+        while data := await reader.read(CHUNK):
+            writer.write(data)
+            await writer.drain()
+    except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        with contextlib.suppress(OSError, ssl.SSLError, RuntimeError):
+            writer.close()
+
+
+def _peer(peer: object) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = peer[0], peer[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peer or "")
