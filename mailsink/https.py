@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import threading
 
 log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0
-_HAS_START_TLS = hasattr(asyncio.StreamWriter, "start_tls")  # Python 3.11+
 CHUNK = 65536
 
 
@@ -50,7 +50,8 @@ class TLSFront:
         self.address: tuple[str, int] = (host, port)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="mailsink-https", daemon=True)
-        self._server: asyncio.Server | None = None
+        self._socket: socket.socket | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         """Bind the port and start serving; raises if it cannot be bound."""
@@ -63,18 +64,13 @@ class TLSFront:
             raise
 
     async def _listen(self) -> None:
-        if _HAS_START_TLS:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        else:  # Python 3.10: the loop does the handshake, and a failure is not logged
-            self._server = await asyncio.start_server(
-                self._handle,
-                self.host,
-                self.port,
-                ssl=self.context,
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
-            )
-        sockname = self._server.sockets[0].getsockname()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        listening = socket.create_server((self.host, self.port), family=family)
+        listening.setblocking(False)
+        self._socket = listening
+        sockname = listening.getsockname()
         self.address = (str(sockname[0]), int(sockname[1]))
+        self._tasks.add(self._loop.create_task(self._accept(listening)))
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -85,22 +81,37 @@ class TLSFront:
         if tasks:
             self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        if _HAS_START_TLS:
+    async def _accept(self, listening: socket.socket) -> None:
+        while True:
             try:
-                starting = writer.start_tls(self.context)  # type: ignore[attr-defined]  # 3.11+
-                await asyncio.wait_for(starting, HANDSHAKE_TIMEOUT)
-            except (ssl.SSLError, OSError, asyncio.TimeoutError) as error:
-                reason = str(error) or type(error).__name__
-                log.warning("HTTPS handshake with %s failed: %s", _peer(peer), reason)
-                writer.transport.abort()
-                return
+                client, peer = await self._loop.sock_accept(listening)
+            except OSError:
+                return  # closed by stop()
+            task = self._loop.create_task(self._handle(client, peer))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, client: socket.socket, peer: object) -> None:
+        # The handshake is awaited here, so that a failure is ours to log in one line
+        # (a server made by start_server(ssl=...) drops it silently, and
+        # StreamWriter.start_tls loses a ClientHello that came in before it was called).
+        reader = asyncio.StreamReader(limit=CHUNK, loop=self._loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=self._loop)
+        try:
+            transport, _ = await self._loop.connect_accepted_socket(
+                lambda: protocol, client, ssl=self.context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT
+            )
+        except (ssl.SSLError, OSError, asyncio.TimeoutError) as error:
+            reason = str(error) or type(error).__name__
+            log.warning("HTTPS handshake with %s failed: %s", _peer(peer), reason)
+            client.close()
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, self._loop)
         try:
             up_reader, up_writer = await asyncio.open_unix_connection(self.backend)
         except OSError as error:
             log.warning("HTTPS: the web server is not reachable: %s", error)
-            writer.transport.abort()
+            transport.abort()
             return
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
 
@@ -110,8 +121,8 @@ class TLSFront:
             return
 
         async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
+            if self._socket is not None:
+                self._socket.close()
 
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=5)
