@@ -28,6 +28,8 @@ from mailsink.server import Sink
 from mailsink.tls import CertificateFiles
 from procs import start_mailsink
 
+pytest_plugins = ["pytester"]
+
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="needs curl (scripts/test installs it)")
 
@@ -358,3 +360,33 @@ def test_dump_sends_the_credentials_of_its_url(make_sink: object, tmp_path: Path
         timeout=60,
     )
     assert refused.returncode == 1 and "401" in refused.stderr
+
+
+REMOTE_TEST = """
+import smtplib
+
+def test_remote_sink_behind_a_login(mailsink):
+    me = mailsink.address("ann@example.test")
+    with smtplib.SMTP(mailsink.host, mailsink.port) as client:
+        data = f"To: {me}\\r\\nSubject: behind login\\r\\n\\r\\nx\\r\\n"
+        client.sendmail("app@example.test", [me], data)
+    assert mailsink.assert_sent(to=me).subject == "behind login"
+"""
+
+
+def test_the_pytest_plugin_reaches_a_sink_behind_a_login(
+    make_sink: object, pytester: pytest.Pytester
+) -> None:
+    sink: Sink = make_sink(http_port=0, tls=False, ui_auth=(("ci", "t0ken"),))  # type: ignore[operator]
+    netloc = urllib.parse.urlsplit(str(sink.web_url)).netloc
+    pytester.makepyfile(REMOTE_TEST)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--mailsink-url=http://ci:t0ken@{netloc}"
+    )  # fmt: skip
+    result.assert_outcomes(passed=1)
+    wrong = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--mailsink-url=http://ci:wrong@{netloc}"
+    )  # fmt: skip
+    assert wrong.ret != 0
+    assert "answered 401" in wrong.stdout.str()
+    assert "Y2k6d3Jvbmc" not in wrong.stdout.str()  # the Authorization header is not shown
