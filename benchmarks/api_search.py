@@ -150,7 +150,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = tempfile.TemporaryDirectory()
     path = args.db or Path(folder.name) / "bench.db"
-    store = SQLiteStore(path)
+    store = SQLiteStore(path).start()
     insert_s = None
     if store.count() < args.messages:
         insert_s = fill(store, args.messages - store.count())

@@ -23,6 +23,7 @@ from flask.sansio.blueprints import BlueprintSetupState
 
 from mailsink import __version__
 from mailsink.search import Query, Term
+from mailsink.store import MessageStore, is_memory
 from mailsink.web.errors import ApiError
 from mailsink.web.events_api import bp as events_bp
 from mailsink.web.mailhog import bp as mailhog_bp
@@ -213,13 +214,9 @@ def delete_tag(tag: str) -> Response:
     return ok()
 
 
-def _database(spec: str) -> tuple[str, int]:
-    """Return the store's path and size in bytes ('' and 0 for memory)."""
-    if spec in ("", "memory", ":memory:"):
-        return "", 0
-    path = Path(spec)
-    size = sum(p.stat().st_size for p in (path, Path(f"{spec}-wal")) if p.exists())
-    return str(path), size
+def _database(spec: str, store: MessageStore) -> tuple[str, int]:
+    """Return the store's path ('' for memory) and the bytes all its files take on disk."""
+    return ("" if is_memory(spec) else str(Path(spec))), store.disk_usage()
 
 
 def _memory_bytes() -> int:
@@ -233,7 +230,7 @@ def info() -> Any:
     """Return Mailpit's AppInformation: version, counts, tags, runtime stats."""
     ext = current_app.extensions
     store = ext["mailsink"]["mailbox"].store
-    database, size = _database(ext["mailsink"]["settings"].store)
+    database, size = _database(ext["mailsink"]["settings"].store, store)
     tags = {
         tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
     }

@@ -14,12 +14,22 @@ __all__ = [
     "Page",
     "SQLiteStore",
     "StoredMessage",
+    "is_memory",
     "open_store",
 ]
 
 
+def is_memory(spec: str) -> bool:
+    """Tell whether a ``--store`` value names the memory store rather than a file."""
+    return spec in ("", "memory", ":memory:")
+
+
 def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> MessageStore:
-    """Open the store named by ``--store``: ``memory`` or the path of a SQLite file."""
-    if spec in ("", "memory", ":memory:"):
+    """Open the store named by ``--store`` (``memory`` or the path of a SQLite file), started.
+
+    A SQLite store's helper threads start here (:meth:`SQLiteStore.start`)
+    and stop when it is closed.
+    """
+    if is_memory(spec):
         return MemoryStore(max_messages)
-    return SQLiteStore(spec, max_messages, synchronous=sync)
+    return SQLiteStore(spec, max_messages, synchronous=sync).start()

@@ -119,6 +119,10 @@ class MessageStore(Protocol):
         """Return every tag in use, sorted case-insensitively."""
         ...
 
+    def disk_usage(self) -> int:
+        """Return the bytes the store's files take on disk (0 for a store in memory)."""
+        ...
+
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
         ...

@@ -1,7 +1,7 @@
 """Compile a search :class:`~mailsink.search.Query` into a Python predicate.
 
 The memory store filters with it; the SQLite store compiles the same query to
-SQL instead (``sqlite_query.py``), and the contract suite checks that both
+SQL instead (``sqlite/query.py``), and the contract suite checks that both
 agree.
 """
 
@@ -110,16 +110,24 @@ def _positive(term: Term, raw: RawGetter) -> Predicate:  # noqa: C901, PLR0911 -
     raise ValueError(f"unknown search field {field!r}")
 
 
+def header_matches(headers: str, name: str, value: str) -> bool:
+    """Tell whether header ``name`` is present (and contains ``value``, if given).
+
+    ``headers`` is a message's raw header block: decoding happens here, at
+    search time, so that ingest does not pay for a search few people run.
+    The SQLite store calls it as the SQL function ``header_match``.
+    """
+    values = header_values(headers, name)
+    if not value:
+        return bool(values)
+    return any(value in v.lower() for v in values)
+
+
 def _header_predicate(name: str, value: str, raw: RawGetter) -> Predicate:
     """Return a predicate on a header's presence or value, read from raw bytes."""
 
     def check(message: StoredMessage) -> bool:
         data = raw(message.id)
-        if data is None:
-            return False
-        values = header_values(header_block(data), name)
-        if not value:
-            return bool(values)
-        return any(value in v.lower() for v in values)
+        return data is not None and header_matches(header_block(data), name, value)
 
     return check

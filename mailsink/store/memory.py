@@ -378,6 +378,10 @@ class MemoryStore:
             found = normalize_tags(t for tags in self._tags.values() for t in tags)
         return sorted(found, key=str.lower)
 
+    def disk_usage(self) -> int:
+        """Return 0: nothing is on disk."""
+        return 0
+
     def close(self) -> None:
         """Drop every message."""
         self.clear()
