@@ -143,3 +143,15 @@ def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
             seen.add(tag.lower())
             out.append(tag)
     return tuple(out)
+
+
+def edit_tag(tags: tuple[str, ...], old: str, new: str | None) -> tuple[str, ...] | None:
+    """Return tags with ``old`` (in any case) renamed to ``new``, or dropped when it is None.
+
+    None when ``old`` is not among them: the message is left as it is.
+    """
+    wanted = old.lower()
+    if not any(t.lower() == wanted for t in tags):
+        return None
+    kept = (new if t.lower() == wanted else t for t in tags)
+    return normalize_tags(t for t in kept if t is not None)

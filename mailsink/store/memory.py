@@ -23,6 +23,7 @@ from mailsink.store.base import (
     Page,
     StoredMessage,
     clamp_page,
+    edit_tag,
     normalize_tags,
 )
 from mailsink.store.codec import (
@@ -363,12 +364,11 @@ class MemoryStore:
     def _edit_tags(self, old: str, new: str | None) -> builtins.list[str]:
         """Replace (or drop, when new is None) a tag everywhere."""
         changed = []
-        wanted = old.lower()
         with self._lock:
             for message_id, tags in list(self._tags.items()):
-                if any(t.lower() == wanted for t in tags):
-                    kept = [new if t.lower() == wanted else t for t in tags]
-                    self._tags[message_id] = normalize_tags(t for t in kept if t is not None)
+                edited = edit_tag(tags, old, new)
+                if edited is not None:
+                    self._tags[message_id] = edited
                     changed.append(message_id)
         return changed
 

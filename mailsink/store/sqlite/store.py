@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING
 
 from mailsink.headers import header_block
 from mailsink.message import Address
-from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
+from mailsink.store.base import (
+    Incoming,
+    Page,
+    StoredMessage,
+    clamp_page,
+    edit_tag,
+    normalize_tags,
+)
 from mailsink.store.codec import (
     envelope_from_json,
     envelope_to_json,
@@ -548,20 +555,19 @@ class SQLiteStore:
 
     def rename_tag(self, old: str, new: str) -> builtins.list[str]:
         """Rename a tag on every message; return the IDs changed."""
-        wanted = old.lower()
-        updates = {
-            message_id: normalize_tags(new if t.lower() == wanted else t for t in tags)
-            for message_id, tags in self._tagged(old)
-        }
-        return self._update_tags(updates)
+        return self._edit_tag(old, new)
 
     def delete_tag(self, tag: str) -> builtins.list[str]:
         """Remove a tag from every message; return the IDs changed."""
-        wanted = tag.lower()
-        updates = {
-            message_id: tuple(t for t in tags if t.lower() != wanted)
-            for message_id, tags in self._tagged(tag)
-        }
+        return self._edit_tag(tag, None)
+
+    def _edit_tag(self, old: str, new: str | None) -> builtins.list[str]:
+        """Replace (or drop, when new is None) a tag everywhere; return the IDs changed."""
+        updates = {}
+        for message_id, tags in self._tagged(old):
+            edited = edit_tag(tags, old, new)
+            if edited is not None:
+                updates[message_id] = edited
         return self._update_tags(updates)
 
     def tags(self) -> builtins.list[str]:
