@@ -9,6 +9,7 @@ Modules::
     query.py       compile_where(): a search Query as a parameterised SQL condition
     text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
     checkpoint.py  Checkpointer: WAL checkpoints off the ingest path; TRUNCATE when idle
+    worker.py      Worker: the start()/stop() lifecycle of those two background threads
 
 Files on disk while running, for ``--store mail.db`` (seven names; no lock
 file: SQLite locks the database and ``-shm`` files themselves)::

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
+
+from mailsink.store.sqlite.worker import Worker
 
 CHECKPOINT_INTERVAL = 0.5
 """Seconds after a write before the PASSIVE checkpoint (writes in between share it)."""
@@ -40,19 +41,17 @@ class Checkpointer:
         """Remember how to connect to each database; nothing is opened until :meth:`start`."""
         self._connects = list(connects)
         self._conns: list[sqlite3.Connection] = []
-        self._dirty = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker("mailsink-checkpoint", self._run)
+        self._dirty, self._stopping = self._worker.wake, self._worker.stopping
 
     def start(self) -> None:
         """Open a connection to each database and start the thread (once)."""
-        if self._thread is not None:
+        if self._worker.started:
             return
         self._conns = [connect() for connect in self._connects]
         for conn in self._conns:
             conn.execute("PRAGMA busy_timeout = 0")
-        self._thread = threading.Thread(target=self._run, name="mailsink-checkpoint", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def written(self) -> None:
         """Tell the thread a transaction committed (cheap: it runs on the way to a 250)."""
@@ -86,11 +85,7 @@ class Checkpointer:
 
     def stop(self) -> None:
         """Stop the thread, truncate each WAL (waiting for the writers now) and close."""
-        if self._thread is not None:
-            self._stopping.set()
-            self._dirty.set()
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._worker.stop(timeout=10)
         for conn in self._conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA busy_timeout = 10000")

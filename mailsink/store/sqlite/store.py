@@ -27,14 +27,7 @@ from typing import TYPE_CHECKING
 
 from mailsink.headers import header_block
 from mailsink.message import Address
-from mailsink.store.base import (
-    Incoming,
-    Page,
-    StoredMessage,
-    clamp_page,
-    edit_tag,
-    normalize_tags,
-)
+from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, edit_tag, normalize_tags
 from mailsink.store.codec import (
     envelope_from_json,
     envelope_to_json,

@@ -29,6 +29,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from mailsink.store.sqlite.worker import Worker
+
 FTS_HEAD = 4096
 """Characters of each message's search text put in the trigram index.
 
@@ -86,21 +88,18 @@ class TextIndex:
         self._messages: sqlite3.Connection | None = None
         self._upto = int(self._db.execute("SELECT upto FROM state").fetchone()[0])
         self._changed = threading.Condition()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._worker = Worker("mailsink-index", self._run)
+        self._wake, self._stopping = self._worker.wake, self._worker.stopping
         self._forget: list[int] = []
         self._forget_all = False
         self._hold = threading.Lock()
         self._urgent = False
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the thread that indexes new messages (once)."""
-        if self._thread is not None:
-            return
-        self._messages = self._connect_messages()
-        self._thread = threading.Thread(target=self._run, name="mailsink-index", daemon=True)
-        self._thread.start()
+        if not self._worker.started:
+            self._messages = self._connect_messages()
+            self._worker.start()
 
     def connect(self) -> sqlite3.Connection:
         """Open a new connection to the index database."""
@@ -158,7 +157,7 @@ class TextIndex:
 
     def wait_indexed(self, seq: int, timeout: float = 10.0) -> bool:
         """Wait until every message up to ``seq`` is indexed; False on timeout (or not started)."""
-        if self._thread is None:
+        if not self._worker.started:
             return self._upto >= seq
         self._urgent = True
         self._wake.set()
@@ -173,11 +172,7 @@ class TextIndex:
 
     def close(self) -> None:
         """Stop the thread and close the files (what is not indexed yet is indexed next time)."""
-        if self._thread is not None:
-            self._stopping.set()
-            self._wake.set()
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._worker.stop(timeout=30)
         for conn in (self._db, self._messages):
             if conn is not None:
                 with contextlib.suppress(sqlite3.Error):
