@@ -3,9 +3,12 @@
 Why a thread: a checkpoint copies the WAL into the database file and
 fsyncs, which is slow, and SQLite's default is that whichever connection
 commits past 1,000 pages does it, on the path to a 250 reply.  The store
-turns that off (``wal_autocheckpoint = 0``) and this thread checkpoints
-instead, ``PASSIVE`` half a second after writes (it never waits for
-anyone, so readers and writers carry on).
+turns that off for the message database (``wal_autocheckpoint = 0``) and
+this thread checkpoints instead, ``PASSIVE`` half a second after writes (it
+never waits for anyone, so readers and writers carry on).  The index
+database keeps SQLite's automatic checkpoints, run by the index thread, off
+that path anyway; this thread checkpoints it too, for the sake of the next
+paragraph.
 
 Why ``TRUNCATE`` once idle: a ``PASSIVE`` checkpoint copies the WAL but
 never shrinks the ``-wal`` file, and a large transaction ("mark all read" on
