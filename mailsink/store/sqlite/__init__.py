@@ -58,8 +58,9 @@ Threads::
     web threads          read through a connection of their own each (the index ATTACHed)
     mailsink-index       TextIndex: reads rows above its mark and their text heads, writes
                          the index database in batches (its own two connections)
-    mailsink-checkpoint  Checkpointer: PASSIVE checkpoints 0.5 s after writes, TRUNCATE
-                         after 1 s without any, for both databases (its own connections)
+    mailsink-checkpoint  Checkpointer: PASSIVE checkpoints of mail.db 0.5 s after writes
+                         (the index thread checkpoints its own database), TRUNCATE of both
+                         WALs after 1 s without writes (its own connections)
 
 Lifecycle: ``SQLiteStore(path)`` opens (or creates, or migrates) the files
 and starts no thread, so tests can build and inspect one freely;

@@ -7,8 +7,7 @@ turns that off for the message database (``wal_autocheckpoint = 0``) and
 this thread checkpoints instead, ``PASSIVE`` half a second after writes (it
 never waits for anyone, so readers and writers carry on).  The index
 database keeps SQLite's automatic checkpoints, run by the index thread, off
-that path anyway; this thread checkpoints it too, for the sake of the next
-paragraph.
+that path anyway; this thread only truncates its WAL (next paragraph).
 
 Why ``TRUNCATE`` once idle: a ``PASSIVE`` checkpoint copies the WAL but
 never shrinks the ``-wal`` file, and a large transaction ("mark all read" on
@@ -38,11 +37,15 @@ Connect = Callable[[], sqlite3.Connection]
 
 
 class Checkpointer:
-    """Checkpoint some WAL databases after writes, truncate their WALs when idle, and on stop."""
+    """Checkpoint a database after writes; truncate its WAL, and others', when idle and on stop."""
 
-    def __init__(self, connects: Sequence[Connect]) -> None:
-        """Remember how to connect to each database; nothing is opened until :meth:`start`."""
-        self._connects = list(connects)
+    def __init__(self, connect: Connect, truncate_too: Sequence[Connect] = ()) -> None:
+        """Remember how to connect to the databases; nothing is opened until :meth:`start`.
+
+        ``connect`` opens the database whose automatic checkpoints are off;
+        ``truncate_too``, databases that only need their WAL truncated.
+        """
+        self._connects = [connect, *truncate_too]
         self._conns: list[sqlite3.Connection] = []
         self._worker = Worker("mailsink-checkpoint", self._run)
         self._dirty, self._stopping = self._worker.wake, self._worker.stopping
@@ -70,15 +73,15 @@ class Checkpointer:
                 if self._stopping.wait(CHECKPOINT_INTERVAL):
                     return
                 self._dirty.clear()
-                self._checkpoint("PASSIVE")
+                self._checkpoint("PASSIVE", self._conns[:1])
                 truncate_due = True
             else:
-                truncate_due = not self._checkpoint("TRUNCATE")
+                truncate_due = not self._checkpoint("TRUNCATE", self._conns)
 
-    def _checkpoint(self, mode: str) -> bool:
-        """Checkpoint every database; tell whether each one completed."""
+    def _checkpoint(self, mode: str, conns: list[sqlite3.Connection]) -> bool:
+        """Checkpoint these databases; tell whether each one completed."""
         complete = True
-        for conn in self._conns:
+        for conn in conns:
             try:
                 busy = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
             except sqlite3.Error:

@@ -180,7 +180,7 @@ class SQLiteStore:
                 committed=lambda: self._checkpointer.written(),  # noqa: PLW0108 - built below
             )
         self._checkpointer = Checkpointer(
-            [self._connect] if self._index is None else [self._connect, self._index.connect]
+            self._connect, [] if self._index is None else [self._index.connect]
         )
 
     def start(self) -> SQLiteStore:
