@@ -15,11 +15,14 @@ secrets, so it is never switched on).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
+import queue
 import sys
 import threading
 
+from mailsink.events import Event, Subscription
 from mailsink.mailbox import Mailbox
 from mailsink.search import parse_query
 
@@ -39,11 +42,18 @@ class MessageLog:
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
         self._thread: threading.Thread | None = None
+        self._subscription: Subscription | None = None
         self._stop = threading.Event()
 
     def start(self) -> MessageLog:
-        """Subscribe and start the thread; return self."""
-        subscription = self.mailbox.events.subscribe()
+        """Subscribe and start the thread, if its lines would be shown at all; return self.
+
+        Without a handler for INFO (the pytest plugin, embedding code) no thread runs, so
+        nothing is paid per message.
+        """
+        if self._thread is not None or not RECEIVED.isEnabledFor(logging.INFO):
+            return self
+        subscription = self._subscription = self.mailbox.events.subscribe()
 
         def run() -> None:
             with subscription:
@@ -55,7 +65,7 @@ class MessageLog:
                         continue
                     if event.kind == "close":
                         return
-                    if event.kind == "new" and RECEIVED.isEnabledFor(logging.INFO):
+                    if event.kind == "new":
                         m = event.message
                         RECEIVED.info(
                             describe(
@@ -74,6 +84,9 @@ class MessageLog:
     def stop(self) -> None:
         """Log what is queued still, then stop."""
         self._stop.set()
+        if self._subscription is not None:
+            with contextlib.suppress(queue.Full):  # full: the thread ends on the flag instead
+                self._subscription.events.put_nowait(Event("close"))  # after what is queued
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
