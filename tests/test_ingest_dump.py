@@ -145,8 +145,19 @@ def test_dump_query_selects_messages(mixed: Path, tmp_path: Path) -> None:
 def test_ingest_to_an_unreachable_sink_exits_75(mixed: Path) -> None:
     result = run("ingest", "--smtp", "127.0.0.1:9", str(mixed / "a.eml"))
     assert result.returncode == 75
-    assert "cannot reach a sink at 127.0.0.1:9" in result.stderr
+    assert "cannot deliver to a sink at 127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ingest_logs_in_to_a_sink_that_requires_auth(make_sink: object, mixed: Path) -> None:
+    sink: Sink = make_sink(auth_users=(("app", "pw"),), require_auth=True)  # type: ignore[operator]
+    host, port = sink.smtp_address
+    result = run("ingest", "--smtp", f"app:pw@{host}:{port}", str(mixed / "a.eml"))
+    assert result.returncode == 0, result.stderr
+    assert sink.store.list().items[0].envelope.auth_user == "app"
+    wrong = run("ingest", "--smtp", f"app:nope@{host}:{port}", str(mixed / "a.eml"))
+    assert wrong.returncode == 1 and "535" in wrong.stderr and "nope" not in wrong.stderr
+    assert "Traceback" not in wrong.stderr
 
 
 class HostileAPI(BaseHTTPRequestHandler):

@@ -140,6 +140,24 @@ def test_a_refused_message_exits_69(make_sink: object) -> None:
     assert "552" in result.stderr.decode()
 
 
+def test_dash_s_with_credentials_logs_in_first(make_sink: object) -> None:
+    guarded: Sink = make_sink(auth_users=(("app", "p@ss"),), require_auth=True)  # type: ignore[operator]
+    host, port = guarded.smtp_address
+    data = b"To: ann@example.test\nSubject: with auth\n\nx\n"
+    result = subprocess.run(
+        [*SHIM, "-t", "-S", f"app:p%40ss@{host}:{port}"],
+        input=data,
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert _only(guarded)[0].envelope.auth_user == "app"
+    refused = subprocess.run(
+        [*SHIM, "-t", "-S", f"{host}:{port}"], input=data, capture_output=True, timeout=60
+    )
+    assert refused.returncode == 69 and b"530" in refused.stderr
+
+
 def test_dash_bs_speaks_smtp_on_stdin_and_stdout(sink: Sink) -> None:
     session = (
         b"EHLO client.test\r\nMAIL FROM:<app@example.test>\r\nRCPT TO:<ann@example.test>\r\n"

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from mailsink.commands.mailfiles import Found, Skipped, find_messages
 from mailsink.commands.sendmail import header_recipients, split_headers
-from mailsink.config import is_memory_store, split_host_port
+from mailsink.commands.smtp_target import SMTPTarget, parse_target
+from mailsink.config import is_memory_store
 from mailsink.message import Envelope, parse_addresses
 
 if TYPE_CHECKING:
@@ -112,9 +113,8 @@ def _found(items: Iterator[Found | Skipped], progress: Progress) -> Iterator[Fou
 class SMTPSender:
     """One SMTP connection to the sink, opened on first use and again if it drops."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
+    def __init__(self, target: SMTPTarget) -> None:
+        self.target = target
         self._smtp: smtplib.SMTP | None = None
 
     def send(self, item: Found) -> str | None:
@@ -127,7 +127,7 @@ class SMTPSender:
         utf8 = [] if all(a.isascii() for a in addresses) else ["SMTPUTF8"]
         for attempt in (1, 2):
             if self._smtp is None:
-                self._smtp = smtplib.SMTP(self.host, self.port, timeout=60)
+                self._smtp = self.target.connect(timeout=60)
             try:
                 self._smtp.sendmail(
                     envelope.mail_from, list(envelope.rcpt_tos), item.raw, mail_options=utf8
@@ -161,9 +161,9 @@ class SMTPSender:
                 smtp.quit()
 
 
-def ingest_by_smtp(items: Iterator[Found], host: str, port: int, progress: Progress) -> int:
+def ingest_by_smtp(items: Iterator[Found], target: SMTPTarget, progress: Progress) -> int:
     """Send each message to the sink by SMTP; return the exit status."""
-    sender = SMTPSender(host, port)
+    sender = SMTPSender(target)
     try:
         for item in items:
             refused = sender.send(item)
@@ -171,10 +171,12 @@ def ingest_by_smtp(items: Iterator[Found], host: str, port: int, progress: Progr
                 progress.ok()
             else:
                 progress.skip(item.source, refused)
-    except OSError as error:
+    except (OSError, smtplib.SMTPException) as error:  # unreachable, or AUTH refused
         progress.finish()
-        print(f"mailsink ingest: cannot reach a sink at {host}:{port}: {error}", file=sys.stderr)
-        return EX_TEMPFAIL
+        where = target.shown
+        print(f"mailsink ingest: cannot deliver to a sink at {where}: {error}", file=sys.stderr)
+        # SMTPException is an OSError too: test it first.
+        return 1 if isinstance(error, smtplib.SMTPException) else EX_TEMPFAIL
     finally:
         sender.close()
     return 0
@@ -218,8 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--smtp",
-        metavar="HOST:PORT",
-        help="send to the running sink there (default 127.0.0.1:1025, MAILSINK_INGEST_SMTP)",
+        metavar="[USER:PASS@]HOST:PORT",
+        help="send to the running sink there (default 127.0.0.1:1025, MAILSINK_INGEST_SMTP); "
+        "USER:PASS@ logs in first",
     )
     target.add_argument(
         "--store", metavar="FILE", help="store straight into this SQLite store file instead"
@@ -239,12 +242,10 @@ def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
         status = ingest_into_store(args.store, items, progress)
     else:
         try:
-            host, port = split_host_port(
-                args.smtp or env.get("MAILSINK_INGEST_SMTP") or "127.0.0.1:1025"
-            )
+            target = parse_target(args.smtp or env.get("MAILSINK_INGEST_SMTP") or "127.0.0.1:1025")
         except ValueError as error:
             parser.error(f"--smtp: {error}")
-        status = ingest_by_smtp(items, host, port, progress)
+        status = ingest_by_smtp(items, target, progress)
         if status:
             return status
     progress.finish()

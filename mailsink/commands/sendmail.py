@@ -3,8 +3,8 @@
 PHP's ``mail()``, cron, ``mail``/``mailx``, WordPress and many shell tools
 hand mail to a sendmail binary instead of speaking SMTP.  This shim takes the
 options those callers pass, reads the message from stdin and delivers it by
-SMTP to a sink: ``-S HOST:PORT`` (Mailpit's flag), else the
-``MAILSINK_SENDMAIL_SMTP`` variable, else ``127.0.0.1:1025``.  Installed as
+SMTP to a sink: ``-S HOST:PORT`` (Mailpit's flag; ``USER:PASS@HOST:PORT`` logs
+in first), else the ``MAILSINK_SENDMAIL_SMTP`` variable, else ``127.0.0.1:1025``.  Installed as
 ``sendmail`` (a symlink to ``mailsink`` named ``sendmail``), it runs without
 the subcommand word.
 
@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from mailsink.config import split_host_port
+from mailsink.commands.smtp_target import SMTPTarget, parse_target
 from mailsink.message import parse_addresses
 from mailsink.smtp import has_control_chars
 
@@ -269,13 +269,12 @@ def prepare(options: Options, data: bytes) -> Submission:
     return Submission(sender, tuple(recipients), b"".join(kept) + b"\r\n" + body)
 
 
-def deliver(submission: Submission, host: str, port: int, verbose: bool = False) -> int:
+def deliver(submission: Submission, target: SMTPTarget, verbose: bool = False) -> int:
     """Send one submission over SMTP; return the exit status (one line on stderr if not 0)."""
     needs_utf8 = not all(a.isascii() for a in (submission.sender, *submission.recipients))
+    where = target.shown
     try:
-        with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
-            smtp.set_debuglevel(1 if verbose else 0)
-            smtp.ehlo()
+        with target.connect(TIMEOUT, verbose) as smtp:
             refused = smtp.sendmail(
                 submission.sender,
                 list(submission.recipients),
@@ -287,10 +286,10 @@ def deliver(submission: Submission, host: str, port: int, verbose: bool = False)
     except smtplib.SMTPResponseException as error:
         reply = error.smtp_error
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-        _say(f"the sink at {host}:{port} refused the message: {error.smtp_code} {text}")
+        _say(f"the sink at {where} refused the message: {error.smtp_code} {text}")
         return EX_TEMPFAIL if 400 <= error.smtp_code < 500 else EX_UNAVAILABLE
     except (OSError, smtplib.SMTPException) as error:
-        _say(f"cannot deliver to a sink at {host}:{port}: {error} (is mailsink running?)")
+        _say(f"cannot deliver to a sink at {where}: {error} (is mailsink running?)")
         return EX_TEMPFAIL
     return _refused(refused) if refused else EX_OK
 
@@ -350,11 +349,11 @@ def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
         options = parse_options(argv)
         address = options.smtp or env.get(SMTP_ENV) or DEFAULT_SMTP
         try:
-            host, port = split_host_port(address)
+            target = parse_target(address)
         except ValueError as error:
             raise UsageError(f"-S / {SMTP_ENV}: {error}") from None
         if options.mode != "m":
-            return _other_mode(options.mode, host, port)
+            return _other_mode(options.mode, target.host, target.port)
         try:
             data = read_message(sys.stdin.buffer, options.ignore_dots)
         except (OSError, ValueError) as error:
@@ -365,7 +364,7 @@ def main(argv: Sequence[str], env: Mapping[str, str]) -> int:
         _say(str(error))
         print(USAGE, file=sys.stderr)
         return EX_USAGE
-    return deliver(submission, host, port, options.verbose)
+    return deliver(submission, target, options.verbose)
 
 
 def _other_mode(mode: str, host: str, port: int) -> int:
