@@ -242,15 +242,7 @@ class Submission:
 def prepare(options: Options, data: bytes) -> Submission:
     """Build the envelope and the message as a submission program does (module docstring)."""
     fields, body = split_headers(data)
-    recipients = _addresses(options.recipients)
-    if options.from_headers or not options.recipients:
-        recipients += header_recipients(fields)
-    recipients = list(dict.fromkeys(recipients))
-    if not recipients:
-        raise UsageError("no recipients: give them as arguments or use -t with To/Cc/Bcc headers")
-    for address in recipients:
-        if has_control_chars(address):
-            raise UsageError(f"bad recipient {address!r}")
+    recipients = envelope_recipients(options, fields)
     sender = options.sender if options.sender is not None else default_sender()
     sender = sender.strip().removeprefix("<").removesuffix(">")
     if has_control_chars(sender) or (options.full_name and has_control_chars(options.full_name)):
@@ -267,6 +259,23 @@ def prepare(options: Options, data: bytes) -> Submission:
         domain = (sender.rpartition("@")[2] or socket.gethostname() or "localhost").strip("[]")
         kept.append(f"Message-ID: {email.utils.make_msgid(domain=domain)}\r\n".encode())
     return Submission(sender, tuple(recipients), b"".join(kept) + b"\r\n" + body)
+
+
+def envelope_recipients(options: Options, fields: list[bytes]) -> list[str]:
+    """Return the arguments' addresses, plus the headers' with -t or without arguments."""
+    for argument in options.recipients:  # before parsing, which would drop CR/LF silently
+        if has_control_chars(argument):
+            raise UsageError(f"bad recipient {argument!r}")
+    recipients = _addresses(options.recipients)
+    if options.from_headers or not options.recipients:
+        recipients += header_recipients(fields)
+    recipients = list(dict.fromkeys(recipients))
+    if not recipients:
+        raise UsageError("no recipients: give them as arguments or use -t with To/Cc/Bcc headers")
+    for address in recipients:
+        if has_control_chars(address):
+            raise UsageError(f"bad recipient {address!r}")
+    return recipients
 
 
 def deliver(submission: Submission, target: SMTPTarget, verbose: bool = False) -> int:
