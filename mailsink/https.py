@@ -87,6 +87,8 @@ class TLSFront:
                 client, peer = await self._loop.sock_accept(listening)
             except OSError:
                 return  # closed by stop()
+            # Small writes (an SSE event) must not wait for the peer's delayed ACK (Nagle).
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             task = self._loop.create_task(self._handle(client, peer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
