@@ -157,17 +157,10 @@ def _check_limits(s: Settings) -> None:
 def _check_tls_and_auth(s: Settings) -> None:
     for name in ("tls", "require_tls", "require_auth"):
         _check_type(name, getattr(s, name), bool)
-    for name in ("tls_cert", "tls_key", "tls_dir"):
-        value = getattr(s, name)
-        if value is not None:
-            _check_type(name, value, str)
+    _check_optional_strings(s, "tls_cert", "tls_key", "tls_dir")
     if s.tls_key and not s.tls_cert:
         raise SettingsError("tls_key", "a key needs its certificate (tls_cert)")
-    _check_type("auth_users", s.auth_users, tuple)
-    for pair in s.auth_users:
-        well_formed = isinstance(pair, tuple) and len(pair) == 2 and pair[0]
-        if not well_formed or not all(isinstance(part, str) for part in pair):
-            raise SettingsError("auth_users", f"expected (user, password) pairs, got {pair!r}")
+    _check_credentials("auth_users", s.auth_users)
 
 
 _WEBROOT = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*(?:[A-Za-z0-9._~-]+)?")
@@ -176,10 +169,7 @@ _LABEL_CHARS = 100
 
 def _check_team_host(s: Settings) -> None:
     _check_credentials("ui_auth", s.ui_auth)
-    for name in ("ui_auth_file", "ui_tls_cert", "ui_tls_key"):
-        value = getattr(s, name)
-        if value is not None:
-            _check_type(name, value, str)
+    _check_optional_strings(s, "ui_auth_file", "ui_tls_cert", "ui_tls_key")
     if s.ui_tls_key and not s.ui_tls_cert:
         raise SettingsError("ui_tls_key", "a key needs its certificate (ui_tls_cert)")
     for name in ("ui_tls", "quiet", "verbose"):
@@ -200,6 +190,13 @@ def _check_team_host(s: Settings) -> None:
         raise SettingsError("max_age", f"must not be negative, got {age}")
     if s.quiet and s.verbose:
         raise SettingsError("verbose", "quiet and verbose exclude each other")
+
+
+def _check_optional_strings(s: Settings, *names: str) -> None:
+    for name in names:
+        value = getattr(s, name)
+        if value is not None:
+            _check_type(name, value, str)
 
 
 def _check_credentials(field: str, value: object) -> None:
