@@ -64,7 +64,7 @@ def test_the_defaults_are_valid() -> None:
     ],
 )
 def test_a_bad_value_is_a_value_error_naming_the_field(field: str, value: Any) -> None:
-    extra = {"quiet": True} if field == "verbose" else {}
+    extra: dict[str, Any] = {"quiet": True} if field == "verbose" else {}
     with pytest.raises(ValueError, match=f"^{field}: ") as caught:
         Settings(**{field: value}, **extra)
     assert isinstance(caught.value, SettingsError)
