@@ -117,6 +117,19 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         type=_optional_address,
         metavar="HOST:PORT",
     )
+    for flag, example, what in (
+        ("pop3", "1110", "POP3 (with STLS)"),
+        ("pop3s", "1995", "implicit-TLS POP3"),
+        ("imap", "1143", "IMAP (with STARTTLS)"),
+        ("imaps", "1993", "implicit-TLS IMAP"),
+    ):
+        add(
+            flag,
+            "off",
+            f"{what} listen address, e.g. 127.0.0.1:{example}, or off (default)",
+            type=_optional_address,
+            metavar="HOST:PORT",
+        )
     add("store", "memory", "'memory' (default) or the path of a SQLite file", metavar="memory|PATH")
     add(
         "store-sync",
@@ -185,6 +198,11 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
         parser.error("--tls-key needs --tls-cert")
     smtps = args.smtps
     http = args.http
+    readers: dict[str, object] = {}
+    for name in ("pop3", "pop3s", "imap", "imaps"):
+        address = getattr(args, name)
+        if address is not None:
+            readers[f"{name}_host"], readers[f"{name}_port"] = address
     return Settings(
         smtp_host=args.smtp[0],
         smtp_port=args.smtp[1],
@@ -207,6 +225,7 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
         auth_users=auth_users,
         require_auth=args.require_auth,
         allowed_hosts=tuple(h.strip() for h in str(args.allowed_hosts).split(",") if h.strip()),
+        **readers,  # type: ignore[arg-type]
     )
 
 
@@ -218,6 +237,9 @@ def startup_lines(sink: Sink) -> list[str]:
     if sink.listener and sink.listener.smtps_address:
         shost, sport = sink.listener.smtps_address
         lines.append(f"  SMTPS (implicit TLS) on {shost}:{sport}")
+    if sink.readers is not None:
+        for name, (rhost, rport) in sink.readers.addresses.items():
+            lines.append(f"  {name.upper()} on {rhost}:{rport}")
     if sink.web_url:
         lines.append(f"  web UI and API at {sink.web_url}/")
     store = (
@@ -235,6 +257,7 @@ def startup_lines(sink: Sink) -> list[str]:
     for bound, label in (
         (s.smtp_host, "SMTP"),
         (s.http_host if s.http_port is not None else "", "HTTP"),
+        *((host, name.upper()) for name, host, _port in s.reader_endpoints()),
     ):
         if bound and not is_loopback(bound):
             lines.append(

@@ -46,13 +46,45 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     """Extra Host header names the web server answers to (beyond the bound address)."""
     cors_origins: tuple[str, ...] = ()
+    # POP3 and IMAP (issue 16): each listener is off while its port is None.
+    pop3_host: str = "127.0.0.1"
+    pop3_port: int | None = None
+    pop3s_host: str = "127.0.0.1"
+    pop3s_port: int | None = None
+    imap_host: str = "127.0.0.1"
+    imap_port: int | None = None
+    imaps_host: str = "127.0.0.1"
+    imaps_port: int | None = None
+    reader_connections: int = 100
+    """Most POP3 and IMAP connections open at once (together); more are refused."""
+    reader_idle_timeout: float = 1800.0
+    """Seconds a silent POP3/IMAP client is kept (RFC 3501 asks for at least 30 minutes)."""
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
 
     @property
     def tls_enabled(self) -> bool:
         """Tell whether a TLS context is needed at all."""
-        return self.tls or self.smtps_port is not None or self.require_tls
+        return (
+            self.tls
+            or self.smtps_port is not None
+            or self.require_tls
+            or self.pop3s_port is not None
+            or self.imaps_port is not None
+        )
+
+    def reader_endpoints(self) -> list[tuple[str, str, int]]:
+        """Return (name, host, port) of each POP3/IMAP listener switched on."""
+        return [
+            (name, host, port)
+            for name, host, port in (
+                ("pop3", self.pop3_host, self.pop3_port),
+                ("pop3s", self.pop3s_host, self.pop3s_port),
+                ("imap", self.imap_host, self.imap_port),
+                ("imaps", self.imaps_host, self.imaps_port),
+            )
+            if port is not None
+        ]
 
 
 def split_host_port(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:

@@ -1,0 +1,556 @@
+"""One IMAP connection: the states of RFC 3501 and every command the sink offers.
+
+The mailbox is one ``INBOX`` holding the mail of the login's view
+(``readers.py``).  Mail cannot be added (no APPEND, COPY or MOVE: the sink's
+mail comes by SMTP), only read, flagged and deleted.  Each command's
+arguments are parsed in ``parser.py``; a malformed one is answered ``BAD``,
+a failing one ``NO``; neither ends the session (after ``MAX_BAD_COMMANDS``
+malformed ones in a row the server hangs up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from mailsink.events import Event
+from mailsink.imap.fetch import Item, Rendering, flag_list, parse_items
+from mailsink.imap.mailbox_view import (
+    FLAGGED_TAG,
+    PERMANENT_FLAGS,
+    SYSTEM_FLAGS,
+    SelectedMailbox,
+    is_flagged,
+)
+from mailsink.imap.parser import (
+    LITERAL_AT_END,
+    MAX_COMMAND,
+    MAX_LITERAL,
+    Atom,
+    Command,
+    CommandError,
+    Value,
+    astring,
+    parse_command,
+    parse_sequence_set,
+)
+from mailsink.imap.search import Candidate, CharsetError, compile_search
+from mailsink.lines import ClosedError, Connection, LineTooLongError
+from mailsink.readers import ReaderContext, View, sasl_plain
+from mailsink.search import Query, Term
+
+if TYPE_CHECKING:
+    from mailsink.retrieval import ReaderListener
+
+log = logging.getLogger(__name__)
+
+MAX_BAD_COMMANDS = 20
+IDLE_TIMEOUT = 30 * 60.0
+"""How long one IDLE may last (RFC 2177: clients re-issue it within 29 minutes)."""
+
+_SYSTEM = {flag.lower(): flag for flag in SYSTEM_FLAGS}
+_TAG_PREFIX = re.compile(rb"[^\s(){%*\"\\]{1,64}")
+
+
+class IMAPSession:
+    """Serve one connection from greeting to LOGOUT."""
+
+    def __init__(self, conn: Connection, context: ReaderContext, listener: ReaderListener):
+        self.conn = conn
+        self.context = context
+        self.listener = listener
+        self.view: View | None = None
+        self.selected: SelectedMailbox | None = None
+        self.bad = 0
+
+    # -- reading commands --------------------------------------------------
+
+    async def read_command(self) -> Command | None:
+        """Read one command with its literals; None if it was refused (already answered)."""
+        line = await self.conn.read_line()
+        lines = [line]
+        literals: list[bytes] = []
+        total = len(line)
+        while match := LITERAL_AT_END.search(line):
+            size, non_sync = int(match.group(1)), bool(match.group(2))
+            total += size
+            if size > MAX_LITERAL or total > MAX_COMMAND:
+                if non_sync:  # its bytes are on their way: the only way out is to hang up
+                    self.conn.write(b"* BYE literal too large\r\n")
+                    raise ClosedError("literal too large")
+                self.tagged_bad(lines[0], "literal too large")
+                return None
+            if not non_sync:
+                await self.conn.send(b"+ Ready for literal data\r\n")
+            literals.append(await self.conn.read_exact(size))
+            line = await self.conn.read_line()
+            lines.append(line)
+            total += len(line)
+            if total > MAX_COMMAND:
+                self.tagged_bad(lines[0], "command too long")
+                return None
+        try:
+            return parse_command(b"".join(lines), literals)
+        except CommandError as error:
+            self.tagged_bad(lines[0], str(error))
+            return None
+
+    def tagged_bad(self, first_line: bytes, text: str) -> None:
+        self.bad += 1
+        match = _TAG_PREFIX.match(first_line)
+        tag = match.group() if match and match.group() != b"+" else b"*"
+        self.conn.write(tag + b" BAD " + text.encode("utf-8", "replace") + b"\r\n")
+
+    # -- the session -------------------------------------------------------
+
+    async def run(self) -> None:
+        self.conn.write(
+            b"* OK [CAPABILITY " + self.capabilities() + b"] mailsink IMAP4rev1 ready\r\n"
+        )
+        try:
+            while self.bad < MAX_BAD_COMMANDS:
+                await self.conn.drain()
+                try:
+                    command = await self.read_command()
+                except LineTooLongError:
+                    self.bad += 1
+                    self.conn.write(b"* BAD line too long\r\n")
+                    continue
+                if command is None:
+                    continue
+                if await self.handle(command):
+                    break
+            else:
+                self.conn.write(b"* BYE too many bad commands\r\n")
+            await self.conn.drain()
+        finally:
+            self.unselect()
+
+    async def handle(self, command: Command) -> bool:
+        """Run one command and answer it; return True after LOGOUT."""
+        tag = command.tag.encode()
+        try:
+            done, text = await self.dispatch(command)
+        except CharsetError:
+            self.bad = 0
+            self.conn.write(tag + b" NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset\r\n")
+            return False
+        except CommandError as error:
+            self.bad += 1
+            self.conn.write(tag + b" BAD " + str(error).encode("utf-8", "replace") + b"\r\n")
+            return False
+        except _AnsweredError:
+            return False
+        except _RefusedError as refusal:
+            self.bad = 0
+            self.send_updates(expunge=False)
+            self.conn.write(tag + b" NO " + str(refusal).encode() + b"\r\n")
+            return False
+        self.bad = 0
+        self.conn.write(tag + b" " + text.encode() + b"\r\n")
+        return done
+
+    async def dispatch(self, command: Command) -> tuple[bool, str]:  # noqa: C901, PLR0911
+        name, args = command.name, command.args
+        if name == "CAPABILITY":
+            _arity(args, 0)
+            self.conn.write(b"* CAPABILITY " + self.capabilities() + b"\r\n")
+            return False, "OK CAPABILITY completed"
+        if name == "NOOP" or (name == "CHECK" and self.selected is not None):
+            _arity(args, 0)
+            self.send_updates(expunge=True)
+            return False, f"OK {name} completed"
+        if name == "LOGOUT":
+            _arity(args, 0)
+            self.conn.write(b"* BYE mailsink IMAP4rev1 server logging out\r\n")
+            return True, "OK LOGOUT completed"
+        if self.view is None:
+            if name == "STARTTLS":
+                _arity(args, 0)
+                return False, await self.starttls(command.tag)
+            if name == "LOGIN":
+                _arity(args, 2)
+                return False, self.login(astring(args[0]), astring(args[1]))
+            if name == "AUTHENTICATE":
+                return False, await self.authenticate(args)
+            raise CommandError(f"{name[:30]} is not valid before login (or unknown)")
+        if name in ("LOGIN", "AUTHENTICATE", "STARTTLS"):
+            raise CommandError("already logged in")
+        if name in ("SELECT", "EXAMINE"):
+            _arity(args, 1)
+            return False, self.select(astring(args[0]), readonly=name == "EXAMINE")
+        if name in ("LIST", "LSUB"):
+            _arity(args, 2)
+            self.list_mailboxes(name, astring(args[0]), astring(args[1]))
+            return False, f"OK {name} completed"
+        if name == "STATUS":
+            _arity(args, 2)
+            self.status(astring(args[0]), args[1])
+            return False, "OK STATUS completed"
+        if name == "NAMESPACE":
+            self.conn.write(b'* NAMESPACE (("" "/")) NIL NIL\r\n')
+            return False, "OK NAMESPACE completed"
+        if name in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            _arity(args, 1)
+            return False, f"OK {name} completed"
+        if name in ("CREATE", "DELETE", "RENAME", "APPEND"):
+            raise _RefusedError(
+                f"[CANNOT] the sink has one mailbox, INBOX, filled by SMTP only ({name})"
+            )
+        if self.selected is None:
+            raise CommandError(f"{name[:30]} needs a selected mailbox (or is unknown)")
+        return await self.selected_command(name, args)
+
+    async def selected_command(  # noqa: C901 - one branch per command
+        self, name: str, args: list[Value]
+    ) -> tuple[bool, str]:
+        selected = self.selected
+        assert selected is not None
+        if name in ("FETCH", "UID FETCH"):
+            if len(args) < 2:
+                raise CommandError(f"{name} needs a sequence set and attributes")
+            await self.fetch(selected, args[0], args[1:], by_uid=name.startswith("UID"))
+            self.send_updates(expunge=False)
+            return False, f"OK {name} completed"
+        if name in ("STORE", "UID STORE"):
+            self.store(selected, args, by_uid=name.startswith("UID"))
+            self.send_updates(expunge=False)
+            return False, f"OK {name} completed"
+        if name in ("SEARCH", "UID SEARCH"):
+            self.search(selected, args, by_uid=name.startswith("UID"))
+            self.send_updates(expunge=False)
+            return False, f"OK {name} completed"
+        if name in ("EXPUNGE", "UID EXPUNGE"):
+            uids = None
+            if name == "UID EXPUNGE":
+                _arity(args, 1)
+                uids = {
+                    selected.uids[i] for i in selected.select(parse_sequence_set(args[0]), True)
+                }
+            else:
+                _arity(args, 0)
+            self.expunge(selected, uids, report=True)
+            self.send_updates(expunge=True)
+            return False, f"OK {name} completed"
+        if name in ("CLOSE", "UNSELECT"):
+            _arity(args, 0)
+            if name == "CLOSE":
+                self.expunge(selected, None, report=False)
+            self.unselect()
+            return False, f"OK {name} completed"
+        if name == "IDLE":
+            _arity(args, 0)
+            await self.idle(selected)
+            return False, "OK IDLE terminated"
+        if name in ("COPY", "MOVE", "UID COPY", "UID MOVE"):
+            raise _RefusedError("[CANNOT] the sink has no other mailbox to copy or move to")
+        raise CommandError(f"unknown command {name[:30]!r}")
+
+    # -- not authenticated ------------------------------------------------
+
+    def capabilities(self) -> bytes:
+        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "IDLE", "UIDPLUS", "UNSELECT", "NAMESPACE"]
+        if self.view is None:
+            caps.append("AUTH=PLAIN")
+            if self.context.tls_context is not None and not self.conn.tls:
+                caps.append("STARTTLS")
+        return " ".join(caps).encode()
+
+    async def starttls(self, tag: str) -> str:
+        if self.context.tls_context is None or self.conn.tls:
+            raise CommandError("STARTTLS is not available")
+        if self.conn.buffered:
+            # Plain text pipelined after STARTTLS would be read as if it came
+            # over TLS (the STARTTLS command injection of CVE-2011-0411).
+            raise CommandError("nothing may follow STARTTLS before the TLS handshake")
+        await self.conn.drain()
+        await self.conn.start_tls(
+            self.context.tls_context, tag.encode() + b" OK Begin TLS negotiation now\r\n"
+        )
+        # The tagged reply is already sent; the caller must not send another.
+        raise _AnsweredError
+
+    def login(self, user: str, password: str) -> str:
+        view = self.context.credentials.check(user, password)
+        if view is None:
+            raise _RefusedError("[AUTHENTICATIONFAILED] invalid user name or password")
+        self.view = view
+        return "OK [CAPABILITY " + self.capabilities().decode() + "] logged in"
+
+    async def authenticate(self, args: list[Value]) -> str:
+        if not args or not isinstance(args[0], Atom) or len(args) > 2:
+            raise CommandError("AUTHENTICATE needs a mechanism")
+        if args[0].upper() != "PLAIN":
+            raise _RefusedError("only AUTHENTICATE PLAIN is offered")
+        if len(args) == 2:
+            response = astring(args[1])
+        else:
+            await self.conn.send(b"+ \r\n")
+            try:
+                response = (await self.conn.read_line()).decode("ascii", "replace").strip()
+            except LineTooLongError:
+                raise CommandError("response too long") from None
+        if response == "*":
+            raise CommandError("authentication cancelled")
+        try:
+            decoded = base64.b64decode(response.encode("ascii", "replace"), validate=True)
+        except (binascii.Error, ValueError):
+            raise CommandError("bad base64") from None
+        pair = sasl_plain(decoded)
+        if pair is None:
+            raise CommandError("bad PLAIN response")
+        return self.login(*pair)
+
+    # -- authenticated -----------------------------------------------------
+
+    def select(self, name: str, readonly: bool) -> str:
+        self.unselect()
+        if name.upper() != "INBOX":
+            raise _RefusedError("[NONEXISTENT] the only mailbox is INBOX")
+        assert self.view is not None
+        selected = SelectedMailbox(self.context.mailbox, self.view, readonly)
+        self.selected = selected
+        self.listener.listeners.add(self.note)
+        flags = " ".join(SYSTEM_FLAGS).encode()
+        permanent = b"" if readonly else " ".join(PERMANENT_FLAGS).encode()
+        self.conn.write(
+            b"* FLAGS (%s)\r\n* OK [PERMANENTFLAGS (%s)] flags kept\r\n"
+            b"* %d EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY %d] UIDs valid\r\n"
+            b"* OK [UIDNEXT %d] predicted next UID\r\n"
+            % (flags, permanent, selected.count, selected.validity, selected.uid_next)
+        )
+        mode = "READ-ONLY" if readonly else "READ-WRITE"
+        return f"OK [{mode}] {'EXAMINE' if readonly else 'SELECT'} completed"
+
+    def note(self, event: Event | None) -> None:
+        """Called on the loop for every mailbox event while a mailbox is selected."""
+        if self.selected is not None:
+            self.selected.note(event)
+
+    def unselect(self) -> None:
+        self.listener.listeners.discard(self.note)
+        self.selected = None
+
+    def list_mailboxes(self, kind: str, reference: str, pattern: str) -> None:
+        if pattern == "" and kind == "LIST":
+            self.conn.write(b'* LIST (\\Noselect) "/" ""\r\n')
+            return
+        regex = re.escape(reference + pattern).replace(r"\*", ".*").replace("%", "[^/]*")
+        if re.fullmatch(regex, "INBOX", re.IGNORECASE):
+            attributes = b"" if kind == "LSUB" else b"\\HasNoChildren"
+            self.conn.write(b'* %s (%s) "/" INBOX\r\n' % (kind.encode(), attributes))
+
+    def status(self, name: str, items: Value) -> None:
+        if name.upper() != "INBOX":
+            raise _RefusedError("[NONEXISTENT] the only mailbox is INBOX")
+        if not isinstance(items, list) or not items:
+            raise CommandError("STATUS needs a list of items")
+        assert self.view is not None
+        store = self.context.mailbox.store
+        pairs = store.uids(self.view.query)
+        out = []
+        for item in items:
+            key = astring(item).upper()
+            if key == "MESSAGES":
+                value = len(pairs)
+            elif key == "RECENT":
+                value = 0
+            elif key == "UIDNEXT":
+                value = (pairs[-1][0] if pairs else 0) + 1
+                if self.selected is not None:
+                    value = max(value, self.selected.uid_next)
+            elif key == "UIDVALIDITY":
+                value = store.uid_validity()
+            elif key == "UNSEEN":
+                unread = Term("is", "unread")
+                terms = (*(self.view.query.terms if self.view.query else ()), unread)
+                value = len(store.ids(Query(terms)))
+            else:
+                raise CommandError(f"unknown STATUS item {key[:30]!r}")
+            out.append(f"{key} {value}")
+        self.conn.write(b"* STATUS INBOX (" + " ".join(out).encode() + b")\r\n")
+
+    # -- selected ----------------------------------------------------------
+
+    def send_updates(self, expunge: bool) -> None:
+        if self.selected is not None:
+            for line in self.selected.updates(expunge):
+                self.conn.write(line)
+
+    async def fetch(
+        self, selected: SelectedMailbox, sequence: Value, rest: list[Value], by_uid: bool
+    ) -> None:
+        ranges = parse_sequence_set(sequence)
+        items = parse_items(rest)
+        if by_uid and not any(i.name == "UID" for i in items):
+            items.insert(0, Item("UID", label="UID"))
+        indexes = selected.select(ranges, by_uid)
+        store = self.context.mailbox.store
+        needs_raw = any(i.needs_raw for i in items)
+        if any(i.sets_seen for i in items) and not selected.readonly:
+            self.context.mailbox.set_read([selected.ids[i] for i in indexes], True)
+            if not any(i.name == "FLAGS" for i in items):
+                items.append(Item("FLAGS", label="FLAGS"))
+        pending = 0
+        for index in indexes:
+            message_id = selected.ids[index]
+            message = store.get(message_id)
+            if message is None:
+                continue  # deleted elsewhere; its EXPUNGE comes at the next NOOP
+            raw = store.raw(message_id) if needs_raw else None
+            if needs_raw and raw is None:
+                continue
+            flags = flag_list(selected.flags(index, message))
+            rendering = Rendering(message, raw, selected.uids[index], flags)
+            for chunk in rendering.render(items, index + 1):
+                self.conn.write(chunk)
+                pending += len(chunk)
+            if pending > 256 * 1024:
+                await self.conn.drain()
+                pending = 0
+
+    def store(self, selected: SelectedMailbox, args: list[Value], by_uid: bool) -> None:  # noqa: C901
+        if len(args) < 3 or not isinstance(args[1], Atom):
+            raise CommandError("STORE needs a sequence set, an item and flags")
+        ranges = parse_sequence_set(args[0])
+        item = args[1].upper()
+        silent = item.endswith(".SILENT")
+        mode = item.removesuffix(".SILENT")
+        if mode not in ("FLAGS", "+FLAGS", "-FLAGS"):
+            raise CommandError(f"unknown STORE item {item[:30]!r}")
+        values = args[2] if len(args) == 3 and isinstance(args[2], list) else args[2:]
+        flags = set()
+        for value in values:
+            if not isinstance(value, Atom):
+                raise CommandError("flags are atoms")
+            flags.add(_SYSTEM.get(value.lower(), str(value)))
+        if selected.readonly:
+            raise _RefusedError("the mailbox is read-only (EXAMINE)")
+        indexes = selected.select(ranges, by_uid)
+        mailbox = self.context.mailbox
+        store = mailbox.store
+        to_read: list[str] = []
+        to_unread: list[str] = []
+        for index in indexes:
+            message_id, uid = selected.ids[index], selected.uids[index]
+            message = store.get(message_id)
+            if message is None:
+                continue
+            current = set(selected.flags(index, message))
+            if mode == "FLAGS":
+                wanted = flags
+            elif mode == "+FLAGS":
+                wanted = current | flags
+            else:
+                wanted = current - flags
+            seen = "\\Seen" in wanted
+            if seen != message.read:
+                (to_read if seen else to_unread).append(message_id)
+            flagged = "\\Flagged" in wanted
+            if flagged != is_flagged(message):
+                kept = [t for t in message.tags if t.lower() != FLAGGED_TAG]
+                mailbox.set_tags([message_id], [*kept, FLAGGED_TAG] if flagged else kept)
+            if "\\Deleted" in wanted:
+                selected.deleted.add(uid)
+            else:
+                selected.deleted.discard(uid)
+        if to_read:
+            mailbox.set_read(to_read, True)
+        if to_unread:
+            mailbox.set_read(to_unread, False)
+        if silent:
+            return
+        for index in indexes:
+            message = store.get(selected.ids[index])
+            if message is not None:
+                self.conn.write(
+                    b"* %d FETCH (FLAGS %s UID %d)\r\n"
+                    % (index + 1, flag_list(selected.flags(index, message)), selected.uids[index])
+                )
+
+    def search(self, selected: SelectedMailbox, args: list[Value], by_uid: bool) -> None:
+        largest_uid = selected.uids[-1] if selected.uids else 0
+        predicate = compile_search(args, selected.count, largest_uid)
+        store = self.context.mailbox.store
+        found = []
+        for index, message_id in enumerate(selected.ids):
+            message = store.get(message_id)
+            if message is None:
+                continue
+            candidate = Candidate(
+                index + 1,
+                selected.uids[index],
+                message,
+                set(selected.flags(index, message)),
+                lambda message_id=message_id: store.raw(message_id),  # type: ignore[misc]
+            )
+            if predicate(candidate):
+                found.append(candidate.uid if by_uid else candidate.sequence)
+        self.conn.write(b"* SEARCH" + b"".join(b" %d" % n for n in found) + b"\r\n")
+
+    def expunge(self, selected: SelectedMailbox, uids: set[int] | None, report: bool) -> None:
+        if selected.readonly:
+            if report:
+                raise _RefusedError("the mailbox is read-only (EXAMINE)")
+            return
+        doomed = selected.deleted if uids is None else selected.deleted & uids
+        indexes = [i for i, uid in enumerate(selected.uids) if uid in doomed]
+        if not indexes:
+            return
+        self.context.mailbox.delete([selected.ids[i] for i in indexes])
+        lines = selected.remove(indexes)
+        if report:
+            for line in lines:
+                self.conn.write(line)
+
+    async def idle(self, selected: SelectedMailbox) -> None:
+        await self.conn.send(b"+ idling\r\n")
+        reading = asyncio.ensure_future(self.conn.read_line(IDLE_TIMEOUT))
+        try:
+            while True:
+                self.send_updates(expunge=True)
+                await self.conn.drain()
+                changed = asyncio.ensure_future(selected.changed.wait())
+                await asyncio.wait({reading, changed}, return_when=asyncio.FIRST_COMPLETED)
+                if reading.done():
+                    changed.cancel()
+                    break
+        finally:
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ClosedError, LineTooLongError):
+                    await reading
+        try:
+            line = reading.result()
+        except LineTooLongError:
+            raise CommandError("expected DONE") from None
+        if line.strip().upper() != b"DONE":
+            raise CommandError("expected DONE")
+        self.send_updates(expunge=True)
+
+
+class _RefusedError(Exception):
+    """A command that is understood but refused: answered ``NO`` with this text."""
+
+
+class _AnsweredError(Exception):
+    """The command sent its own tagged reply (STARTTLS)."""
+
+
+def _arity(args: list[Value], count: int) -> None:
+    if len(args) != count:
+        raise CommandError(f"expected {count} argument(s), got {len(args)}")
+
+
+async def run_imap(conn: Connection, context: ReaderContext, listener: ReaderListener) -> None:
+    """Serve one IMAP connection until LOGOUT, a timeout or the client leaving."""
+    session = IMAPSession(conn, context, listener)
+    try:
+        await session.run()
+    except ClosedError:
+        return

@@ -1,0 +1,177 @@
+"""The POP3 and IMAP listeners: their servers on one event loop thread of their own.
+
+Why not the SMTP listener's loop: sessions here read the store synchronously
+(a SQLite read, a 10 MB raw message), and that must never delay an SMTP
+client's 250.  Why not a thread per connection: IDLE keeps connections open
+for hours, and asyncio makes the caps (connections, line length, idle
+timeout) one place each.
+
+Mailbox events reach IMAP sessions through one bridge thread: it waits on an
+:class:`~mailsink.events.Subscription` and hands each event to the loop, so a
+client idling in IMAP IDLE hears of new mail within a millisecond or so of
+the store commit (before the SMTP client even has its 250).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mailsink.events import Event
+from mailsink.lines import Connection
+from mailsink.readers import ReaderContext
+
+log = logging.getLogger(__name__)
+
+SessionRunner = Callable[[Connection, ReaderContext, "ReaderListener"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One listening socket to open: protocol, address, and whether TLS is implicit."""
+
+    name: str
+    """``pop3``, ``pop3s``, ``imap`` or ``imaps`` (the key of :attr:`ReaderListener.addresses`)."""
+    host: str
+    port: int
+    implicit_tls: bool
+
+
+class ReaderListener:
+    """Serve POP3 and IMAP endpoints on a loop thread; forward mailbox events to sessions."""
+
+    def __init__(
+        self,
+        context: ReaderContext,
+        endpoints: list[Endpoint],
+        max_connections: int = 100,
+        implicit_tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """Prepare the endpoints; ``implicit_tls`` serves ``pop3s``/``imaps``."""
+        self.context = context
+        self.implicit_tls = implicit_tls
+        self.endpoints = endpoints
+        self.max_connections = max_connections
+        self.loop = asyncio.new_event_loop()
+        self.addresses: dict[str, tuple[str, int]] = {}
+        self.connections = 0
+        self.listeners: set[Callable[[Event | None], None]] = set()
+        """Callbacks (IMAP sessions with a mailbox selected) told of every mailbox event."""
+        self._servers: list[asyncio.Server] = []
+        self._thread = threading.Thread(target=self._run, name="mailsink-readers", daemon=True)
+        self._bridge = threading.Thread(target=self._forward, name="mailsink-events", daemon=True)
+        self._stopping = threading.Event()
+        self._subscription = context.mailbox.events.subscribe()
+
+    def start(self) -> None:
+        """Bind every endpoint and start serving; raises if one cannot be bound."""
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._bind(), self.loop).result(timeout=30)
+        except BaseException:
+            self.stop()
+            raise
+        self._bridge.start()
+
+    async def _bind(self) -> None:
+        for endpoint in self.endpoints:
+            tls = None
+            if endpoint.implicit_tls:
+                tls = self.implicit_tls
+                if tls is None:
+                    raise ValueError(f"{endpoint.name} needs a TLS certificate")
+            server = await asyncio.start_server(
+                self._client(endpoint),
+                endpoint.host,
+                endpoint.port,
+                ssl=tls,
+                limit=64 * 1024,
+                ssl_handshake_timeout=30 if tls else None,
+            )
+            self._servers.append(server)
+            sockname = server.sockets[0].getsockname()
+            self.addresses[endpoint.name] = (str(sockname[0]), int(sockname[1]))
+
+    def _client(
+        self, endpoint: Endpoint
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+        from mailsink.imap.session import run_imap
+        from mailsink.pop3 import run_pop3
+
+        runner: SessionRunner = run_pop3 if endpoint.name.startswith("pop3") else run_imap
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            conn = Connection(reader, writer, self.context.idle_timeout)
+            if self.connections >= self.max_connections:
+                refusal = b"-ERR " if runner is run_pop3 else b"* BYE "
+                conn.write(refusal + b"[SYS/TEMP] too many connections, try again later\r\n")
+                await conn.close()
+                return
+            self.connections += 1
+            try:
+                await runner(conn, self.context, self)
+            except Exception:
+                log.exception("%s session from %s failed", endpoint.name, conn.peer)
+            finally:
+                self.connections -= 1
+                await conn.close()
+
+        return serve
+
+    def _forward(self) -> None:
+        """Bridge thread: hand every mailbox event to the loop's sessions."""
+        sub = self._subscription
+        while not self._stopping.is_set():
+            event = sub.get(timeout=0.25)
+            if sub.overflowed:
+                sub.overflowed = False
+                event = None  # some were lost: every session resynchronises
+            elif event is None or event.kind == "close":
+                continue
+            try:
+                self.loop.call_soon_threadsafe(self._dispatch, event)
+            except RuntimeError:  # the loop is closed: stopping
+                return
+
+    def _dispatch(self, event: Event | None) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_forever()
+        finally:
+            tasks = asyncio.all_tasks(self.loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+    def stop(self) -> None:
+        """Close the servers and every session, and stop both threads."""
+        self._stopping.set()
+        self._subscription.close()
+        if self._thread.is_alive():
+
+            async def shutdown() -> None:
+                for server in self._servers:
+                    server.close()
+                for task in asyncio.all_tasks():
+                    if task is not asyncio.current_task():
+                        task.cancel()
+
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
+            except Exception:
+                log.debug("closing POP3/IMAP servers timed out", exc_info=True)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+        if self._bridge.is_alive():
+            self._bridge.join(timeout=2)
+        if not self._thread.is_alive() and not self.loop.is_closed():
+            self.loop.close()
