@@ -62,6 +62,7 @@ class ReaderListener:
         self.listeners: set[Callable[[Event | None], None]] = set()
         """Callbacks (IMAP sessions with a mailbox selected) told of every mailbox event."""
         self._servers: list[asyncio.Server] = []
+        self._sessions: dict[asyncio.Task[None], Connection] = {}
         self._thread = threading.Thread(target=self._run, name="mailsink-readers", daemon=True)
         self._bridge = threading.Thread(target=self._forward, name="mailsink-events", daemon=True)
         self._stopping = threading.Event()
@@ -112,12 +113,17 @@ class ReaderListener:
                 await conn.close()
                 return
             self.connections += 1
+            task = asyncio.current_task()
+            if task is not None:
+                self._sessions[task] = conn  # type: ignore[assignment]
             try:
                 await runner(conn, self.context, self)
             except Exception:
                 log.exception("%s session from %s failed", endpoint.name, conn.peer)
             finally:
                 self.connections -= 1
+                if task is not None:
+                    self._sessions.pop(task, None)  # type: ignore[arg-type]
                 await conn.close()
 
         return serve
@@ -161,9 +167,12 @@ class ReaderListener:
             async def shutdown() -> None:
                 for server in self._servers:
                     server.close()
-                for task in asyncio.all_tasks():
-                    if task is not asyncio.current_task():
-                        task.cancel()
+                # Cut every connection and let its session end on its own: a
+                # cancelled stream handler task makes asyncio log an error.
+                for conn in list(self._sessions.values()):
+                    conn.writer.transport.abort()
+                if self._sessions:
+                    await asyncio.wait(list(self._sessions), timeout=3)
 
             try:
                 asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
