@@ -115,7 +115,7 @@ class ReaderListener:
             self.connections += 1
             task = asyncio.current_task()
             if task is not None:
-                self._sessions[task] = conn  # type: ignore[assignment]
+                self._sessions[task] = conn
             try:
                 await runner(conn, self.context, self)
             except Exception:
@@ -123,7 +123,7 @@ class ReaderListener:
             finally:
                 self.connections -= 1
                 if task is not None:
-                    self._sessions.pop(task, None)  # type: ignore[arg-type]
+                    self._sessions.pop(task, None)
                 await conn.close()
 
         return serve

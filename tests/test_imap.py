@@ -141,8 +141,7 @@ def test_deleted_and_expunge_delete_from_the_store(
     client.select("INBOX")
     client.store("2", "+FLAGS", "(\\Deleted)")
     assert sink.store.count() == 3  # \Deleted is this session's until EXPUNGE
-    typ, data = client.expunge()
-    assert data == [b"2"]
+    assert client.expunge() == ("OK", [b"2"])
     assert sorted(sink.store.ids()) == sorted([ids[0], ids[2]])
     client.uid("STORE", "3", "+FLAGS", "(\\Deleted)")
     client.close()  # CLOSE expunges too, silently

@@ -175,7 +175,8 @@ def _addresses(headers: EmailMessage, name: str) -> bytes:
         items.append(
             b"(" + b" ".join([string(display or None), NIL, string(mailbox), string(host)]) + b")"
         )
-    return parenthesised(items)
+    # Addresses follow each other without spaces: "(" 1*address ")" (RFC 3501 9).
+    return b"(" + b"".join(items) + b")" if items else NIL
 
 
 def envelope(headers: EmailMessage) -> bytes:
