@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reader_helpers import STORE_KINDS, RawSession, client_context, reader_sink, send
 
 from helpers import make_raw
 from mailsink.server import Sink
+from reader_helpers import STORE_KINDS, RawSession, client_context, reader_sink, send
 
 
 @pytest.fixture(params=STORE_KINDS)

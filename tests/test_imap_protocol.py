@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reader_helpers import RawSession, reader_sink
 
 from mailsink.imap.parser import MAX_LITERAL
 from mailsink.message import Envelope
 from mailsink.server import Sink
+from reader_helpers import RawSession, reader_sink
 
 MULTIPART = (
     b"From: Ann <ann@example.test>\r\n"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from helpers import make_raw
-from reader_helpers import STORE_KINDS, reader_sink, send
 from mailsink.server import Sink
+from reader_helpers import STORE_KINDS, reader_sink, send
 
 curl = shutil.which("curl")
 fetchmail = shutil.which("fetchmail")
@@ -29,8 +29,10 @@ def kind(request: pytest.FixtureRequest) -> str:
 def run_curl(sink: Sink, url: str, *extra: str) -> bytes:
     assert sink.certificate is not None
     result = subprocess.run(
-        [curl or "curl", "-sS", "--max-time", "20", "--ssl-reqd"]
-        + ["--cacert", str(sink.certificate.cert), "-u", "dev:pw", *extra, url],
+        [
+            *(curl or "curl", "-sS", "--max-time", "20", "--ssl-reqd"),
+            *("--cacert", str(sink.certificate.cert), "-u", "dev:pw", *extra, url),
+        ],
         capture_output=True,
         timeout=30,
         check=False,
@@ -51,7 +53,8 @@ def test_curl_lists_and_fetches_by_uid_over_imap_starttls(
     base = f"imap://{host}:{port}"
     assert run_curl(sink, f"{base}/") == b'* LIST (\\HasNoChildren) "/" INBOX\r\n'
     uid = sink.store.uids()[1][0]
-    assert run_curl(sink, f"{base}/INBOX", "-X", "UID SEARCH SUBJECT curl") == b"* SEARCH %d\r\n" % uid
+    found = run_curl(sink, f"{base}/INBOX", "-X", "UID SEARCH SUBJECT curl")
+    assert found == b"* SEARCH %d\r\n" % uid
     assert run_curl(sink, f"{base}/INBOX;UID={uid}") == raw
 
 
@@ -71,9 +74,7 @@ def test_curl_lists_retrieves_and_deletes_over_pop3_stls(
 
 
 @needs_fetchmail
-def test_fetchmail_reads_a_message_sent_by_smtp(
-    make_sink: Any, kind: str, tmp_path: Path
-) -> None:
+def test_fetchmail_reads_a_message_sent_by_smtp(make_sink: Any, kind: str, tmp_path: Path) -> None:
     sink = reader_sink(make_sink, kind, tmp_path)
     raw = make_raw(subject="For fetchmail", body="Delivered by fetchmail")
     send(sink, raw)
