@@ -145,7 +145,10 @@ def internal_date(received: float) -> str:
 class Rendering:
     """Render the items for one message, parsing its MIME structure at most once."""
 
-    def __init__(self, message: StoredMessage, raw: bytes | None, uid: int, flags: bytes) -> None:
+    def __init__(
+        self, message: StoredMessage | None, raw: bytes | None, uid: int, flags: bytes
+    ) -> None:
+        """Prepare to render; ``message`` may be None when no item needs the record."""
         self.message = message
         self.raw = raw or b""
         self.uid = uid
@@ -178,9 +181,11 @@ class Rendering:
         if name == "FLAGS":
             return [self.flags]
         if name == "INTERNALDATE":
+            assert self.message is not None
             return [b'"' + internal_date(self.message.received).encode() + b'"']
         if name == "RFC822.SIZE":
-            return [b"%d" % len(self.raw) if self.raw else b"%d" % self.message.summary.size]
+            assert self.message is not None
+            return [b"%d" % self.message.summary.size]
         if name == "ENVELOPE":
             headers = self._root.headers if self._root else parse_headers(self.raw)
             return [envelope(headers)]

@@ -53,6 +53,7 @@ MAX_BAD_COMMANDS = 20
 IDLE_TIMEOUT = 30 * 60.0
 """How long one IDLE may last (RFC 2177: clients re-issue it within 29 minutes)."""
 
+_WRITE_BATCH = 64 * 1024
 _SYSTEM = {flag.lower(): flag for flag in SYSTEM_FLAGS}
 _TAG_PREFIX = re.compile(rb"[^\s(){%*\"\\]{1,64}")
 
@@ -396,23 +397,36 @@ class IMAPSession:
             self.context.mailbox.set_read([selected.ids[i] for i in indexes], True)
             if not any(i.name == "FLAGS" for i in items):
                 items.append(Item("FLAGS", label="FLAGS"))
-        pending = 0
+        needs_record = any(i.name in ("FLAGS", "INTERNALDATE", "RFC822.SIZE") for i in items)
+        batch: list[bytes] = []
+        batched = 0
         for index in indexes:
             message_id = selected.ids[index]
-            message = store.get(message_id)
-            if message is None:
+            message = store.get(message_id) if needs_record else None
+            if needs_record and message is None:
                 continue  # deleted elsewhere; its EXPUNGE comes at the next NOOP
             raw = store.raw(message_id) if needs_raw else None
             if needs_raw and raw is None:
                 continue
-            flags = flag_list(selected.flags(index, message))
+            flags = flag_list(selected.flags(index, message)) if message is not None else b"()"
             rendering = Rendering(message, raw, selected.uids[index], flags)
+            # Small pieces are joined into one write: a socket send per piece
+            # was most of the cost of fetching many headers.
             for chunk in rendering.render(items, index + 1):
-                self.conn.write(chunk)
-                pending += len(chunk)
-            if pending > 256 * 1024:
+                if len(chunk) >= _WRITE_BATCH:
+                    self.conn.write(b"".join(batch))
+                    batch, batched = [], 0
+                    self.conn.write(chunk)
+                    await self.conn.drain()
+                else:
+                    batch.append(chunk)
+                    batched += len(chunk)
+            if batched >= _WRITE_BATCH:
+                self.conn.write(b"".join(batch))
+                batch, batched = [], 0
                 await self.conn.drain()
-                pending = 0
+        if batch:
+            self.conn.write(b"".join(batch))
 
     def store(self, selected: SelectedMailbox, args: list[Value], by_uid: bool) -> None:  # noqa: C901
         if len(args) < 3 or not isinstance(args[1], Atom):
