@@ -398,8 +398,7 @@ class IMAPSession:
             if not any(i.name == "FLAGS" for i in items):
                 items.append(Item("FLAGS", label="FLAGS"))
         needs_record = any(i.name in ("FLAGS", "INTERNALDATE", "RFC822.SIZE") for i in items)
-        batch: list[bytes] = []
-        batched = 0
+        out = _BatchedWriter(self.conn)
         for index in indexes:
             message_id = selected.ids[index]
             message = store.get(message_id) if needs_record else None
@@ -410,23 +409,8 @@ class IMAPSession:
                 continue
             flags = flag_list(selected.flags(index, message)) if message is not None else b"()"
             rendering = Rendering(message, raw, selected.uids[index], flags)
-            # Small pieces are joined into one write: a socket send per piece
-            # was most of the cost of fetching many headers.
-            for chunk in rendering.render(items, index + 1):
-                if len(chunk) >= _WRITE_BATCH:
-                    self.conn.write(b"".join(batch))
-                    batch, batched = [], 0
-                    self.conn.write(chunk)
-                    await self.conn.drain()
-                else:
-                    batch.append(chunk)
-                    batched += len(chunk)
-            if batched >= _WRITE_BATCH:
-                self.conn.write(b"".join(batch))
-                batch, batched = [], 0
-                await self.conn.drain()
-        if batch:
-            self.conn.write(b"".join(batch))
+            await out.write(rendering.render(items, index + 1))
+        out.flush()
 
     def store(self, selected: SelectedMailbox, args: list[Value], by_uid: bool) -> None:  # noqa: C901
         if len(args) < 3 or not isinstance(args[1], Atom):
@@ -546,6 +530,33 @@ class IMAPSession:
         if line.strip().upper() != b"DONE":
             raise CommandError("expected DONE")
         self.send_updates(expunge=True)
+
+
+class _BatchedWriter:
+    """Join small pieces into one socket write: a send per piece was most of a big FETCH."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.batch: list[bytes] = []
+        self.size = 0
+
+    async def write(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            if len(chunk) >= _WRITE_BATCH:  # a large body: as it is, no copy
+                self.flush()
+                self.conn.write(chunk)
+                await self.conn.drain()
+            else:
+                self.batch.append(chunk)
+                self.size += len(chunk)
+        if self.size >= _WRITE_BATCH:
+            self.flush()
+            await self.conn.drain()
+
+    def flush(self) -> None:
+        if self.batch:
+            self.conn.write(b"".join(self.batch))
+            self.batch, self.size = [], 0
 
 
 class _RefusedError(Exception):
