@@ -6,6 +6,24 @@ client's 250.  Why not a thread per connection: IDLE keeps connections open
 for hours, and asyncio makes the caps (connections, line length, idle
 timeout) one place each.
 
+Why our own protocol code rather than a library (evaluated for issue 16):
+
+* Twisted's ``twisted.mail.imap4``/``pop3`` servers are complete, but run on
+  Twisted's reactor, which is one per process and cannot be restarted once
+  stopped (``ReactorNotRestartable``): the pytest plugin and the test suite
+  start and stop many sinks in one process.  Bridging it to asyncio
+  (``asyncioreactor``) still installs a process-global reactor, and its
+  mailbox model (``IMailbox`` / ``IMessage`` via zope.interface) would sit
+  beside the store contract as a second one; it is also a large dependency
+  for a sink that otherwise needs four.
+* pymap is asyncio-native and well structured, but IMAP only (POP3 would be
+  ours anyway), built to run as its own server with its own backends that own
+  flags, UIDs and mailboxes; adapting our store to its backend interfaces
+  meant mapping two models of the same state, for a client surface (one
+  INBOX, read/flag/delete, no APPEND) that is small enough to write and test.
+* Written here on asyncio: the caps, the exact-bytes serving (sections are
+  byte ranges of the stored message) and the store contract are ours.
+
 Mailbox events reach IMAP sessions through one bridge thread: it waits on an
 :class:`~mailsink.events.Subscription` and hands each event to the loop, so a
 client idling in IMAP IDLE hears of new mail within a millisecond or so of
