@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BAD_COMMANDS = 20
-IDLE_TIMEOUT = 30 * 60.0
-"""How long one IDLE may last (RFC 2177: clients re-issue it within 29 minutes)."""
 
 _WRITE_BATCH = 64 * 1024
 _SYSTEM = {flag.lower(): flag for flag in SYSTEM_FLAGS}
@@ -166,6 +164,10 @@ class IMAPSession:
             _arity(args, 0)
             self.send_updates(expunge=True)
             return False, f"OK {name} completed"
+        if name == "ID":  # RFC 2971: some clients (Apple Mail) send it unasked
+            _arity(args, 1)
+            self.conn.write(b'* ID ("name" "mailsink")\r\n')
+            return False, "OK ID completed"
         if name == "LOGOUT":
             _arity(args, 0)
             self.conn.write(b"* BYE mailsink IMAP4rev1 server logging out\r\n")
@@ -255,7 +257,7 @@ class IMAPSession:
     # -- not authenticated ------------------------------------------------
 
     def capabilities(self) -> bytes:
-        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "IDLE", "UIDPLUS", "UNSELECT", "NAMESPACE"]
+        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "IDLE", "UIDPLUS", "UNSELECT", "NAMESPACE"]
         if self.view is None:
             caps.append("AUTH=PLAIN")
             if self.context.tls_context is not None and not self.conn.tls:
@@ -508,7 +510,9 @@ class IMAPSession:
 
     async def idle(self, selected: SelectedMailbox) -> None:
         await self.conn.send(b"+ idling\r\n")
-        reading = asyncio.ensure_future(self.conn.read_line(IDLE_TIMEOUT))
+        # The idle timeout bounds an IDLE too (its default, 30 minutes, is what
+        # RFC 2177 expects: clients re-issue IDLE every 29 minutes).
+        reading = asyncio.ensure_future(self.conn.read_line(self.context.idle_timeout))
         try:
             while True:
                 self.send_updates(expunge=True)
