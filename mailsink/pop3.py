@@ -82,7 +82,14 @@ class POP3Session:
             except UnicodeDecodeError:
                 text = "\ufffd"
             verb, _, arg = text.strip().partition(" ")
-            done = await self.dispatch(verb.upper(), arg.strip())
+            try:
+                done = await self.dispatch(verb.upper(), arg.strip())
+            except ClosedError:
+                raise
+            except Exception:  # a bug of ours: answer it, log it, keep the session
+                log.exception("POP3 %s failed", verb.upper()[:10])
+                self.err("[SYS/TEMP] internal error, see the sink's log")
+                done = False
             await self.conn.drain()
             if done:
                 return

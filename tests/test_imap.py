@@ -282,3 +282,26 @@ def test_list_status_and_other_mailbox_commands(make_sink: Any, tmp_path: Path) 
     client.select("INBOX")
     assert client.copy("1", "INBOX")[0] == "NO"
     client.logout()
+
+
+def test_each_tag_is_a_folder_too(make_sink: Any, kind: str, tmp_path: Path) -> None:
+    sink = reader_sink(make_sink, kind, tmp_path)
+    first = send(sink, make_raw(subject="one"))
+    second = send(sink, make_raw(subject="two"))
+    sink.mailbox.set_tags([first, second], ["Orders"])
+    sink.mailbox.set_tags([second], ["Orders", "needs review", "caf\u00e9"])
+    client = imap(sink)
+    assert client.list()[1] == [
+        b'(\\HasNoChildren) "/" INBOX',
+        b'(\\Noselect \\HasChildren) "/" Tags',
+        b'(\\HasNoChildren) "/" "Tags/needs review"',
+        b'(\\HasNoChildren) "/" Tags/Orders',
+    ]
+    assert client.list('""', "%")[1] == [
+        b'(\\HasNoChildren) "/" INBOX',
+        b'(\\Noselect \\HasChildren) "/" Tags',
+    ]
+    assert client.select('"Tags/needs review"')[1] == [b"1"]
+    assert client.status("Tags/orders", "(MESSAGES)")[1] == [b"Tags/orders (MESSAGES 2)"]
+    assert client.select("Tags/Nope")[0] == "NO"
+    client.logout()

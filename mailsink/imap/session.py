@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from mailsink.events import Event
 from mailsink.imap.fetch import Item, Rendering, flag_list, parse_items
+from mailsink.imap.folders import PARENT, folder_names, folder_view, list_pattern
 from mailsink.imap.mailbox_view import (
     FLAGGED_TAG,
     PERMANENT_FLAGS,
@@ -40,6 +41,7 @@ from mailsink.imap.parser import (
     parse_sequence_set,
 )
 from mailsink.imap.search import Candidate, CharsetError, compile_search
+from mailsink.imap.wire import mailbox
 from mailsink.lines import ClosedError, Connection, LineTooLongError
 from mailsink.readers import ReaderContext, View, sasl_plain
 from mailsink.search import Query, Term
@@ -150,6 +152,12 @@ class IMAPSession:
             self.send_updates(expunge=False)
             self.conn.write(tag + b" NO " + str(refusal).encode() + b"\r\n")
             return False
+        except ClosedError:
+            raise
+        except Exception:  # a bug of ours: answer it, log it, keep the session
+            log.exception("IMAP %s failed", command.name)
+            self.conn.write(tag + b" NO [SERVERBUG] internal error, see the sink's log\r\n")
+            return False
         self.bad = 0
         self.conn.write(tag + b" " + text.encode() + b"\r\n")
         return done
@@ -203,7 +211,7 @@ class IMAPSession:
             return False, f"OK {name} completed"
         if name in ("CREATE", "DELETE", "RENAME", "APPEND"):
             raise _RefusedError(
-                f"[CANNOT] the sink has one mailbox, INBOX, filled by SMTP only ({name})"
+                f"[CANNOT] the sink's folders are INBOX and Tags/<tag>, filled by SMTP ({name})"
             )
         if self.selected is None:
             raise CommandError(f"{name[:30]} needs a selected mailbox (or is unknown)")
@@ -257,7 +265,16 @@ class IMAPSession:
     # -- not authenticated ------------------------------------------------
 
     def capabilities(self) -> bytes:
-        caps = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "IDLE", "UIDPLUS", "UNSELECT", "NAMESPACE"]
+        caps = [
+            "IMAP4rev1",
+            "LITERAL+",
+            "SASL-IR",
+            "ID",
+            "IDLE",
+            "UIDPLUS",
+            "UNSELECT",
+            "NAMESPACE",
+        ]
         if self.view is None:
             caps.append("AUTH=PLAIN")
             if self.context.tls_context is not None and not self.conn.tls:
@@ -311,12 +328,17 @@ class IMAPSession:
 
     # -- authenticated -----------------------------------------------------
 
+    def folder(self, name: str) -> View:
+        """Return the view a mailbox name selects, or refuse it (NO [NONEXISTENT])."""
+        assert self.view is not None
+        view = folder_view(self.view, name, self.context.mailbox.store.tags())
+        if view is None:
+            raise _RefusedError("[NONEXISTENT] no such mailbox (there are INBOX and Tags/<tag>)")
+        return view
+
     def select(self, name: str, readonly: bool) -> str:
         self.unselect()
-        if name.upper() != "INBOX":
-            raise _RefusedError("[NONEXISTENT] the only mailbox is INBOX")
-        assert self.view is not None
-        selected = SelectedMailbox(self.context.mailbox, self.view, readonly)
+        selected = SelectedMailbox(self.context.mailbox, self.folder(name), readonly)
         self.selected = selected
         self.listener.listeners.add(self.note)
         flags = " ".join(SYSTEM_FLAGS).encode()
@@ -343,19 +365,24 @@ class IMAPSession:
         if pattern == "" and kind == "LIST":
             self.conn.write(b'* LIST (\\Noselect) "/" ""\r\n')
             return
-        regex = re.escape(reference + pattern).replace(r"\*", ".*").replace("%", "[^/]*")
-        if re.fullmatch(regex, "INBOX", re.IGNORECASE):
-            attributes = b"" if kind == "LSUB" else b"\\HasNoChildren"
-            self.conn.write(b'* %s (%s) "/" INBOX\r\n' % (kind.encode(), attributes))
+        matches = list_pattern(reference, pattern).fullmatch
+        names = folder_names(self.context.mailbox.store.tags())
+        entries = [(name, "\\HasNoChildren") for name in names]
+        if len(names) > 1:
+            entries.insert(1, (PARENT, "\\Noselect \\HasChildren"))
+        for name, attributes in entries:
+            if matches(name):
+                shown = attributes if kind == "LIST" else ""
+                self.conn.write(
+                    b'* %s (%s) "/" %s\r\n' % (kind.encode(), shown.encode(), mailbox(name))
+                )
 
     def status(self, name: str, items: Value) -> None:
-        if name.upper() != "INBOX":
-            raise _RefusedError("[NONEXISTENT] the only mailbox is INBOX")
+        view = self.folder(name)
         if not isinstance(items, list) or not items:
             raise CommandError("STATUS needs a list of items")
-        assert self.view is not None
         store = self.context.mailbox.store
-        pairs = store.uids(self.view.query)
+        pairs = store.uids(view.query)
         out = []
         for item in items:
             key = astring(item).upper()
@@ -365,18 +392,15 @@ class IMAPSession:
                 value = 0
             elif key == "UIDNEXT":
                 value = (pairs[-1][0] if pairs else 0) + 1
-                if self.selected is not None:
-                    value = max(value, self.selected.uid_next)
             elif key == "UIDVALIDITY":
                 value = store.uid_validity()
             elif key == "UNSEEN":
                 unread = Term("is", "unread")
-                terms = (*(self.view.query.terms if self.view.query else ()), unread)
-                value = len(store.ids(Query(terms)))
+                value = len(store.ids(Query((*(view.query.terms if view.query else ()), unread))))
             else:
                 raise CommandError(f"unknown STATUS item {key[:30]!r}")
             out.append(f"{key} {value}")
-        self.conn.write(b"* STATUS INBOX (" + " ".join(out).encode() + b")\r\n")
+        self.conn.write(b"* STATUS " + mailbox(name) + b" (" + " ".join(out).encode() + b")\r\n")
 
     # -- selected ----------------------------------------------------------
 

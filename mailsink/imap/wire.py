@@ -7,6 +7,8 @@ import re
 _QUOTABLE = re.compile(rb"[\x01-\x09\x0b\x0c\x0e-\x7f]*")
 """Octets a quoted string may carry (7-bit, no NUL, CR or LF)."""
 
+_ATOM = re.compile(r"[A-Za-z0-9_.+/-]+")
+
 NIL = b"NIL"
 
 
@@ -18,6 +20,13 @@ def string(value: bytes | str | None) -> bytes:
     if len(data) < 1024 and _QUOTABLE.fullmatch(data):
         return b'"' + data.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
     return literal(data)
+
+
+def mailbox(name: str) -> bytes:
+    """Return a mailbox name: bare when it is a plain atom (``INBOX``), else quoted."""
+    if _ATOM.fullmatch(name):
+        return name.encode("ascii")
+    return string(name)
 
 
 def literal(data: bytes) -> bytes:
