@@ -122,7 +122,11 @@ def _item(value: Value) -> Item:  # noqa: C901 - the grammar of a fetch attribut
         if count == 0:
             raise CommandError("a partial fetch needs a non-zero length")
         partial = (int(match.group(3)), count)
-    label_section = section.upper() if text else section
+    # The label is the section written back canonically: part numbers, upper-case
+    # names, header field names unquoted.
+    label_section = ".".join([*map(str, numbers), *([text] if text else [])])
+    if fields:
+        label_section += " (" + " ".join(f.upper() for f in fields) + ")"
     label = f"BODY[{label_section}]"
     if partial:
         label += f"<{partial[0]}>"

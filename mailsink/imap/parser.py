@@ -161,7 +161,7 @@ class _Tokenizer:
             if char in _ATOM_END or char == b"]":
                 break
             self.pos += 1
-        if self.pos == start:
+        if self.pos == start or text[start : self.pos] == b"\\":
             raise CommandError(f"unexpected {text[start : start + 1]!r}")
         try:
             return Atom(text[start : self.pos].decode("ascii"))
