@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -56,11 +58,7 @@ def test_any_bytes_parse_or_raise_command_error(text: bytes, literals: list[byte
     except CommandError:
         return
     for args in (command.args, command.args[1:]):
-        try:
+        with contextlib.suppress(CommandError):
             parse_items(args[-1:] or [Atom("X")])
-        except CommandError:
-            pass
-        try:
+        with contextlib.suppress(CommandError):
             compile_search(args, 10, 10)
-        except CommandError:
-            pass
