@@ -33,6 +33,10 @@ class CommandError(ValueError):
     """A command that cannot be parsed; its message goes into the BAD reply."""
 
 
+class RefusedError(Exception):
+    """A command that is understood but refused: answered ``NO`` with this text."""
+
+
 class Atom(str):
     """An IMAP atom (as opposed to a string, which arrives as bytes)."""
 

@@ -10,23 +10,18 @@ malformed ones in a row the server hangs up).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 import re
 from typing import TYPE_CHECKING
 
 from mailsink.events import Event
-from mailsink.imap.fetch import Item, Rendering, flag_list, parse_items
 from mailsink.imap.folders import PARENT, folder_names, folder_view, list_pattern
 from mailsink.imap.mailbox_view import (
-    FLAGGED_TAG,
     PERMANENT_FLAGS,
     SYSTEM_FLAGS,
     SelectedMailbox,
-    is_flagged,
 )
 from mailsink.imap.parser import (
     LITERAL_AT_END,
@@ -35,12 +30,14 @@ from mailsink.imap.parser import (
     Atom,
     Command,
     CommandError,
+    RefusedError,
     Value,
     astring,
     parse_command,
     parse_sequence_set,
 )
-from mailsink.imap.search import Candidate, CharsetError, compile_search
+from mailsink.imap.search import CharsetError
+from mailsink.imap.selected_commands import SelectedCommands
 from mailsink.imap.wire import mailbox
 from mailsink.lines import ClosedError, Connection, LineTooLongError
 from mailsink.readers import ReaderContext, View, sasl_plain
@@ -53,12 +50,10 @@ log = logging.getLogger(__name__)
 
 MAX_BAD_COMMANDS = 20
 
-_WRITE_BATCH = 64 * 1024
-_SYSTEM = {flag.lower(): flag for flag in SYSTEM_FLAGS}
 _TAG_PREFIX = re.compile(rb"[^\s(){%*\"\\]{1,64}")
 
 
-class IMAPSession:
+class IMAPSession(SelectedCommands):
     """Serve one connection from greeting to LOGOUT."""
 
     def __init__(self, conn: Connection, context: ReaderContext, listener: ReaderListener):
@@ -147,7 +142,7 @@ class IMAPSession:
             return False
         except _AnsweredError:
             return False
-        except _RefusedError as refusal:
+        except RefusedError as refusal:
             self.bad = 0
             self.send_updates(expunge=False)
             self.conn.write(tag + b" NO " + str(refusal).encode() + b"\r\n")
@@ -210,7 +205,7 @@ class IMAPSession:
             _arity(args, 1)
             return False, f"OK {name} completed"
         if name in ("CREATE", "DELETE", "RENAME", "APPEND"):
-            raise _RefusedError(
+            raise RefusedError(
                 f"[CANNOT] the sink's folders are INBOX and Tags/<tag>, filled by SMTP ({name})"
             )
         if self.selected is None:
@@ -259,7 +254,7 @@ class IMAPSession:
             await self.idle(selected)
             return False, "OK IDLE terminated"
         if name in ("COPY", "MOVE", "UID COPY", "UID MOVE"):
-            raise _RefusedError("[CANNOT] the sink has no other mailbox to copy or move to")
+            raise RefusedError("[CANNOT] the sink has no other mailbox to copy or move to")
         raise CommandError(f"unknown command {name[:30]!r}")
 
     # -- not authenticated ------------------------------------------------
@@ -298,7 +293,7 @@ class IMAPSession:
     def login(self, user: str, password: str) -> str:
         view = self.context.credentials.check(user, password)
         if view is None:
-            raise _RefusedError("[AUTHENTICATIONFAILED] invalid user name or password")
+            raise RefusedError("[AUTHENTICATIONFAILED] invalid user name or password")
         self.view = view
         return "OK [CAPABILITY " + self.capabilities().decode() + "] logged in"
 
@@ -306,7 +301,7 @@ class IMAPSession:
         if not args or not isinstance(args[0], Atom) or len(args) > 2:
             raise CommandError("AUTHENTICATE needs a mechanism")
         if args[0].upper() != "PLAIN":
-            raise _RefusedError("only AUTHENTICATE PLAIN is offered")
+            raise RefusedError("only AUTHENTICATE PLAIN is offered")
         if len(args) == 2:
             response = astring(args[1])
         else:
@@ -333,7 +328,7 @@ class IMAPSession:
         assert self.view is not None
         view = folder_view(self.view, name, self.context.mailbox.store.tags())
         if view is None:
-            raise _RefusedError("[NONEXISTENT] no such mailbox (there are INBOX and Tags/<tag>)")
+            raise RefusedError("[NONEXISTENT] no such mailbox (there are INBOX and Tags/<tag>)")
         return view
 
     def select(self, name: str, readonly: bool) -> str:
@@ -403,192 +398,6 @@ class IMAPSession:
         self.conn.write(b"* STATUS " + mailbox(name) + b" (" + " ".join(out).encode() + b")\r\n")
 
     # -- selected ----------------------------------------------------------
-
-    def send_updates(self, expunge: bool) -> None:
-        if self.selected is not None:
-            for line in self.selected.updates(expunge):
-                self.conn.write(line)
-
-    async def fetch(
-        self, selected: SelectedMailbox, sequence: Value, rest: list[Value], by_uid: bool
-    ) -> None:
-        ranges = parse_sequence_set(sequence)
-        items = parse_items(rest)
-        if by_uid and not any(i.name == "UID" for i in items):
-            items.insert(0, Item("UID", label="UID"))
-        indexes = selected.select(ranges, by_uid)
-        store = self.context.mailbox.store
-        needs_raw = any(i.needs_raw for i in items)
-        if any(i.sets_seen for i in items) and not selected.readonly:
-            self.context.mailbox.set_read([selected.ids[i] for i in indexes], True)
-            if not any(i.name == "FLAGS" for i in items):
-                items.append(Item("FLAGS", label="FLAGS"))
-        needs_record = any(i.name in ("FLAGS", "INTERNALDATE", "RFC822.SIZE") for i in items)
-        out = _BatchedWriter(self.conn)
-        for index in indexes:
-            message_id = selected.ids[index]
-            message = store.get(message_id) if needs_record else None
-            if needs_record and message is None:
-                continue  # deleted elsewhere; its EXPUNGE comes at the next NOOP
-            raw = store.raw(message_id) if needs_raw else None
-            if needs_raw and raw is None:
-                continue
-            flags = flag_list(selected.flags(index, message)) if message is not None else b"()"
-            rendering = Rendering(message, raw, selected.uids[index], flags)
-            await out.write(rendering.render(items, index + 1))
-        out.flush()
-
-    def store(self, selected: SelectedMailbox, args: list[Value], by_uid: bool) -> None:  # noqa: C901
-        if len(args) < 3 or not isinstance(args[1], Atom):
-            raise CommandError("STORE needs a sequence set, an item and flags")
-        ranges = parse_sequence_set(args[0])
-        item = args[1].upper()
-        silent = item.endswith(".SILENT")
-        mode = item.removesuffix(".SILENT")
-        if mode not in ("FLAGS", "+FLAGS", "-FLAGS"):
-            raise CommandError(f"unknown STORE item {item[:30]!r}")
-        values = args[2] if len(args) == 3 and isinstance(args[2], list) else args[2:]
-        flags = set()
-        for value in values:
-            if not isinstance(value, Atom):
-                raise CommandError("flags are atoms")
-            flags.add(_SYSTEM.get(value.lower(), str(value)))
-        if selected.readonly:
-            raise _RefusedError("the mailbox is read-only (EXAMINE)")
-        indexes = selected.select(ranges, by_uid)
-        mailbox = self.context.mailbox
-        store = mailbox.store
-        to_read: list[str] = []
-        to_unread: list[str] = []
-        for index in indexes:
-            message_id, uid = selected.ids[index], selected.uids[index]
-            message = store.get(message_id)
-            if message is None:
-                continue
-            current = set(selected.flags(index, message))
-            if mode == "FLAGS":
-                wanted = flags
-            elif mode == "+FLAGS":
-                wanted = current | flags
-            else:
-                wanted = current - flags
-            seen = "\\Seen" in wanted
-            if seen != message.read:
-                (to_read if seen else to_unread).append(message_id)
-            flagged = "\\Flagged" in wanted
-            if flagged != is_flagged(message):
-                kept = [t for t in message.tags if t.lower() != FLAGGED_TAG]
-                mailbox.set_tags([message_id], [*kept, FLAGGED_TAG] if flagged else kept)
-            if "\\Deleted" in wanted:
-                selected.deleted.add(uid)
-            else:
-                selected.deleted.discard(uid)
-        if to_read:
-            mailbox.set_read(to_read, True)
-        if to_unread:
-            mailbox.set_read(to_unread, False)
-        if silent:
-            return
-        for index in indexes:
-            message = store.get(selected.ids[index])
-            if message is not None:
-                self.conn.write(
-                    b"* %d FETCH (FLAGS %s UID %d)\r\n"
-                    % (index + 1, flag_list(selected.flags(index, message)), selected.uids[index])
-                )
-
-    def search(self, selected: SelectedMailbox, args: list[Value], by_uid: bool) -> None:
-        largest_uid = selected.uids[-1] if selected.uids else 0
-        predicate = compile_search(args, selected.count, largest_uid)
-        store = self.context.mailbox.store
-        found = []
-        for index, message_id in enumerate(selected.ids):
-            message = store.get(message_id)
-            if message is None:
-                continue
-            candidate = Candidate(
-                index + 1,
-                selected.uids[index],
-                message,
-                set(selected.flags(index, message)),
-                lambda message_id=message_id: store.raw(message_id),  # type: ignore[misc]
-            )
-            if predicate(candidate):
-                found.append(candidate.uid if by_uid else candidate.sequence)
-        self.conn.write(b"* SEARCH" + b"".join(b" %d" % n for n in found) + b"\r\n")
-
-    def expunge(self, selected: SelectedMailbox, uids: set[int] | None, report: bool) -> None:
-        if selected.readonly:
-            if report:
-                raise _RefusedError("the mailbox is read-only (EXAMINE)")
-            return
-        doomed = selected.deleted if uids is None else selected.deleted & uids
-        indexes = [i for i, uid in enumerate(selected.uids) if uid in doomed]
-        if not indexes:
-            return
-        self.context.mailbox.delete([selected.ids[i] for i in indexes])
-        lines = selected.remove(indexes)
-        if report:
-            for line in lines:
-                self.conn.write(line)
-
-    async def idle(self, selected: SelectedMailbox) -> None:
-        await self.conn.send(b"+ idling\r\n")
-        # The idle timeout bounds an IDLE too (its default, 30 minutes, is what
-        # RFC 2177 expects: clients re-issue IDLE every 29 minutes).
-        reading = asyncio.ensure_future(self.conn.read_line(self.context.idle_timeout))
-        try:
-            while True:
-                self.send_updates(expunge=True)
-                await self.conn.drain()
-                changed = asyncio.ensure_future(selected.changed.wait())
-                await asyncio.wait({reading, changed}, return_when=asyncio.FIRST_COMPLETED)
-                if reading.done():
-                    changed.cancel()
-                    break
-        finally:
-            if not reading.done():
-                reading.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ClosedError, LineTooLongError):
-                    await reading
-        try:
-            line = reading.result()
-        except LineTooLongError:
-            raise CommandError("expected DONE") from None
-        if line.strip().upper() != b"DONE":
-            raise CommandError("expected DONE")
-        self.send_updates(expunge=True)
-
-
-class _BatchedWriter:
-    """Join small pieces into one socket write: a send per piece was most of a big FETCH."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.batch: list[bytes] = []
-        self.size = 0
-
-    async def write(self, chunks: list[bytes]) -> None:
-        for chunk in chunks:
-            if len(chunk) >= _WRITE_BATCH:  # a large body: as it is, no copy
-                self.flush()
-                self.conn.write(chunk)
-                await self.conn.drain()
-            else:
-                self.batch.append(chunk)
-                self.size += len(chunk)
-        if self.size >= _WRITE_BATCH:
-            self.flush()
-            await self.conn.drain()
-
-    def flush(self) -> None:
-        if self.batch:
-            self.conn.write(b"".join(self.batch))
-            self.batch, self.size = [], 0
-
-
-class _RefusedError(Exception):
-    """A command that is understood but refused: answered ``NO`` with this text."""
 
 
 class _AnsweredError(Exception):
