@@ -87,18 +87,23 @@ def test_seen_set_in_imap_shows_as_read_in_the_api(
     client.logout()
 
 
+def noop_until(client: imaplib.IMAP4, response: str) -> list[Any]:
+    """Send NOOP until an untagged response of this kind comes (events arrive by a thread)."""
+    deadline = time.monotonic() + 5
+    found: list[Any] = [None]
+    while found == [None] and time.monotonic() < deadline:
+        client.noop()
+        found = client.response(response)[1]
+    return found
+
+
 def test_read_in_the_ui_shows_as_seen_in_imap(make_sink: Any, kind: str, tmp_path: Path) -> None:
     sink = reader_sink(make_sink, kind, tmp_path)
     message_id = send(sink, make_raw())
     client = imap(sink)
     client.select("INBOX")
     sink.mailbox.set_read([message_id], True)
-    deadline = time.monotonic() + 5
-    fetched: list[Any] = [None]
-    while fetched == [None] and time.monotonic() < deadline:
-        client.noop()
-        fetched = client.response("FETCH")[1]
-    assert fetched == [b"1 (UID 1 FLAGS (\\Seen))"]
+    assert noop_until(client, "FETCH") == [b"1 (UID 1 FLAGS (\\Seen))"]
     assert client.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS (\\Seen))"]
     client.logout()
 
@@ -118,12 +123,7 @@ def test_a_message_deleted_in_the_ui_disappears_from_imap(
         headers={"Content-Type": "application/json"},
     )
     urllib.request.urlopen(request).close()
-    deadline = time.monotonic() + 5
-    expunged: list[Any] = [None]
-    while expunged == [None] and time.monotonic() < deadline:
-        client.noop()
-        expunged = client.response("EXPUNGE")[1]
-    assert expunged == [b"1"]
+    assert noop_until(client, "EXPUNGE") == [b"1"]
     client.logout()
     fresh = imap(sink)
     assert fresh.select("INBOX")[1] == [b"1"]
