@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from helpers import make_raw
+from mailsink.message import Envelope
 from mailsink.server import Sink
 from reader_helpers import STORE_KINDS, RawSession, client_context, reader_sink, send
 
@@ -304,4 +305,24 @@ def test_each_tag_is_a_folder_too(make_sink: Any, kind: str, tmp_path: Path) -> 
     assert client.select('"Tags/needs review"')[1] == [b"1"]
     assert client.status("Tags/orders", "(MESSAGES)")[1] == [b"Tags/orders (MESSAGES 2)"]
     assert client.select("Tags/Nope")[0] == "NO"
+    client.logout()
+
+
+def test_imaps_serves_a_large_8bit_message_byte_for_byte(
+    make_sink: Any, kind: str, tmp_path: Path
+) -> None:
+    sink = reader_sink(make_sink, kind, tmp_path, imaps_port=0)
+    body = bytes(range(256)).replace(b"\r", b"").replace(b"\n", b"") * 12_000
+    raw = b"From: a@example.test\r\nSubject: big\r\n\r\n" + b"\r\n".join(
+        body[i : i + 900] for i in range(0, len(body), 900)
+    )
+    sink.ingestor.store_now([(raw, Envelope("a@example.test", ("b@example.test",)))])
+    host, port = sink.reader_address("imaps")
+    client = imaplib.IMAP4_SSL(host, port, ssl_context=client_context(sink), timeout=30)
+    assert "STARTTLS" not in client.capabilities
+    client.login("u", "p")
+    client.select("INBOX")
+    data = client.fetch("1", "(RFC822.SIZE BODY.PEEK[])")[1][0]
+    assert isinstance(data, tuple)
+    assert data[1] == raw and b"RFC822.SIZE %d" % len(raw) in data[0]
     client.logout()
