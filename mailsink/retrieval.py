@@ -147,23 +147,35 @@ class ReaderListener:
         return serve
 
     def _forward(self) -> None:
-        """Bridge thread: hand every mailbox event to the loop's sessions."""
+        """Bridge thread: hand mailbox events to the loop's sessions, in batches.
+
+        Events that queued up meanwhile go in one hand-off, and none at all
+        while no IMAP session has a mailbox selected (a SELECT reads the store
+        afresh), so a burst of SMTP mail costs the loop next to nothing.
+        """
         sub = self._subscription
         while not self._stopping.is_set():
             event = sub.get(timeout=0.25)
+            if event is None and not sub.overflowed:
+                continue
+            batch: list[Event | None] = [event] if event is not None else []
+            while len(batch) < 1000 and (more := sub.get(timeout=0)) is not None:
+                batch.append(more)
             if sub.overflowed:
                 sub.overflowed = False
-                event = None  # some were lost: every session resynchronises
-            elif event is None or event.kind == "close":
+                batch = [None]  # some were lost: every session resynchronises
+            batch = [e for e in batch if e is None or e.kind != "close"]
+            if not batch or not self.listeners:
                 continue
             try:
-                self.loop.call_soon_threadsafe(self._dispatch, event)
+                self.loop.call_soon_threadsafe(self._dispatch, batch)
             except RuntimeError:  # the loop is closed: stopping
                 return
 
-    def _dispatch(self, event: Event | None) -> None:
+    def _dispatch(self, events: list[Event | None]) -> None:
         for listener in list(self.listeners):
-            listener(event)
+            for event in events:
+                listener(event)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
