@@ -103,9 +103,12 @@ def test_read_in_the_ui_shows_as_seen_in_imap(make_sink: Any, kind: str, tmp_pat
     message_id = send(sink, make_raw())
     client = imap(sink)
     client.select("INBOX")
+    assert client.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS ())"]  # now known to the session
     sink.mailbox.set_read([message_id], True)
     assert noop_until(client, "FETCH") == [b"1 (UID 1 FLAGS (\\Seen))"]
     assert client.fetch("1", "(FLAGS)")[1] == [b"1 (FLAGS (\\Seen))"]
+    sink.mailbox.set_tags([message_id], ["flagged"])
+    assert noop_until(client, "FETCH") == [b"1 (UID 1 FLAGS (\\Seen \\Flagged))"]
     client.logout()
 
 

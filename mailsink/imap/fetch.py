@@ -12,6 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from mailsink.imap.mailbox_view import Facts
 from mailsink.imap.parser import Atom, CommandError, Value
 from mailsink.imap.parts import (
     Part,
@@ -23,7 +24,6 @@ from mailsink.imap.parts import (
     parse_parts,
 )
 from mailsink.imap.wire import literal, parenthesised
-from mailsink.store.base import StoredMessage
 
 _MACROS = {
     "ALL": ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"],
@@ -149,11 +149,9 @@ def internal_date(received: float) -> str:
 class Rendering:
     """Render the items for one message, parsing its MIME structure at most once."""
 
-    def __init__(
-        self, message: StoredMessage | None, raw: bytes | None, uid: int, flags: bytes
-    ) -> None:
-        """Prepare to render; ``message`` may be None when no item needs the record."""
-        self.message = message
+    def __init__(self, facts: Facts | None, raw: bytes | None, uid: int, flags: bytes) -> None:
+        """Prepare to render; ``facts`` may be None when no item needs them."""
+        self.facts = facts
         self.raw = raw or b""
         self.uid = uid
         self.flags = flags
@@ -185,11 +183,11 @@ class Rendering:
         if name == "FLAGS":
             return [self.flags]
         if name == "INTERNALDATE":
-            assert self.message is not None
-            return [b'"' + internal_date(self.message.received).encode() + b'"']
+            assert self.facts is not None
+            return [b'"' + internal_date(self.facts.received).encode() + b'"']
         if name == "RFC822.SIZE":
-            assert self.message is not None
-            return [b"%d" % self.message.summary.size]
+            assert self.facts is not None
+            return [b"%d" % self.facts.size]
         if name == "ENVELOPE":
             headers = self._root.headers if self._root else parse_headers(self.raw)
             return [envelope(headers)]

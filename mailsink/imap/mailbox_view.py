@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mailsink.events import Event
@@ -25,6 +26,8 @@ from mailsink.readers import View
 from mailsink.store.base import StoredMessage
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from mailsink.mailbox import Mailbox
 
 FLAGGED_TAG = "flagged"
@@ -35,6 +38,21 @@ PERMANENT_FLAGS = ("\\Seen", "\\Flagged", "\\Deleted")
 def is_flagged(message: StoredMessage) -> bool:
     """Tell whether a message carries the ``flagged`` tag (IMAP's ``\\Flagged``)."""
     return any(t.lower() == FLAGGED_TAG for t in message.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What FETCH needs of a message besides its bytes: INTERNALDATE, size and flags."""
+
+    received: float
+    size: int
+    read: bool
+    flagged: bool
+
+    @classmethod
+    def of(cls, message: StoredMessage) -> Facts:
+        """Return the facts of a stored message."""
+        return cls(message.received, message.summary.size, message.read, is_flagged(message))
 
 
 class SelectedMailbox:
@@ -53,6 +71,9 @@ class SelectedMailbox:
         self.deleted: set[int] = set()
         """UIDs this session has flagged ``\\Deleted``."""
         self.changed = asyncio.Event()
+        self._facts: dict[str, Facts] = {}
+        """Facts read from the store, until an event says they changed: a client
+        polling ``FETCH 1:* (FLAGS)`` (Thunderbird does, often) costs no store reads."""
         self._gone: set[str] = set()
         self._flag_changes: set[str] = set()
         self._maybe_new = False
@@ -72,12 +93,15 @@ class SelectedMailbox:
         """Take note of a mailbox event (None: events were lost, resynchronise)."""
         if event is None or event.kind == "truncate":
             self._resync = True
+            self._facts.clear()
         elif event.kind == "new":
             self._maybe_new = True
         elif event.kind == "delete":
             self._gone.update(event.data.get("ids", ()))
+            self.forget(event.data.get("ids", ()))
         elif event.kind == "update":
             self._flag_changes.update(event.data.get("ids", ()))
+            self.forget(event.data.get("ids", ()))
         else:
             return
         self.changed.set()
@@ -108,9 +132,9 @@ class SelectedMailbox:
             self._flag_changes = set()
             for index, message_id in enumerate(self.ids):
                 if message_id in changed and message_id not in self._gone:
-                    message = self.store.get(message_id)
-                    if message is not None:
-                        flags = " ".join(self.flags(index, message))
+                    facts = self.facts(index)
+                    if facts is not None:
+                        flags = " ".join(self.flags(index, facts))
                         out.append(
                             b"* %d FETCH (UID %d FLAGS (%s))\r\n"
                             % (index + 1, self.uids[index], flags.encode())
@@ -123,6 +147,7 @@ class SelectedMailbox:
         for index in sorted(set(indexes), reverse=True):
             out.append(b"* %d EXPUNGE\r\n" % (index + 1))
             self.deleted.discard(self.uids[index])
+            self._facts.pop(self.ids[index], None)
             del self.uids[index]
             del self.ids[index]
         return out
@@ -146,12 +171,28 @@ class SelectedMailbox:
                 chosen.update(range(max(lo, 1) - 1, min(hi, largest)))
         return sorted(chosen)
 
-    def flags(self, index: int, message: StoredMessage) -> list[str]:
+    def facts(self, index: int) -> Facts | None:
+        """Return the facts of the message at an index (None if it is gone from the store)."""
+        message_id = self.ids[index]
+        facts = self._facts.get(message_id)
+        if facts is None:
+            message = self.store.get(message_id)
+            if message is None:
+                return None
+            facts = self._facts[message_id] = Facts.of(message)
+        return facts
+
+    def forget(self, ids: Iterable[str]) -> None:
+        """Drop what is known of these messages: they changed."""
+        for message_id in ids:
+            self._facts.pop(message_id, None)
+
+    def flags(self, index: int, facts: Facts) -> list[str]:
         """Return the flags of the message at an index."""
         flags = []
-        if message.read:
+        if facts.read:
             flags.append("\\Seen")
-        if is_flagged(message):
+        if facts.flagged:
             flags.append("\\Flagged")
         if self.uids[index] in self.deleted:
             flags.append("\\Deleted")

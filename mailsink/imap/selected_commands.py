@@ -12,7 +12,13 @@ import asyncio
 import contextlib
 
 from mailsink.imap.fetch import Item, Rendering, flag_list, parse_items
-from mailsink.imap.mailbox_view import FLAGGED_TAG, SYSTEM_FLAGS, SelectedMailbox, is_flagged
+from mailsink.imap.mailbox_view import (
+    FLAGGED_TAG,
+    SYSTEM_FLAGS,
+    Facts,
+    SelectedMailbox,
+    is_flagged,
+)
 from mailsink.imap.parser import Atom, CommandError, RefusedError, Value, parse_sequence_set
 from mailsink.imap.search import Candidate, compile_search
 from mailsink.lines import ClosedError, Connection, LineTooLongError
@@ -45,21 +51,22 @@ class SelectedCommands:
         store = self.context.mailbox.store
         needs_raw = any(i.needs_raw for i in items)
         if any(i.sets_seen for i in items) and not selected.readonly:
-            self.context.mailbox.set_read([selected.ids[i] for i in indexes], True)
+            seen = [selected.ids[i] for i in indexes]
+            self.context.mailbox.set_read(seen, True)
+            selected.forget(seen)
             if not any(i.name == "FLAGS" for i in items):
                 items.append(Item("FLAGS", label="FLAGS"))
         needs_record = any(i.name in ("FLAGS", "INTERNALDATE", "RFC822.SIZE") for i in items)
         out = _BatchedWriter(self.conn)
         for index in indexes:
-            message_id = selected.ids[index]
-            message = store.get(message_id) if needs_record else None
-            if needs_record and message is None:
+            facts = selected.facts(index) if needs_record else None
+            if needs_record and facts is None:
                 continue  # deleted elsewhere; its EXPUNGE comes at the next NOOP
-            raw = store.raw(message_id) if needs_raw else None
+            raw = store.raw(selected.ids[index]) if needs_raw else None
             if needs_raw and raw is None:
                 continue
-            flags = flag_list(selected.flags(index, message)) if message is not None else b"()"
-            rendering = Rendering(message, raw, selected.uids[index], flags)
+            flags = flag_list(selected.flags(index, facts)) if facts is not None else b"()"
+            rendering = Rendering(facts, raw, selected.uids[index], flags)
             await out.write(rendering.render(items, index + 1))
         out.flush()
 
@@ -90,7 +97,7 @@ class SelectedCommands:
             message = store.get(message_id)
             if message is None:
                 continue
-            current = set(selected.flags(index, message))
+            current = set(selected.flags(index, Facts.of(message)))
             if mode == "FLAGS":
                 wanted = flags
             elif mode == "+FLAGS":
@@ -112,14 +119,15 @@ class SelectedCommands:
             mailbox.set_read(to_read, True)
         if to_unread:
             mailbox.set_read(to_unread, False)
+        selected.forget(selected.ids[i] for i in indexes)
         if silent:
             return
         for index in indexes:
-            message = store.get(selected.ids[index])
-            if message is not None:
+            facts = selected.facts(index)
+            if facts is not None:
                 self.conn.write(
                     b"* %d FETCH (FLAGS %s UID %d)\r\n"
-                    % (index + 1, flag_list(selected.flags(index, message)), selected.uids[index])
+                    % (index + 1, flag_list(selected.flags(index, facts)), selected.uids[index])
                 )
 
     def search(self, selected: SelectedMailbox, args: list[Value], by_uid: bool) -> None:
@@ -135,7 +143,7 @@ class SelectedCommands:
                 index + 1,
                 selected.uids[index],
                 message,
-                set(selected.flags(index, message)),
+                set(selected.flags(index, Facts.of(message))),
                 lambda message_id=message_id: store.raw(message_id),  # type: ignore[misc]
             )
             if predicate(candidate):
