@@ -68,7 +68,8 @@ class POP3Session:
         self.bad = 0
 
     async def run(self) -> None:
-        await self.conn.send(b"+OK mailsink POP3 server ready\r\n")
+        name = self.context.hostname.encode("ascii", "replace")
+        await self.conn.send(b"+OK " + name + b" mailsink POP3 server ready\r\n")
         while True:
             try:
                 line = await self.conn.read_line()

@@ -93,4 +93,5 @@ class ReaderContext:
     tls_context: ssl.SSLContext | None
     """The context STARTTLS/STLS upgrade with; None when they are not offered."""
     hostname: str = "mailsink"
+    """The name in the greetings (``--hostname``, as SMTP's)."""
     idle_timeout: float = 1800.0

@@ -106,7 +106,8 @@ class IMAPSession(SelectedCommands):
 
     async def run(self) -> None:
         self.conn.write(
-            b"* OK [CAPABILITY " + self.capabilities() + b"] mailsink IMAP4rev1 ready\r\n"
+            b"* OK [CAPABILITY %s] %s mailsink IMAP4rev1 ready\r\n"
+            % (self.capabilities(), self.context.hostname.encode("ascii", "replace"))
         )
         try:
             while self.bad < MAX_BAD_COMMANDS:
