@@ -97,7 +97,7 @@ class Connection:
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
             raise ClosedError("connection lost") from None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         """Queue bytes to send."""
         if not self.writer.is_closing():
             self.writer.write(data)

@@ -25,6 +25,7 @@ from mailsink.lines import ClosedError, Connection, LineTooLongError
 from mailsink.readers import ReaderContext
 
 _WRITE_BATCH = 64 * 1024
+_SLICE = 1024 * 1024
 _SYSTEM = {flag.lower(): flag for flag in SYSTEM_FLAGS}
 
 
@@ -203,10 +204,15 @@ class _BatchedWriter:
 
     async def write(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
-            if len(chunk) >= _WRITE_BATCH:  # a large body: as it is, no copy
+            if len(chunk) >= _WRITE_BATCH:
+                # A large body goes in slices, each sent before the next is
+                # queued: a slow client then holds at most one slice in the
+                # transport's buffer, not a second copy of the whole message.
                 self.flush()
-                self.conn.write(chunk)
-                await self.conn.drain()
+                view = memoryview(chunk)
+                for start in range(0, len(view), _SLICE):
+                    self.conn.write(view[start : start + _SLICE])
+                    await self.conn.drain()
             else:
                 self.batch.append(chunk)
                 self.size += len(chunk)
