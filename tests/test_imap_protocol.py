@@ -247,3 +247,43 @@ def test_the_listener_survives_a_client_that_vanishes(sink: Sink) -> None:
     session.send(b"n NOOP\r\n")
     assert session.until(b"n ")[-1].startswith(b"n OK")
     session.close()
+
+
+THUNDERBIRD = [
+    b"1 capability",
+    b"2 authenticate PLAIN AGRldgBwdw==",
+    b'3 ID ("name" "Thunderbird" "version" "128.0")',
+    b"4 namespace",
+    b'5 lsub "" "*"',
+    b'6 list "" "INBOX"',
+    b'7 list "" "%"',
+    b'8 select "INBOX"',
+    b"9 UID fetch 1:* (FLAGS)",
+    b"10 UID fetch 1 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (From To Cc Bcc Subject "
+    b"Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type "
+    b"Reply-To)])",
+    b"11 UID fetch 1 (UID RFC822.SIZE BODY.PEEK[]<0.10240>)",
+    b"12 UID fetch 1 (UID BODYSTRUCTURE)",
+    b"13 UID fetch 1 (BODY.PEEK[1.MIME] BODY.PEEK[1])",
+    b"14 UID store 1 +Flags (\\Seen)",
+    b"15 UID store 1 +Flags (NonJunk)",
+    b"16 noop",
+    b'17 STATUS "INBOX" (UIDNEXT MESSAGES UNSEEN RECENT)',
+    b"18 UID fetch 1:* (FLAGS) ",
+    b"19 UID store 1 +Flags (\\Deleted)",
+    b"20 UID expunge 1",
+    b"21 close",
+    b"22 logout",
+]
+
+
+def test_a_thunderbird_session_gets_ok_to_every_command(sink: Sink) -> None:
+    session = RawSession(sink.reader_address("imap"))
+    session.line()
+    for command in THUNDERBIRD:
+        tag = command.split(b" ", 1)[0]
+        session.send(command + b"\r\n")
+        reply = session.until(tag + b" ")[-1]
+        assert reply.startswith(tag + b" OK"), (command, reply)
+    assert sink.store.count() == 0
+    session.close()
