@@ -24,6 +24,8 @@ import socket
 import ssl
 import threading
 
+from mailsink.loop_thread import run_until_stopped, stop_loop_thread
+
 log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0
@@ -49,7 +51,9 @@ class TLSFront:
         self.backend = backend
         self.address: tuple[str, int] = (host, port)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="mailsink-https", daemon=True)
+        self._thread = threading.Thread(
+            target=run_until_stopped, args=(self._loop,), name="mailsink-https", daemon=True
+        )
         self._socket: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -71,15 +75,6 @@ class TLSFront:
         sockname = listening.getsockname()
         self.address = (str(sockname[0]), int(sockname[1]))
         self._tasks.add(self._loop.create_task(self._accept(listening)))
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_forever()
-        tasks = asyncio.all_tasks(self._loop)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     async def _accept(self, listening: socket.socket) -> None:
         while True:
@@ -126,12 +121,7 @@ class TLSFront:
             if self._socket is not None:
                 self._socket.close()
 
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self._loop.close()
+        stop_loop_thread(self._loop, self._thread, shutdown, "the HTTPS front")
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
