@@ -48,6 +48,17 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
+    # Content checks (mailsink.checks): outbound connections only where the user points.
+    link_check: bool = False
+    """Allow the link check to make requests to the links in mail (off: a 403 answer)."""
+    link_check_allow_private: bool = False
+    """Let the link check reach loopback/private addresses (tests, intranets)."""
+    spamassassin: str | None = None
+    """``HOST:PORT`` of a spamd for the spam check; None means no spam check."""
+    dns_records: str | None = None
+    """A file of BIND-style records that answer the auth check's DNS questions first."""
+    dns: bool = True
+    """Ask real DNS for names the records file does not list (``--dns off``: never)."""
 
     @property
     def tls_enabled(self) -> bool:
