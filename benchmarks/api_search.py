@@ -81,7 +81,7 @@ def fill(store: SQLiteStore, count: int) -> float:
 def measure(store: SQLiteStore, rounds: int) -> dict[str, dict[str, float]]:
     """Time each request through the Flask app; return median and max in ms."""
     mailbox = Mailbox(store)
-    ingestor = Ingestor(mailbox)
+    ingestor = Ingestor(mailbox).start()
     client = create_app(mailbox, Settings(), ingestor=ingestor).test_client()
     count = store.count()
     requests = {

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 
-from aiosmtpd.handlers import Sink as SinkHandler
+from aiosmtpd.handlers import Sink as AiosmtpdSink
 from aiosmtpd.smtp import SMTP
 
 
@@ -29,7 +29,7 @@ def run_baseline() -> int:
     def serve() -> None:
         asyncio.set_event_loop(loop)
         server = loop.run_until_complete(
-            loop.create_server(lambda: SMTP(SinkHandler(), loop=loop), "127.0.0.1", 0)
+            loop.create_server(lambda: SMTP(AiosmtpdSink(), loop=loop), "127.0.0.1", 0)
         )
         ready.append(server.sockets[0].getsockname()[1])
         started.set()

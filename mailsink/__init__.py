@@ -8,7 +8,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mailsink.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from mailsink.config import Settings
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
     from mailsink.server import Sink
     from mailsink.store import MemoryStore, MessageStore, SQLiteStore, StoredMessage, open_store
 
-# Imported on first use (PEP 562): the pytest plugin imports this package in every
-# pytest run of a project that installs mailsink, and the eager imports cost ~150 ms.
+# Imported on first use (see mailsink/lazy.py).
 _LAZY = {
     "Settings": "mailsink.config",
     "Mailbox": "mailsink.mailbox",
@@ -42,16 +43,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mailsink' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

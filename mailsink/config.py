@@ -95,3 +95,23 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+"""Bind addresses that mean "every interface"."""
+
+
+def connect_host(bound: str) -> str:
+    """Return the address a local client connects to for a socket bound to ``bound``.
+
+    A socket bound to every interface is reached on loopback.
+    """
+    return "127.0.0.1" if bound in WILDCARD_HOSTS else bound
+
+
+MEMORY_STORE_SPECS = ("", "memory", ":memory:")
+
+
+def is_memory_store(spec: str) -> bool:
+    """Tell whether a ``--store`` value names the memory store (anything else is a path)."""
+    return spec in MEMORY_STORE_SPECS

@@ -13,18 +13,57 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
+
+from mailsink.store.base import StoredMessage
 
 QUEUE_SIZE = 10_000
+
+EventKind = Literal["new", "update", "delete", "truncate", "close", "resync"]
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """The data of ``update`` and ``delete``: which messages, and what changed in them."""
+
+    ids: tuple[str, ...]
+    read: bool | None = None
+    """The new read flag, when that is what changed."""
+    tags: tuple[str, ...] | None = None
+    """The messages' new tags, when all of them were set to these."""
+
+
+@dataclass(frozen=True, slots=True)
+class Truncated:
+    """The data of ``truncate``: every message was deleted."""
+
+    count: int
+
+
+EventData = StoredMessage | Changed | Truncated | None
+"""``new`` carries the stored message; ``update``/``delete`` a :class:`Changed`;
+``truncate`` a :class:`Truncated`; ``close`` and ``resync`` nothing."""
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One change: its kind (new/update/delete/truncate) and its data."""
+    """One change: its kind, its typed data, and its place in the bus's order."""
 
-    kind: str
-    data: Any = None
+    kind: EventKind
+    data: EventData = None
     seq: int = 0
+
+    @property
+    def message(self) -> StoredMessage:
+        """Return the new message of a ``new`` event."""
+        assert isinstance(self.data, StoredMessage), f"a {self.kind} event carries no message"
+        return self.data
+
+    @property
+    def changed(self) -> Changed:
+        """Return what an ``update`` or ``delete`` event changed."""
+        assert isinstance(self.data, Changed), f"a {self.kind} event carries no change"
+        return self.data
 
 
 @dataclass(eq=False)
@@ -84,7 +123,7 @@ class EventBus:
             if sub in self._subscribers:
                 self._subscribers.remove(sub)
 
-    def publish(self, kind: str, data: Any = None) -> Event:
+    def publish(self, kind: EventKind, data: EventData = None) -> Event:
         """Send an event to every subscriber and return it."""
         with self._lock:
             self._seq += 1

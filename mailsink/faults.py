@@ -47,7 +47,10 @@ def address_matches(match: AddressMatch, address: str) -> bool:
         return address.lower() == match.strip().strip("<>").lower()
     if isinstance(match, re.Pattern):
         return match.search(address) is not None
-    return bool(match(address))
+    try:
+        return bool(match(address))
+    except Exception:  # noqa: BLE001 - a user's predicate that raises simply does not match
+        return False
 
 
 @dataclass

@@ -103,11 +103,36 @@ def header_end(raw: bytes) -> int:
     return lf if lf >= 0 else crlf
 
 
+def split_head_body(raw: bytes) -> tuple[bytes, bytes]:
+    """Split a message at the empty line that ends its header block: (head, body).
+
+    The head keeps the newline of its last line; without an empty line the
+    whole message is head and the body is empty.
+    """
+    end = header_end(raw)
+    if end < 0:
+        return raw, b""
+    gap = 3 if raw[end + 1 : end + 3] == b"\r\n" else 2
+    return raw[: end + 1], raw[end + gap :]
+
+
 def header_block(raw: bytes) -> str:
     """Return the raw header block of a message as text (undecoded, for searching)."""
     end = header_end(raw)
     head = raw[: end + 1] if end >= 0 else raw
     return head[: MAX_HEADER_CHARS * 16].decode("utf-8", "replace")
+
+
+def header_matches(block: str, name: str, value: str) -> bool:
+    """Tell whether header ``name`` is in a header block (and contains ``value``, if given).
+
+    ``value`` is lowercased already; decoding happens here, at search time, so
+    that ingest does not pay for a search few people run.
+    """
+    values = header_values(block, name)
+    if not value:
+        return bool(values)
+    return any(value in v.lower() for v in values)
 
 
 def header_values(block: str, name: str) -> list[str]:

@@ -1,24 +1,39 @@
-"""Ingest: parse and store received messages, on the event loop or a writer thread, in batches.
+"""Ingest: the one write path by which every message enters mailsink.
 
-Two paths, one order.  Most messages are summarised and stored right on the
-SMTP event loop (:meth:`Ingestor.store_now`, in the batches that
-``smtp.GroupCommit`` gathers): handing a message to another thread and its ID
-back cost more than the work itself (about 0.3 ms of a 1 KB message's 1 ms,
-mostly GIL hand-offs and wake-ups), and a second thread buys no parallelism
-for Python code anyway.  Messages larger than ``inline_max`` go to the writer
-thread (:meth:`Ingestor.submit`) so that parsing a huge message does not
-stall every other session, and so do all messages when commits are slow
-(``--store-sync full`` fsyncs each one): the thread takes every message
-waiting in its queue and stores them in one batch, so concurrent sessions
-share one commit.  Either way the listener answers 250 only once the message
-is stored, and IDs are given out in the order messages are stored.
+Every way mail arrives calls :class:`Ingestor`: the SMTP handler (from the
+event loop, :meth:`Ingestor.receive`), ``POST /api/v1/send`` and anything else
+running on a thread (:meth:`Ingestor.ingest`).  Both summarise the message,
+give out its ID and store it under one lock, so IDs follow the order in which
+messages are stored, and both return only once the message is stored (for the
+SQLite store: committed), which is what lets the listener answer 250 only for
+mail that can no longer be lost.
+
+Where a message is stored - decided here and nowhere else (:meth:`Ingestor.stores_inline`):
+
+* **On the event loop, in groups** (:class:`GroupCommit`) for messages up to
+  ``inline_max`` (256 KB).  Handing a message to another thread and its ID
+  back cost more than the work itself (about 0.3 ms of a 1 KB message's 1 ms,
+  mostly GIL hand-offs and wake-ups), and a second thread buys no parallelism
+  for Python code anyway.  The messages whose DATA ends at about the same
+  moment share one store call: one SQLite transaction instead of one each.
+* **On the writer thread** for larger messages, so that parsing a huge one
+  does not stall every other session, and for every message when commits are
+  slow (``--store-sync full`` fsyncs each one: ``inline_max`` is 0 then).  The
+  thread takes every message waiting in its queue and stores them as one
+  batch, so concurrent sessions share one commit there too.  Callers on a
+  thread (the send API) always use it.
+
+Lifecycle: building an Ingestor starts nothing; :meth:`Ingestor.start` starts
+the writer thread and :meth:`Ingestor.close` finishes the queue and stops it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,28 +60,95 @@ class _Job:
 
 
 class Ingestor:
-    """Turn raw messages into stored ones: in the caller's thread, or on the writer thread."""
+    """Summarise, number and store received messages; the only way mail enters a mailbox."""
 
     def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX) -> None:
         self.mailbox = mailbox
         self.inline_max = inline_max
         self._order = threading.Lock()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="mailsink-ingest", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def start(self) -> Ingestor:
+        """Start the writer thread (idempotent); return self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mailsink-ingest", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish the queued messages and stop the writer thread."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join(timeout)
 
     def stores_inline(self, size: int) -> bool:
-        """Tell whether a message of this size should be stored with :meth:`store_now`."""
+        """Tell whether a message of this size is stored on the event loop (module docstring)."""
         return size <= self.inline_max
 
-    def store_now(self, items: list[tuple[bytes, Envelope]]) -> list[str]:
-        """Summarise and store messages in the calling thread, in one batch; return their IDs.
+    async def receive(self, raw: bytes, envelope: Envelope) -> str:
+        """Store a message received on an event loop; return its ID once it is stored.
+
+        Raises what storing raised; the SMTP handler turns that into a 451.
+        """
+        if self.stores_inline(len(raw)):
+            loop = asyncio.get_running_loop()
+            group = self._group_commits.get(loop)
+            if group is None:
+                group = self._group_commits[loop] = GroupCommit(self)
+            return await group.store(raw, envelope)
+        return await self._on_writer_thread(raw, envelope)
+
+    def ingest(self, raw: bytes, envelope: Envelope, timeout: float = 60.0) -> StoredMessage:
+        """Store a message from a thread (not the event loop) and return it once stored."""
+        finished = threading.Event()
+        result: list[StoredMessage | BaseException | None] = [None]
+
+        def done(_id: str, stored: StoredMessage | None, error: BaseException | None) -> None:
+            result[0] = error if error is not None else stored
+            finished.set()
+
+        self._submit(raw, envelope, done)
+        if not finished.wait(timeout):
+            raise TimeoutError("the message was not stored in time")
+        outcome = result[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome is None:
+            raise RuntimeError("the message was stored and pruned at once (max messages?)")
+        return outcome
+
+    def store_batch(self, items: list[tuple[bytes, Envelope]]) -> list[str]:
+        """Summarise and store messages in the calling thread, as one batch; return their IDs.
 
         An ID is returned even if ``--max-messages`` pruned its message at
         once, as the writer thread's path reports it; raises if storing failed.
         """
         incoming, _stored = self._add(items)
         return [item.id for item in incoming]
+
+    async def _on_writer_thread(self, raw: bytes, envelope: Envelope) -> str:
+        """Hand a message to the writer thread and wait for its ID without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+
+        def done(
+            message_id: str, _stored: StoredMessage | None, error: BaseException | None
+        ) -> None:
+            loop.call_soon_threadsafe(_settle, future, message_id, error)
+
+        self._submit(raw, envelope, done)
+        return await future
+
+    def _submit(self, raw: bytes, envelope: Envelope, done: Done) -> None:
+        """Queue a message; ``done`` is called from the writer thread when it is stored."""
+        if self._thread is None:
+            raise RuntimeError("the ingestor is not running: call start() first")
+        self._jobs.put(_Job(raw, envelope, done))
 
     def _add(
         self, items: list[tuple[bytes, Envelope]]
@@ -84,34 +166,6 @@ class Ingestor:
                 for (raw, envelope), summary in zip(items, summaries, strict=True)
             ]
             return incoming, self.mailbox.add(incoming)
-
-    def submit(self, raw: bytes, envelope: Envelope, done: Done) -> None:
-        """Queue a message; ``done`` is called from the writer thread when it is stored."""
-        self._jobs.put(_Job(raw, envelope, done))
-
-    def ingest(self, raw: bytes, envelope: Envelope, timeout: float = 60.0) -> StoredMessage:
-        """Store a message and return it once it is stored (blocking)."""
-        finished = threading.Event()
-        result: list[StoredMessage | BaseException | None] = [None]
-
-        def done(_id: str, stored: StoredMessage | None, error: BaseException | None) -> None:
-            result[0] = error if error is not None else stored
-            finished.set()
-
-        self.submit(raw, envelope, done)
-        if not finished.wait(timeout):
-            raise TimeoutError("the message was not stored in time")
-        outcome = result[0]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        if outcome is None:
-            raise RuntimeError("the message was stored and pruned at once (max messages?)")
-        return outcome
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Finish the queued messages and stop the writer thread."""
-        self._jobs.put(None)
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         """Take batches of jobs until told to stop."""
@@ -145,3 +199,49 @@ class Ingestor:
             return
         for job, item in zip(batch, incoming, strict=False):
             job.done(item.id, stored.get(item.id), None)
+
+
+class GroupCommit:
+    """Store the messages whose DATA ends at about the same moment as one batch, on the loop.
+
+    Each message waits for the event loop to go round twice (microseconds)
+    before it is stored, so that the other sessions' data already in the
+    socket buffers finishes too and they share one store call.
+    """
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+        self._pending: list[tuple[bytes, Envelope, asyncio.Future[str]]] = []
+
+    async def store(self, raw: bytes, envelope: Envelope) -> str:
+        """Store a message with those that arrive alongside it; return its ID."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        self._pending.append((raw, envelope, future))
+        if len(self._pending) == 1:
+            loop.call_soon(loop.call_soon, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        """Store everything pending and settle each waiting session."""
+        pending, self._pending = self._pending, []
+        try:
+            ids = self.ingestor.store_batch([(raw, envelope) for raw, envelope, _ in pending])
+        except Exception as error:  # noqa: BLE001 - every waiting session answers 451
+            for _raw, _envelope, future in pending:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_raw, _envelope, future), message_id in zip(pending, ids, strict=True):
+            if not future.done():
+                future.set_result(message_id)
+
+
+def _settle(future: asyncio.Future[str], message_id: str, error: BaseException | None) -> None:
+    """Resolve a writer-thread future on the loop thread, unless the session is gone."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(message_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailsink.events import EventBus
+from mailsink.events import Changed, EventBus, Truncated
 from mailsink.store.base import StoredMessage
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class Mailbox:
             if item.id not in gone
         ]
         if pruned:
-            self.events.publish("delete", {"ids": pruned})
+            self.events.publish("delete", Changed(tuple(pruned)))
         for message in stored:
             self.events.publish("new", message)
         return stored
@@ -46,40 +46,40 @@ class Mailbox:
         """Delete messages and announce the IDs that existed."""
         deleted = self.store.delete(ids)
         if deleted:
-            self.events.publish("delete", {"ids": deleted})
+            self.events.publish("delete", Changed(tuple(deleted)))
         return deleted
 
     def clear(self) -> int:
         """Delete every message and announce it."""
         count = self.store.clear()
-        self.events.publish("truncate", {"count": count})
+        self.events.publish("truncate", Truncated(count))
         return count
 
     def set_read(self, ids: Iterable[str], read: bool) -> list[str]:
         """Mark messages read or unread and announce the changes."""
         changed = self.store.set_read(ids, read)
         if changed:
-            self.events.publish("update", {"ids": changed, "read": read})
+            self.events.publish("update", Changed(tuple(changed), read=read))
         return changed
 
     def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> list[str]:
         """Replace messages' tags and announce the changes."""
-        tag_list = list(tags)
+        tag_list = tuple(tags)
         changed = self.store.set_tags(ids, tag_list)
         if changed:
-            self.events.publish("update", {"ids": changed, "tags": tag_list})
+            self.events.publish("update", Changed(tuple(changed), tags=tag_list))
         return changed
 
     def rename_tag(self, old: str, new: str) -> list[str]:
         """Rename a tag everywhere and announce the messages changed."""
         changed = self.store.rename_tag(old, new)
         if changed:
-            self.events.publish("update", {"ids": changed})
+            self.events.publish("update", Changed(tuple(changed)))
         return changed
 
     def delete_tag(self, tag: str) -> list[str]:
         """Remove a tag everywhere and announce the messages changed."""
         changed = self.store.delete_tag(tag)
         if changed:
-            self.events.publish("update", {"ids": changed})
+            self.events.publish("update", Changed(tuple(changed)))
         return changed

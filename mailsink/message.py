@@ -20,8 +20,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import Message as EmailMessage
+from email.message import Message as Compat32Message
 
 from mailsink.headers import (
     MAX_HEADER_CHARS,
@@ -184,7 +185,7 @@ def _date(value: str) -> float | None:
         return None
 
 
-def _get_all(msg: EmailMessage, name: str) -> list[str]:
+def _get_all(msg: Compat32Message, name: str) -> list[str]:
     """Return every value of a header as text, raw 8-bit bytes read as UTF-8."""
     return [raw_header_text(v) for v in msg.get_all(name, [])]
 
@@ -212,15 +213,15 @@ def header_tags(values: list[str]) -> list[str]:
     return tags
 
 
-def _unique(items: list[str]) -> tuple[str, ...]:
-    """Return items without duplicates (case-insensitive), first spelling kept."""
+def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """Return tags trimmed, without empties or case-insensitive duplicates (first spelling kept)."""
     seen: set[str] = set()
     out = []
-    for item in items:
-        key = item.lower()
-        if key not in seen:
-            seen.add(key)
-            out.append(item[:100])
+    for tag in tags:
+        tag = " ".join(str(tag).split())[:100]
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
+            out.append(tag)
     return tuple(out)
 
 
@@ -280,12 +281,12 @@ def summarize(raw: bytes, envelope: Envelope) -> Summary:
         text=body_text[:MAX_TEXT_CHARS],
         attachments=attachments,
         inline=inline,
-        tags=_unique(tags),
+        tags=normalize_tags(tags),
         long_lines=has_long_lines(raw),
     )
 
 
-def _bodies(msg: EmailMessage) -> tuple[str, str, int, int]:
+def _bodies(msg: Compat32Message) -> tuple[str, str, int, int]:
     """Return the first text and HTML bodies and the attachment/inline counts."""
     text = html_body = ""
     attachments = inline = 0

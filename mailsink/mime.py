@@ -12,12 +12,14 @@ from __future__ import annotations
 import email.utils
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import Message as EmailMessage
+from email.message import Message as Compat32Message
 from email.parser import BytesParser
 from email.policy import compat32
+from typing import cast
 
-from mailsink.headers import decode_bytes, decode_header_value, header_end
+from mailsink.headers import decode_bytes, decode_header_value, header_end, split_head_body
 
 MAX_PARTS = 1_000
 """Most MIME parts walked in one message."""
@@ -81,7 +83,7 @@ _parser = BytesParser(policy=compat32)
 _header_parser = BytesParser(policy=compat32)
 
 
-def parse_bytes(raw: bytes) -> EmailMessage | None:
+def parse_bytes(raw: bytes) -> Compat32Message | None:
     """Parse raw bytes with compat32, or return None if even that fails.
 
     A message that is not multipart has its headers parsed and its body set
@@ -95,7 +97,7 @@ def parse_bytes(raw: bytes) -> EmailMessage | None:
         return None
 
 
-def _parse_single_part(raw: bytes) -> EmailMessage | None:
+def _parse_single_part(raw: bytes) -> Compat32Message | None:
     """Parse a non-multipart message without splitting its body; None when unsure."""
     end = header_end(raw)
     if end < 0 or raw[:1] in (b"\r", b"\n"):
@@ -108,27 +110,41 @@ def _parse_single_part(raw: bytes) -> EmailMessage | None:
     return msg
 
 
-def walk_leaves(msg: EmailMessage) -> list[tuple[str, EmailMessage]]:
-    """Return (part_id, part) for each non-multipart leaf, iteratively."""
-    leaves: list[tuple[str, EmailMessage]] = []
-    stack: list[tuple[str, EmailMessage]] = [("", msg)]
+def walk_parts(
+    msg: Compat32Message,
+) -> Iterator[tuple[str, Compat32Message, list[Compat32Message] | None]]:
+    """Yield (part_id, part, children) depth first, at most MAX_PARTS parts, without recursion.
+
+    ``children`` is the list of a multipart's parts, None for a leaf; part IDs
+    are Mailpit's (``1``, ``1.2``, ...; the root is ``""``).
+    """
+    stack: list[tuple[str, Compat32Message]] = [("", msg)]
     seen = 0
     while stack and seen < MAX_PARTS:
         part_id, part = stack.pop()
         seen += 1
         payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
-            children = [
-                (f"{part_id}.{i}" if part_id else str(i), child)
-                for i, child in enumerate(payload, 1)
-            ]
-            stack.extend(reversed(children))
-        else:
-            leaves.append((part_id or "1", part))
-    return leaves
+        # A multipart's payload is its list of parts (typeshed allows str items too).
+        children = cast(list[Compat32Message], payload) if part.is_multipart() else None
+        if not isinstance(payload, list):
+            children = None
+        yield part_id, part, children
+        if children is not None:
+            numbered = [(child_part_id(part_id, i), c) for i, c in enumerate(children, 1)]
+            stack.extend(reversed(numbered))
 
 
-def classify(part: EmailMessage) -> str:
+def child_part_id(parent_id: str, index: int) -> str:
+    """Return the ID of a multipart's ``index``-th part (1-based)."""
+    return f"{parent_id}.{index}" if parent_id else str(index)
+
+
+def walk_leaves(msg: Compat32Message) -> list[tuple[str, Compat32Message]]:
+    """Return (part_id, part) for each non-multipart leaf."""
+    return [(pid or "1", part) for pid, part, children in walk_parts(msg) if children is None]
+
+
+def classify(part: Compat32Message) -> str:
     """Return 'text', 'html', 'attachment' or 'inline' for a leaf part."""
     ctype = part.get_content_type()
     disposition = str(part.get("Content-Disposition", "")).split(";")[0].strip().lower()
@@ -147,7 +163,7 @@ def classify(part: EmailMessage) -> str:
     return "attachment"
 
 
-def _filename(part: EmailMessage) -> str:
+def _filename(part: Compat32Message) -> str:
     """Return the part's decoded filename, or ''."""
     try:
         name = part.get_filename() or part.get_param("name") or ""
@@ -158,7 +174,7 @@ def _filename(part: EmailMessage) -> str:
     return decode_header_value(name)
 
 
-def _payload_bytes(part: EmailMessage) -> bytes:
+def _payload_bytes(part: Compat32Message) -> bytes:
     """Return a leaf's payload with its transfer encoding undone."""
     try:
         data = part.get_payload(decode=True)
@@ -168,13 +184,13 @@ def _payload_bytes(part: EmailMessage) -> bytes:
         return data
     payload = part.get_payload()
     if isinstance(payload, list):  # message/rfc822 and friends
-        return b"".join(p.as_bytes() for p in payload if isinstance(p, EmailMessage))
+        return b"".join(p.as_bytes() for p in payload if isinstance(p, Compat32Message))
     if isinstance(payload, str):
         return payload.encode("utf-8", "surrogateescape")
     return b""
 
 
-def part_text(part: EmailMessage) -> str:
+def part_text(part: Compat32Message) -> str:
     """Return a text part's body decoded with its declared charset."""
     charset = part.get_content_charset() or "utf-8"
     return decode_bytes(_payload_bytes(part), charset)
@@ -196,7 +212,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     """Parse the whole MIME tree of a message, never raising."""
     msg = parse_bytes(raw)
     if msg is None:
-        _head, _, body = raw.partition(b"\r\n\r\n")
+        _head, body = split_head_body(raw)
         text = body.decode("utf-8", "replace")
         root = TreeNode("1", "text/plain", "", len(body))
         return ParsedMessage([], text, "", [], [], {}, root, ["unparseable"])
@@ -232,24 +248,19 @@ def parse_message(raw: bytes) -> ParsedMessage:
     )
 
 
-def _tree(msg: EmailMessage, parts: dict[str, Part]) -> TreeNode:
-    """Build the MIME structure tree, iteratively and bounded."""
+def _tree(msg: Compat32Message, parts: dict[str, Part]) -> TreeNode:
+    """Build the MIME structure tree, bounded as :func:`walk_parts` is."""
     root = TreeNode("", msg.get_content_type(), "", 0)
-    stack: list[tuple[TreeNode, EmailMessage]] = [(root, msg)]
-    count = 0
-    while stack and count < MAX_PARTS:
-        node, part = stack.pop()
-        count += 1
-        payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
-            for i, child in enumerate(payload, 1):
-                child_id = f"{node.part_id}.{i}" if node.part_id else str(i)
-                child_node = TreeNode(child_id, child.get_content_type(), "", 0)
+    nodes = {"": root}
+    for part_id, _part, children in walk_parts(msg):
+        node = nodes[part_id]
+        if children is not None:
+            for i, child in enumerate(children, 1):
+                child_node = TreeNode(child_part_id(part_id, i), child.get_content_type(), "", 0)
                 node.children.append(child_node)
-                stack.append((child_node, child))
+                nodes[child_node.part_id] = child_node
         else:
-            leaf_id = node.part_id or "1"
-            leaf = parts.get(leaf_id)
+            leaf = parts.get(part_id or "1")
             if leaf is not None:
                 node.filename = leaf.filename
                 node.size = leaf.size

@@ -1,8 +1,11 @@
 """A running sink: store, ingestor, SMTP listener and web server wired together.
 
 :class:`Sink` is what the command line runs and what the pytest plugin starts
-in-process.  ``start()`` returns once every socket is bound, so the real
-ports (port 0 picks a free one) are known at once.
+in-process.  Building one opens the store and creates its parts but starts no
+thread and binds no socket; ``start()`` starts them all and returns once every
+socket is bound, so the real ports (port 0 picks a free one) are known at
+once; ``stop()`` stops them in the reverse order.  ``Sink.app`` is the Flask
+application over the same mailbox and ingestor, for tests and embedding.
 """
 
 from __future__ import annotations
@@ -16,16 +19,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailsink.config import Settings
+from mailsink.config import Settings, connect_host
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
-from mailsink.smtp import SinkHandler, SMTPListener
+from mailsink.smtp import CatchAllHandler, SMTPListener
 from mailsink.store import open_store
 from mailsink.tls import CertificateFiles, generate_certificate, server_context
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from flask import Flask
     from waitress.server import BaseWSGIServer
 
     from mailsink.store.base import MessageStore
@@ -49,6 +53,7 @@ class Sink:
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None
+        self._app: Flask | None = None
         self._http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
         self.http_address: tuple[str, int] | None = None
@@ -66,17 +71,17 @@ class Sink:
         if self.http_address is None:
             return None
         host, port = self.http_address
-        if host in ("0.0.0.0", "::"):
-            host = "127.0.0.1"
+        host = connect_host(host)
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def start(self) -> Sink:
         """Bind every socket and start serving; return self."""
         s = self.settings
         try:
+            self.ingestor.start()
             if s.tls_enabled:
                 self._setup_tls()
-            self.listener = SMTPListener(SinkHandler(self.ingestor, s), s, self.tls_context)
+            self.listener = SMTPListener(CatchAllHandler(self.ingestor, s), s, self.tls_context)
             self.listener.start()
             if s.http_port is not None:
                 self._start_http()
@@ -99,6 +104,21 @@ class Sink:
                 self._temporary_tls_dir = self.certificate.cert.parent
         self.tls_context = server_context(self.certificate)
 
+    @property
+    def app(self) -> Flask:
+        """Return the web application over this sink's mailbox (built on first use).
+
+        The same app the web server serves; tests use its ``test_client()``.
+        """
+        if self._app is None:
+            from mailsink.web import create_app
+
+            smtp = self.listener.address if self.listener is not None else None
+            self._app = create_app(
+                self.mailbox, self.settings, ingestor=self.ingestor, smtp_address=smtp
+            )
+        return self._app
+
     def start_web(self, host: str | None = None, port: int = 0) -> str:
         """Start the web server now, if it is not running; return its URL.
 
@@ -106,9 +126,12 @@ class Sink:
         fixture's, which starts it only when a test asks for the web URL.
         """
         if self._http is None:
+            before = self.settings.http_host
             self.settings = dataclasses.replace(
                 self.settings, http_host=host or self.settings.http_host, http_port=port
             )
+            if self.settings.http_host != before:
+                self._app = None  # its Host check was built for the other address
             self._start_http()
         assert self.web_url is not None
         return self.web_url
@@ -117,12 +140,9 @@ class Sink:
         """Serve the web app with waitress on a thread."""
         from waitress.server import create_server
 
-        from mailsink.web import create_app
-
         s = self.settings
-        app = create_app(self.mailbox, s, ingestor=self.ingestor, smtp_address=self.smtp_address)
         server = create_server(
-            app,
+            self.app,
             host=s.http_host,
             port=s.http_port,
             threads=s.http_threads,

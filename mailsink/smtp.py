@@ -35,7 +35,6 @@ from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
-from mailsink.store.base import StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -65,52 +64,13 @@ class SinkSMTP(FastSMTP):
     line_length_limit = LINE_LIMIT
 
 
-class GroupCommit:
-    """Store the messages whose DATA ends at about the same moment as one batch, on the loop.
-
-    Each message waits for the event loop to go round twice (microseconds)
-    before it is stored, so that the other sessions' data already in the
-    socket buffers finishes too and they share one store call: one SQLite
-    transaction instead of one per message.  See ``ingest.py`` for why this
-    runs on the loop rather than on a thread.
-    """
-
-    def __init__(self, ingestor: Ingestor) -> None:
-        self.ingestor = ingestor
-        self._pending: list[tuple[bytes, MessageEnvelope, asyncio.Future[str]]] = []
-
-    async def store(self, raw: bytes, envelope: MessageEnvelope) -> str:
-        """Store a message with those that arrive alongside it; return its ID."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str] = loop.create_future()
-        self._pending.append((raw, envelope, future))
-        if len(self._pending) == 1:
-            loop.call_soon(loop.call_soon, self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        """Store everything pending and settle each waiting session."""
-        pending, self._pending = self._pending, []
-        try:
-            ids = self.ingestor.store_now([(raw, envelope) for raw, envelope, _ in pending])
-        except Exception as error:  # noqa: BLE001 - every waiting session answers 451
-            for _raw, _envelope, future in pending:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_raw, _envelope, future), message_id in zip(pending, ids, strict=True):
-            if not future.done():
-                future.set_result(message_id)
-
-
-class SinkHandler:
-    """The aiosmtpd handler: validate the envelope, store the message, reply."""
+class CatchAllHandler:
+    """The aiosmtpd handler: validate the envelope, hand the message to ingest, reply."""
 
     def __init__(self, ingestor: Ingestor, settings: Settings) -> None:
         self.ingestor = ingestor
         self.settings = settings
         self.faults = Faults()
-        self._group_commit = GroupCommit(ingestor)
         """Misbehaviour rules set by tests (the pytest fixture); empty by default."""
 
     def __dir__(self) -> list[str]:
@@ -186,45 +146,19 @@ class SinkHandler:
             tls=_uses_tls(server, session),
             auth_user=session.auth_data if isinstance(session.auth_data, str) else None,
         )
-        if self.ingestor.stores_inline(len(raw)):
-            try:
-                message_id = await self._group_commit.store(raw, record)
-            except Exception:
-                log.exception("storing a message failed")
-                return "451 4.3.0 Error: the message could not be stored, try again"
-            return f"250 2.0.0 Ok: queued as {message_id}"
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[str] = loop.create_future()
-
-        def done(
-            message_id: str, _stored: StoredMessage | None, error: BaseException | None
-        ) -> None:
-            loop.call_soon_threadsafe(_settle, future, message_id, error)
-
-        self.ingestor.submit(raw, record, done)
         try:
-            message_id = await future
+            message_id = await self.ingestor.receive(raw, record)
         except Exception:
             log.exception("storing a message failed")
             return "451 4.3.0 Error: the message could not be stored, try again"
         return f"250 2.0.0 Ok: queued as {message_id}"
 
 
-_HANDLER_NAMES = sorted(n for n in dir(SinkHandler) if n.startswith(("handle_", "auth_")))
+_HANDLER_NAMES = sorted(n for n in dir(CatchAllHandler) if n.startswith(("handle_", "auth_")))
 
 # aiosmtpd inspects the EHLO hook's signature on every connection; a signature
 # stored on the function makes that a lookup.
-SinkHandler.handle_EHLO.__signature__ = inspect.signature(SinkHandler.handle_EHLO)  # type: ignore[attr-defined]
-
-
-def _settle(future: asyncio.Future[str], message_id: str, error: BaseException | None) -> None:
-    """Resolve a DATA future on the loop thread, unless the session is gone."""
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(message_id)
+CatchAllHandler.handle_EHLO.__signature__ = inspect.signature(CatchAllHandler.handle_EHLO)  # type: ignore[attr-defined]
 
 
 def _peer_text(peer: Any) -> str:
@@ -267,7 +201,7 @@ class SMTPListener:
 
     def __init__(
         self,
-        handler: SinkHandler,
+        handler: CatchAllHandler,
         settings: Settings,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:

@@ -11,7 +11,9 @@ They are imported on first use, so loading the plugin stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mailsink.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from mailsink.pytest_plugin.fixture import MailSink
@@ -27,11 +29,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mailsink.pytest_plugin' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

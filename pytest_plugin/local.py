@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailsink.config import Settings
+from mailsink.config import Settings, connect_host, is_memory_store
 from mailsink.events import Event
 from mailsink.faults import Faults
 from mailsink.pytest_plugin.message import Message
@@ -26,12 +26,10 @@ if TYPE_CHECKING:
     from mailsink.pytest_plugin.options import PluginOptions
     from mailsink.store.base import StoredMessage
 
-WILDCARD = ("0.0.0.0", "::", "")
-
 
 def store_for_worker(store: str, worker: str) -> str:
     """Return the store spec for one xdist worker: a SQLite file of its own."""
-    if store in ("memory", ":memory:") or not worker:
+    if is_memory_store(store) or not worker:
         return store
     path = Path(store)
     return str(path.with_name(f"{path.stem}-{worker}{path.suffix}"))
@@ -63,8 +61,7 @@ class LocalServer:
     @property
     def host(self) -> str:
         """Return the address apps connect to (loopback when bound to every interface)."""
-        host = self.sink.smtp_address[0]
-        return "127.0.0.1" if host in WILDCARD else host
+        return connect_host(self.sink.smtp_address[0])
 
     @property
     def port(self) -> int:
@@ -89,11 +86,6 @@ class LocalServer:
             # Started only now: a session that never looks at the UI never imports Flask.
             return self.sink.start_web()
 
-    @property
-    def web_started(self) -> bool:
-        """Tell whether the web server runs (so a failure message can link to it)."""
-        return self.sink.web_url is not None
-
     def capture(self) -> LocalCapture:
         """Start capturing for one test."""
         return LocalCapture(self)
@@ -105,8 +97,6 @@ class LocalServer:
 
 class LocalCapture:
     """The messages stored since one test started, kept current from the event queue."""
-
-    uses_token = False
 
     def __init__(self, server: LocalServer) -> None:
         self.server = server
@@ -132,9 +122,9 @@ class LocalCapture:
 
     def _apply(self, event: Event) -> None:
         if event.kind == "new":
-            self._messages[event.data.id] = self._message(event.data)
+            self._messages[event.message.id] = self._message(event.message)
         elif event.kind == "delete":
-            for message_id in event.data.get("ids", ()):
+            for message_id in event.changed.ids:
                 self._messages.pop(message_id, None)
         elif event.kind == "truncate":
             self._messages.clear()

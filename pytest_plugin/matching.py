@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mailsink.faults import address_matches
 from mailsink.pytest_plugin.message import Message
 
 ADDRESS_FIELDS: dict[str, Callable[[Message], list[str]]] = {
@@ -94,11 +95,7 @@ def _call(predicate: Callable[[Any], Any], value: Any) -> bool:
 
 
 def _address_ok(wanted: Any, address: str) -> bool:
-    if isinstance(wanted, str):
-        return address.lower() == wanted.strip().strip("<>").lower()
-    if isinstance(wanted, re.Pattern):
-        return wanted.search(address) is not None
-    return _call(wanted, address)
+    return address_matches(wanted, address)
 
 
 def _normal(text: str) -> str:

@@ -71,10 +71,6 @@ class Headers(Mapping[str, str]):
         wanted = name.lower()
         return [value for key, value in self._pairs if key.lower() == wanted]
 
-    def items_all(self) -> list[tuple[str, str]]:
-        """Return every (name, value) pair, in order."""
-        return list(self._pairs)
-
 
 class Message:
     """One captured message, as a test sees it."""

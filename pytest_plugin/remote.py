@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mailsink.config import WILDCARD_HOSTS
 from mailsink.message import Envelope, summarize
 from mailsink.pytest_plugin.message import Message
 
@@ -88,14 +89,13 @@ class RemoteServer:
         self.options = options
         self.url = options.url
         self._smtp = options.smtp
-        self.web_started = True
         self.ca_path = None
         self.has_wait = True
         """False on a sink without the long-poll endpoint: waits then poll the search."""
         if self._smtp is None:
             info = self.get_json("/api/v1/webui")
             host = str(info.get("SMTPHost") or "")
-            if host in ("", "0.0.0.0", "::"):
+            if host in WILDCARD_HOSTS:
                 host = urllib.parse.urlsplit(self.url).hostname or "127.0.0.1"
             self._smtp = (host, int(info.get("SMTPPort") or 1025))
 
@@ -152,8 +152,6 @@ class RemoteServer:
 
 class RemoteCapture:
     """One test's messages on a remote sink: those tagged with its token."""
-
-    uses_token = True
 
     def __init__(self, server: RemoteServer) -> None:
         self.server = server

@@ -73,7 +73,7 @@ class Api:
 def make_api(store: MessageStore, settings: Settings | None = None) -> Api:
     """Build an Api over a store."""
     mailbox = Mailbox(store)
-    ingestor = Ingestor(mailbox)
+    ingestor = Ingestor(mailbox).start()
     app = create_app(mailbox, settings or Settings(), ingestor=ingestor)
     app.config["TESTING"] = True
     return Api(app, app.test_client(), mailbox, ingestor)

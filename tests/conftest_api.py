@@ -18,6 +18,7 @@ from waitress.server import create_server
 from mailsink.config import Settings
 from mailsink.server import Sink
 from mailsink.store import MemoryStore, MessageStore, SQLiteStore
+from mailsink.web.state import app_state
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def api_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
 @pytest.fixture
 def served(api: Api) -> Iterator[Served]:
     """Serve the ``api`` app with waitress on 127.0.0.1 port 0, with a 0.2 s SSE keepalive."""
-    api.app.config["MAILSINK_SSE_KEEPALIVE"] = 0.2
+    app_state(api.app).sse_keepalive = 0.2
     server = create_server(api.app, host="127.0.0.1", port=0, threads=8)
     closing = threading.Event()
 
@@ -56,7 +57,7 @@ def served(api: Api) -> Iterator[Served]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield Served(api, "127.0.0.1", int(server.effective_port))
-    limiter = api.app.extensions["mailsink_api"]["long_requests"]
+    limiter = app_state(api.app).long_requests
     deadline = time.monotonic() + 5
     while limiter.open and time.monotonic() < deadline:  # let streams notice their client left
         time.sleep(0.05)

@@ -168,7 +168,4 @@ def test_openapi_document_is_served_and_lists_every_api_route(live_sink: Sink) -
 
 def _app_of(sink: Sink) -> Any:
     """Return the Flask app a sink's waitress server runs."""
-    from mailsink.mailbox import Mailbox
-    from mailsink.web import create_app
-
-    return create_app(Mailbox(sink.store), sink.settings)
+    return sink.app

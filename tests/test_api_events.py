@@ -15,6 +15,7 @@ from api_helpers import Api, Served, make_api
 
 from mailsink.config import Settings
 from mailsink.store import MemoryStore
+from mailsink.web.state import app_state
 
 pytest_plugins = ["conftest_api"]
 
@@ -108,7 +109,7 @@ def test_stream_closes_when_the_client_goes_away(served: Served) -> None:
     while bus.subscriber_count > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert bus.subscriber_count == before
-    limiter = served.api.app.extensions["mailsink_api"]["long_requests"]
+    limiter = app_state(served.api.app).long_requests
     assert limiter.open == 0
 
 

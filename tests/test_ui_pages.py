@@ -17,6 +17,7 @@ from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope
 from mailsink.store import MemoryStore
 from mailsink.web import create_app
+from mailsink.web.state import app_state
 
 pytest_plugins = ["conftest_browser"]
 
@@ -28,7 +29,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "ui"
 def app() -> Iterator[Flask]:
     """Return an app over an empty memory mailbox, as if SMTP were on 127.0.0.1:2525."""
     mailbox = Mailbox(MemoryStore())
-    ingestor = Ingestor(mailbox)
+    ingestor = Ingestor(mailbox).start()
     app = create_app(
         mailbox, Settings(http_port=0), ingestor=ingestor, smtp_address=("127.0.0.1", 2525)
     )
@@ -44,9 +45,9 @@ def client(app: Flask) -> FlaskClient:
 
 def ingest(app: Flask, raw: bytes) -> str:
     """Store a message as the listener would; return its ID."""
-    ingestor = app.extensions["mailsink"]["ingestor"]
-    ingestor.ingest(raw, Envelope("a@example.test", ("b@example.test",), helo="client.test"))
-    return str(app.extensions["mailsink"]["mailbox"].store.list(0, 1).items[0].id)
+    state = app_state(app)
+    state.ingestor.ingest(raw, Envelope("a@example.test", ("b@example.test",), helo="client.test"))
+    return str(state.mailbox.store.list(0, 1).items[0].id)
 
 
 @pytest.mark.parametrize(
@@ -151,4 +152,4 @@ def test_cross_site_form_cannot_delete_mail(app: Flask, client: FlaskClient, com
         headers={"Origin": "http://evil.test", "Content-Type": "application/x-www-form-urlencoded"},
     )
     client.get("/api/v1/messages", headers={"Origin": "http://evil.test"})
-    assert app.extensions["mailsink"]["mailbox"].store.count() == 1
+    assert app_state(app).mailbox.store.count() == 1

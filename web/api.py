@@ -3,31 +3,25 @@
 Paths and JSON shapes follow Mailpit's ``swagger.json`` so that Mailpit
 clients work unchanged; request JSON keys are matched case-insensitively and
 ``DELETE /api/v1/messages`` without IDs deletes everything, as in Mailpit.
-This blueprint also carries the others of the JSON API (one message, views,
-send, events and waits, MailHog, OpenAPI), so ``create_app`` registers one
-blueprint.  Our additions are documented in the OpenAPI document at
-``/api/v1/openapi.json``.
+The rest of the JSON API has a blueprint per concern (one message, views,
+send, events and waits, MailHog, OpenAPI), each registered by ``create_app``.
+Our additions are documented in the OpenAPI document at ``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
 
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
-from flask.sansio.blueprints import BlueprintSetupState
+from flask import Blueprint, Response, request
 
 from mailsink import __version__
+from mailsink.config import is_memory_store
 from mailsink.search import Query, Term
 from mailsink.web.errors import ApiError
-from mailsink.web.events_api import bp as events_bp
-from mailsink.web.mailhog import bp as mailhog_bp
-from mailsink.web.message_api import bp as message_bp
-from mailsink.web.openapi import bp as openapi_bp
 from mailsink.web.params import (
     json_body,
     mailbox,
@@ -35,52 +29,16 @@ from mailsink.web.params import (
     search_query,
     string_list,
 )
-from mailsink.web.send import bp as send_bp
 from mailsink.web.serialize import page_json
-from mailsink.web.view import bp as view_bp
+from mailsink.web.state import app_state
 
 bp = Blueprint("api", __name__)
-for child in (message_bp, view_bp, send_bp, events_bp, mailhog_bp, openapi_bp):
-    bp.register_blueprint(child)
-
-
-class LongRequests:
-    """Count the requests that hold a worker thread for long (SSE, waits) and cap them."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.open = 0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> bool:
-        """Take a place, or return False when every place is taken."""
-        with self._lock:
-            if self.open >= self.limit:
-                return False
-            self.open += 1
-            return True
-
-    def release(self) -> None:
-        """Give a place back."""
-        with self._lock:
-            self.open -= 1
-
-
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    """Keep per-app API state: start time, and the cap on long requests."""
-    settings = state.app.extensions["mailsink"]["settings"]
-    # Leave a few worker threads for ordinary requests however many streams are open.
-    state.app.extensions["mailsink_api"] = {
-        "started": time.time(),
-        "long_requests": LongRequests(max(1, settings.http_threads - 4)),
-    }
 
 
 @bp.after_app_request
 def _cors(response: Response) -> Response:
     """Allow the configured origins (``--cors-origin``) to call the API; nobody by default."""
-    origins = current_app.extensions["mailsink"]["settings"].cors_origins
+    origins = app_state().settings.cors_origins
     origin = request.headers.get("Origin")
     if not origins or not origin or not request.path.startswith(("/api/", "/view/")):
         return response
@@ -215,7 +173,7 @@ def delete_tag(tag: str) -> Response:
 
 def _database(spec: str) -> tuple[str, int]:
     """Return the store's path and size in bytes ('' and 0 for memory)."""
-    if spec in ("", "memory", ":memory:"):
+    if is_memory_store(spec):
         return "", 0
     path = Path(spec)
     size = sum(p.stat().st_size for p in (path, Path(f"{spec}-wal")) if p.exists())
@@ -231,9 +189,9 @@ def _memory_bytes() -> int:
 @bp.get("/api/v1/info")
 def info() -> Any:
     """Return Mailpit's AppInformation: version, counts, tags, runtime stats."""
-    ext = current_app.extensions
-    store = ext["mailsink"]["mailbox"].store
-    database, size = _database(ext["mailsink"]["settings"].store)
+    state = app_state()
+    store = state.mailbox.store
+    database, size = _database(state.settings.store)
     tags = {
         tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
     }
@@ -246,7 +204,7 @@ def info() -> Any:
         "Unread": store.unread(),
         "Tags": tags,
         "RuntimeStats": {
-            "Uptime": int(time.time() - ext["mailsink_api"]["started"]),
+            "Uptime": int(time.time() - state.started),
             "Memory": _memory_bytes(),
             "MessagesDeleted": 0,
             "SMTPAccepted": 0,
@@ -260,7 +218,7 @@ def info() -> Any:
 @bp.get("/api/v1/webui")
 def webui() -> Any:
     """Return Mailpit's web UI configuration, plus where our SMTP listener is."""
-    host, port = current_app.config["MAILSINK_SMTP_ADDRESS"]
+    host, port = app_state().smtp_address
     return {
         "Label": "",
         "MessageRelay": {

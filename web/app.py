@@ -1,7 +1,9 @@
 """The Flask application factory and the rules every response follows.
 
 ``create_app`` receives its dependencies (the mailbox, the settings, the
-ingestor) instead of reading globals, so tests build apps side by side.
+ingestor) instead of reading globals, so tests build apps side by side; it
+keeps them in one typed :class:`~mailsink.web.state.AppState`, and it
+registers every blueprint, so it is the table of contents of the web layer.
 
 Every request passes the Host check (DNS rebinding: a hostile web page that
 resolves its own name to 127.0.0.1 must not read the mailbox) and a body size
@@ -13,19 +15,28 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from mailsink.config import Settings
+from mailsink.config import WILDCARD_HOSTS, Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
-from mailsink.web.api import bp as api_blueprint
+from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
 from mailsink.web.errors import ApiError, json_error
-from mailsink.web.ui import bp as ui_blueprint
+from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
 
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+BLUEPRINTS = (
+    health.bp,  # /livez, /readyz
+    api.bp,  # Mailpit v1: list, search, mark, delete, tags, info
+    message_api.bp,  # Mailpit v1: one message, its headers, raw source and parts
+    view.bp,  # the sandboxed HTML/text views
+    send.bp,  # POST /api/v1/send
+    events_api.bp,  # Server-Sent Events and the server-side wait
+    mailhog.bp,  # MailHog's API for its clients
+    openapi.bp,  # the OpenAPI document
+    ui.bp,  # the browser UI
+)
 
 
 def allowed_host_names(settings: Settings) -> frozenset[str] | None:
@@ -61,27 +72,36 @@ def host_is_allowed(host_header: str, allowed: frozenset[str] | None) -> bool:
 
 def create_app(
     mailbox: Mailbox,
-    settings: Settings | None = None,
+    settings: Settings,
     *,
-    ingestor: Ingestor | None = None,
+    ingestor: Ingestor,
     smtp_address: tuple[str, int] | None = None,
 ) -> Flask:
-    """Create the web application over a mailbox."""
-    settings = settings or Settings()
+    """Create the web application over a mailbox; ``ingestor`` stores what the send API builds.
+
+    The caller owns the ingestor's lifecycle (``start()`` before serving,
+    ``close()`` after): the app starts no thread of its own.
+    """
     app = Flask(__name__)
-    app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        JSON_SORT_KEYS=False,
-        MAILSINK_SETTINGS=settings,
-        MAILSINK_SMTP_ADDRESS=smtp_address or (settings.smtp_host, settings.smtp_port),
-    )
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["mailsink"] = {
-        "mailbox": mailbox,
-        "ingestor": ingestor or Ingestor(mailbox),
-        "settings": settings,
-    }
-    allowed = allowed_host_names(settings)
+    app.extensions[EXTENSION_KEY] = AppState(
+        mailbox=mailbox,
+        ingestor=ingestor,
+        settings=settings,
+        smtp_address=smtp_address or (settings.smtp_host, settings.smtp_port),
+        # Leave a few worker threads for ordinary requests however many streams are open.
+        long_requests=LongRequests(max(1, settings.http_threads - 4)),
+    )
+    _guard_requests(app, allowed_host_names(settings))
+    _answer_errors_as_json(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _guard_requests(app: Flask, allowed: frozenset[str] | None) -> None:
+    """Check every request's Host (DNS rebinding) and mark every response ``nosniff``."""
 
     @app.before_request
     def check_host() -> Response | None:
@@ -98,6 +118,10 @@ def create_app(
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
+
+def _answer_errors_as_json(app: Flask) -> None:
+    """Turn every error into ``{"Error": ...}`` with its status, never an HTML page."""
+
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         return json_error(error.status, error.message)
@@ -110,19 +134,3 @@ def create_app(
     def internal_error(error: Exception) -> Response:
         app.logger.exception("unhandled error")
         return json_error(500, f"internal error: {type(error).__name__}")
-
-    @app.get("/livez")
-    def livez() -> Any:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    def readyz() -> Any:
-        try:
-            mailbox.store.count()
-        except Exception as error:  # noqa: BLE001
-            return json_error(503, f"store not ready: {error}")
-        return {"status": "ok", "messages": mailbox.store.count()}
-
-    app.register_blueprint(api_blueprint)
-    app.register_blueprint(ui_blueprint)
-    return app

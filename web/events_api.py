@@ -23,12 +23,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from mailsink.events import Event, Subscription
 from mailsink.search import Query, Term
 from mailsink.store.base import MAX_PAGE, MessageStore, StoredMessage
-from mailsink.store.match import compile_query
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
     float_arg,
@@ -38,18 +37,18 @@ from mailsink.web.params import (
     search_query,
 )
 from mailsink.web.serialize import summary_json
+from mailsink.web.state import LongRequests, app_state
 
 bp = Blueprint("api_events", __name__)
 
-KEEPALIVE_SECONDS = 15.0
 DEFAULT_WAIT = 10.0
 MAX_WAIT = 300.0
 _STATE_FIELDS = frozenset({"is", "tag"})
 
 
-def _hold_thread() -> Any:
+def _hold_thread() -> LongRequests:
     """Take one of the long-request places, or refuse with 503."""
-    limiter = current_app.extensions["mailsink_api"]["long_requests"]
+    limiter = app_state().long_requests
     if not limiter.acquire():
         raise ApiError(
             f"too many open event streams and waits (at most {limiter.limit}); try again later",
@@ -62,13 +61,14 @@ def event_data(event: Event, store: MessageStore) -> dict[str, Any]:
     """Return the JSON data of an SSE event, with the counts after the change."""
     data: dict[str, Any]
     if event.kind == "new":
-        data = summary_json(event.data)
+        data = summary_json(event.message)
     elif event.kind in ("update", "delete"):
-        data = {"IDs": list(event.data.get("ids", []))}
-        if "read" in event.data:
-            data["Read"] = event.data["read"]
-        if "tags" in event.data:
-            data["Tags"] = list(event.data["tags"])
+        change = event.changed
+        data = {"IDs": list(change.ids)}
+        if change.read is not None:
+            data["Read"] = change.read
+        if change.tags is not None:
+            data["Tags"] = list(change.tags)
     else:
         data = {}
     data["Total"] = store.count()
@@ -95,7 +95,7 @@ def events() -> Response:
     limiter = _hold_thread()
     store = mailbox().store
     sub = mailbox().events.subscribe()
-    keepalive = float(current_app.config.get("MAILSINK_SSE_KEEPALIVE", KEEPALIVE_SECONDS))
+    keepalive = app_state().sse_keepalive
     closed = threading.Event()
 
     def cleanup() -> None:
@@ -173,7 +173,7 @@ def wait() -> Any:
     since = parse_since(since_text) if since_text else None
     box = mailbox()
     store = box.store
-    matches = compile_query(query, store.raw)
+    matches = store.matcher(query)
     watches_state = any(term.field in _STATE_FIELDS for term in query.terms)
     limiter = _hold_thread()
     try:
@@ -191,7 +191,7 @@ def wait() -> Any:
                     raise ApiError("the sink is stopping", 503)
                 relevant = (
                     sub.overflowed
-                    or (event.kind == "new" and matches(event.data))
+                    or (event.kind == "new" and matches(event.message))
                     or (event.kind == "update" and watches_state)
                 )
                 if relevant:

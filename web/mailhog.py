@@ -9,13 +9,14 @@ one message; ``DELETE /api/v1/messages`` (all) is served by the Mailpit API.
 
 from __future__ import annotations
 
-from email.message import Message as EmailMessage
+from email.message import Message as Compat32Message
 from email.parser import BytesParser
 from email.policy import compat32
 from typing import Any
 
 from flask import Blueprint, Response, request
 
+from mailsink.headers import split_head_body
 from mailsink.mime import MAX_PARTS
 from mailsink.search import Query, Term
 from mailsink.store.base import MAX_PAGE, StoredMessage
@@ -44,7 +45,7 @@ def _text(data: bytes | str) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _headers(part: EmailMessage) -> dict[str, list[str]]:
+def _headers(part: Compat32Message) -> dict[str, list[str]]:
     """Return a part's headers as ``{Name: [raw values]}``, names as sent."""
     headers: dict[str, list[str]] = {}
     for name, value in part.items():
@@ -53,7 +54,7 @@ def _headers(part: EmailMessage) -> dict[str, list[str]]:
     return headers
 
 
-def _body(part: EmailMessage) -> str:
+def _body(part: Compat32Message) -> str:
     """Return a part's body still transfer-encoded, as MailHog keeps it."""
     payload = part.get_payload()
     if isinstance(payload, str):
@@ -65,14 +66,14 @@ def _body(part: EmailMessage) -> str:
     return whole.partition("\n\n")[2]
 
 
-def _mime(part: EmailMessage, budget: list[int], depth: int = 0) -> dict[str, Any] | None:
+def _mime(part: Compat32Message, budget: list[int], depth: int = 0) -> dict[str, Any] | None:
     """Return ``{"Parts": [...]}`` for a multipart part (nested as MailHog does), else None."""
     payload = part.get_payload()
     if not part.is_multipart() or not isinstance(payload, list) or depth > MAX_DEPTH:
         return None
     parts = []
     for child in payload:
-        if not isinstance(child, EmailMessage):
+        if not isinstance(child, Compat32Message):
             continue
         if budget[0] <= 0:
             break
@@ -92,12 +93,10 @@ def _mime(part: EmailMessage, budget: list[int], depth: int = 0) -> dict[str, An
 def mailhog_json(message: StoredMessage, raw: bytes) -> dict[str, Any]:
     """Return MailHog's message JSON for a stored message and its raw bytes."""
     try:
-        parsed: EmailMessage | None = _parser.parsebytes(raw)
+        parsed: Compat32Message | None = _parser.parsebytes(raw)
     except Exception:  # noqa: BLE001
         parsed = None
-    _head, _sep, body = raw.partition(b"\r\n\r\n")
-    if not _sep:
-        _head, _sep, body = raw.partition(b"\n\n")
+    _head, body = split_head_body(raw)
     envelope = message.envelope
     return {
         "ID": message.id,

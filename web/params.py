@@ -12,20 +12,20 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 
 from mailsink.mailbox import Mailbox
 from mailsink.search import Query, SearchError, parse_query
 from mailsink.store.base import MAX_PAGE, StoredMessage
 from mailsink.web.errors import ApiError
+from mailsink.web.state import app_state
 
 DEFAULT_LIMIT = 50
 
 
 def mailbox() -> Mailbox:
     """Return the mailbox of the current app."""
-    box: Mailbox = current_app.extensions["mailsink"]["mailbox"]
-    return box
+    return app_state().mailbox
 
 
 def int_arg(name: str, default: int, maximum: int | None = None) -> int:

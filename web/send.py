@@ -18,12 +18,12 @@ from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
-from mailsink.ingest import Ingestor
 from mailsink.message import Envelope
 from mailsink.web.errors import ApiError
 from mailsink.web.params import json_body
+from mailsink.web.state import app_state
 
 bp = Blueprint("api_send", __name__)
 
@@ -196,7 +196,8 @@ def send() -> Any:
     if not request.is_json:
         raise ApiError("send a JSON body with Content-Type: application/json", 415)
     raw, sender, recipients = build_message(json_body(required=True))
-    max_size = current_app.extensions["mailsink"]["settings"].max_size
+    state = app_state()
+    max_size = state.settings.max_size
     if max_size and len(raw) > max_size:
         raise ApiError(f"the message is {len(raw)} bytes, over the limit of {max_size}", 413)
     envelope = Envelope(
@@ -207,6 +208,5 @@ def send() -> Any:
         tls=request.scheme == "https",
         auth_user=None,
     )
-    ingestor: Ingestor = current_app.extensions["mailsink"]["ingestor"]
-    stored = ingestor.ingest(raw, envelope)
+    stored = state.ingestor.ingest(raw, envelope)
     return {"ID": stored.id}

@@ -15,6 +15,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from mailsink.headers import split_head_body
 from mailsink.message import Address, Envelope
 from mailsink.mime import ParsedMessage, Part
 from mailsink.store.base import Page, StoredMessage
@@ -157,9 +158,7 @@ def canonical_header_name(name: str) -> str:
 
 def raw_headers(raw: bytes) -> dict[str, list[str]]:
     """Return every header as ``{Canonical-Name: [raw values]}``, names sorted (Mailpit's shape)."""
-    head, sep, _body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        head, sep, _body = raw.partition(b"\n\n")
+    head, _body = split_head_body(raw)
     try:
         msg = _header_parser.parsebytes(head + b"\r\n\r\n")
     except Exception:  # noqa: BLE001 - hostile input must never raise

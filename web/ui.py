@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, render_template
 
 from mailsink import __version__
 from mailsink.mime import parse_message
 from mailsink.web.errors import ApiError
+from mailsink.web.state import app_state
 
 UI_CSP = "; ".join(
     [
@@ -70,10 +71,7 @@ def add_security_headers(response: Response) -> Response:
 
 def _smtp_address() -> tuple[str, int]:
     """Return the host and port an application should send to."""
-    host, port = current_app.config["MAILSINK_SMTP_ADDRESS"]
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return str(host), int(port)
+    return app_state().smtp_connect_address
 
 
 def _shell() -> str:
@@ -120,7 +118,7 @@ def _tree_json(node: Any, budget: list[int]) -> dict[str, Any]:
 @bp.get("/ui/message/<message_id>/tree")
 def message_tree(message_id: str) -> Any:
     """Return the MIME part tree of a message, which the Mailpit API does not offer."""
-    store = current_app.extensions["mailsink"]["mailbox"].store
+    store = app_state().mailbox.store
     if message_id == "latest":
         page = store.list(0, 1)
         message_id = page.items[0].id if page.items else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mailsink.config import is_memory_store
 from mailsink.store.base import MAX_PAGE, Incoming, MessageStore, Page, StoredMessage
 from mailsink.store.memory import MemoryStore
 from mailsink.store.sqlite import SQLiteStore
@@ -20,6 +21,6 @@ __all__ = [
 
 def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> MessageStore:
     """Open the store named by ``--store``: ``memory`` or the path of a SQLite file."""
-    if spec in ("", "memory", ":memory:"):
+    if is_memory_store(spec):
         return MemoryStore(max_messages)
     return SQLiteStore(spec, max_messages, synchronous=sync)

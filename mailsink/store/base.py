@@ -13,12 +13,22 @@ import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from mailsink.message import Envelope, Summary
+from mailsink.message import Envelope, Summary, normalize_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from mailsink.search import Query
+
+__all__ = [
+    "MAX_PAGE",
+    "Incoming",
+    "MessageStore",
+    "Page",
+    "StoredMessage",
+    "clamp_page",
+    "normalize_tags",
+]
 
 MAX_PAGE = 1_000
 """The largest page a store returns, whatever limit is asked for."""
@@ -83,6 +93,14 @@ class MessageStore(Protocol):
         """Return the IDs of all messages (matching the query), newest first."""
         ...
 
+    def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
+        """Return a predicate that tells whether a message (a record of this store) matches.
+
+        For code that must test messages as they arrive, such as a wait for a
+        matching message, without asking the store to search again each time.
+        """
+        ...
+
     def count(self) -> int:
         """Return the number of stored messages."""
         ...
@@ -127,15 +145,3 @@ class MessageStore(Protocol):
 def clamp_page(start: int, limit: int) -> tuple[int, int]:
     """Return a safe (start, limit): non-negative, limit at most MAX_PAGE."""
     return max(0, int(start)), max(0, min(int(limit), MAX_PAGE))
-
-
-def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Return tags trimmed, without empties or case-insensitive duplicates."""
-    seen: set[str] = set()
-    out = []
-    for tag in tags:
-        tag = " ".join(str(tag).split())[:100]
-        if tag and tag.lower() not in seen:
-            seen.add(tag.lower())
-            out.append(tag)
-    return tuple(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mailsink.headers import header_block, header_values
+from mailsink.headers import header_block, header_matches
 from mailsink.message import Address
 from mailsink.search import Query, Term
 from mailsink.store.base import StoredMessage
@@ -117,9 +117,6 @@ def _header_predicate(name: str, value: str, raw: RawGetter) -> Predicate:
         data = raw(message.id)
         if data is None:
             return False
-        values = header_values(header_block(data), name)
-        if not value:
-            return bool(values)
-        return any(value in v.lower() for v in values)
+        return header_matches(header_block(data), name, value)
 
     return check

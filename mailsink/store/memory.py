@@ -34,7 +34,7 @@ from mailsink.store.codec import (
 from mailsink.store.match import compile_query
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from mailsink.search import Query
 
@@ -287,6 +287,10 @@ class MemoryStore:
         if query is None or query.is_empty():
             return [message_id for message_id, _blob in self._newest()]
         return [message_id for message_id, _blob in self._matching(query)]
+
+    def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
+        """Return a predicate that tells whether one of this store's records matches."""
+        return compile_query(query, self.raw)
 
     def count(self) -> int:
         """Return the number of stored messages."""

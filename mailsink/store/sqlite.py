@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailsink.headers import header_block, header_values
+from mailsink.headers import header_block, header_matches
 from mailsink.message import Address
 from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
 from mailsink.store.blobs import BlobSegments, SegmentLedger
@@ -40,7 +40,7 @@ from mailsink.store.codec import (
     summary_from_json,
     summary_to_json,
 )
-from mailsink.store.match import address_text, search_text
+from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.sqlite_query import SEP, compile_where
 from mailsink.store.text_index import FTS_HEAD, TextIndex
 
@@ -112,15 +112,8 @@ def _tags_column(tags: tuple[str, ...]) -> str:
 
 
 def _header_match(headers: str, name: str, value: str) -> bool:
-    """Tell whether header ``name`` is present (and contains ``value``, if given).
-
-    ``headers`` is the message's raw header block: decoding happens here, at
-    search time, so that ingest does not pay for a search few people run.
-    """
-    values = header_values(headers, name)
-    if not value:
-        return bool(values)
-    return any(value in v.lower() for v in values)
+    """The SQL function ``header_match``: see :func:`mailsink.headers.header_matches`."""
+    return header_matches(headers, name, value)
 
 
 def _tags_text(tags: tuple[str, ...]) -> str:
@@ -442,6 +435,10 @@ class SQLiteStore:
             f"SELECT id FROM messages WHERE {where} ORDER BY seq DESC", params
         ).fetchall()
         return [r[0] for r in rows]
+
+    def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
+        """Return a predicate that tells whether one of this store's records matches."""
+        return compile_query(query, self.raw)
 
     def count(self) -> int:
         """Return the number of stored messages."""
