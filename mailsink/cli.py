@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from mailsink import __version__
+from mailsink.checks.dns import DnsRecordsError, load_records
 from mailsink.config import DEFAULT_MAX_SIZE, Settings, is_loopback, split_host_port
 from mailsink.server import Sink
 
@@ -167,8 +168,57 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "extra Host names the web server answers to (comma-separated; *.example.test allowed)",
         metavar="NAMES",
     )
+    _add_check_options(add, add_bool)
     parser.add_argument("--version", action="version", version=f"mailsink {__version__}")
     return parser
+
+
+def _spamd_address(text: str) -> str | None:
+    if text.strip().lower() in ("off", "none", ""):
+        return None
+    host, port = _address(text)
+    return f"{host}:{port}"
+
+
+def _add_check_options(add: Any, add_bool: Any) -> None:
+    """Add the content checks' options (mailsink.checks): all off or offline by default."""
+    add_bool("link-check", False, "let the link check request the links in mail (off by default)")
+    add_bool(
+        "link-check-allow-private",
+        False,
+        "let the link check reach loopback/private addresses (tests, intranets)",
+    )
+    add(
+        "spamassassin",
+        None,
+        "spamd address for the spam check (sa-check), or off",
+        type=_spamd_address,
+        metavar="HOST:PORT",
+    )
+    add(
+        "dns-records",
+        None,
+        'file of BIND-style records (NAME TXT "value") that answer the auth check\'s '
+        "DNS first: DKIM keys, SPF and DMARC policies of a staging domain",
+        metavar="FILE",
+    )
+    add("dns", "on", "real DNS for the auth check (off: only --dns-records)", choices=["on", "off"])
+
+
+def _check_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, Any]:
+    """Return the content checks' Settings fields, refusing an unreadable --dns-records."""
+    if args.dns_records:
+        try:
+            load_records(args.dns_records)
+        except DnsRecordsError as error:
+            parser.error(f"--dns-records: {error}")
+    return {
+        "link_check": args.link_check,
+        "link_check_allow_private": args.link_check_allow_private,
+        "spamassassin": args.spamassassin,
+        "dns_records": args.dns_records,
+        "dns": args.dns == "on",
+    }
 
 
 def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Settings:
@@ -207,6 +257,7 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
         auth_users=auth_users,
         require_auth=args.require_auth,
         allowed_hosts=tuple(h.strip() for h in str(args.allowed_hosts).split(",") if h.strip()),
+        **_check_settings(parser, args),
     )
 
 

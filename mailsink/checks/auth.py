@@ -407,9 +407,15 @@ def check_dmarc(
 ) -> Verdict:
     """Evaluate DMARC from the DKIM and SPF verdicts and the published policy."""
     from_domain, problem = _from_domain(raw)
+    details: dict[str, Any] = {
+        "Domain": from_domain,
+        "Record": "",
+        "Policy": "",
+        "SubdomainPolicy": "",
+        "Alignment": {"DKIM": False, "SPF": False},
+    }
     if not from_domain:
-        return Verdict("permerror", problem)
-    details: dict[str, Any] = {"Domain": from_domain}
+        return Verdict("permerror", problem, details)
     try:
         record, found_at = _dmarc_record(resolver, from_domain)
     except DnsTempError as error:
