@@ -93,7 +93,6 @@ IMAGE_TESTS = {
     "image-heif": re.compile(r"\.heif$", re.I),
     "image-ico": re.compile(r"\.ico$", re.I),
     "image-mp4": re.compile(r"\.mp4$", re.I),
-    "image-ppm": re.compile(r"\.ppm$", re.I),
     "image-svg": re.compile(r"\.svg$", re.I),
     "image-tiff": re.compile(r"\.tiff?$", re.I),
     "image-webp": re.compile(r"\.webp$", re.I),
