@@ -5,9 +5,9 @@ Mailpit's ``/html-check`` in the same shape (``Platforms``, ``Total``,
 caniemail.com data set (``data/caniemail.json``, see ``data/README.md``).
 
 - HTML is parsed with selectolax's Lexbor engine: a real HTML5 tree builder in
-  C with CSS selectors, so Mailpit's selector table maps over directly, and a
-  5 MB body parses in well under a second (html5lib, in pure Python, takes
-  tens of seconds on the same input).
+  C with CSS selectors, so Mailpit's selector table maps over directly; it
+  parses a 4.5 MB newsletter in 0.05 s where html5lib (pure Python) takes 2 s
+  (``python -m benchmarks.html_check``).
 - CSS (``<style>`` sheets and ``style=""`` attributes) is parsed with tinycss2,
   so features are found in real declarations, at-rules, selectors, functions
   and units, not by regular expressions over the text.  Remote stylesheets are
