@@ -177,6 +177,7 @@ class RemoteCapture:
                 summarize(raw, envelope),
                 raw,
                 url=f"{self.server.url}/message/{message_id}",
+                checks=self.server.options.check_settings(),
             )
 
     def messages(self) -> list[Message]:
