@@ -26,7 +26,8 @@ def expected_files() -> set[str]:
                 continue
             relative = path.relative_to(ROOT / folder)
             is_asset = relative.parts[0] in ("templates", "static")
-            if path.suffix == ".py" or (folder == "web" and is_asset):
+            is_data = relative.parts[:2] == ("checks", "data")  # the caniemail data set
+            if path.suffix == ".py" or (folder == "web" and is_asset) or is_data:
                 wanted.add(f"{target}/{relative.as_posix()}")
     return wanted
 
