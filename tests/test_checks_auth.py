@@ -211,3 +211,11 @@ def test_dns_queries_per_check_are_capped() -> None:
 
     with pytest.raises(DnsTempError, match="more than 2"):
         resolver.query("a.example", "TXT")
+
+
+def test_real_dns_time_per_check_is_capped() -> None:
+    from mailsink.checks.dns import DnsTempError
+
+    resolver = Resolver(network=True, total_timeout=0)
+    with pytest.raises(DnsTempError, match="DNS time is used up"):
+        resolver.query("example.com", "TXT")

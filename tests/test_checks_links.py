@@ -256,3 +256,12 @@ def test_link_check_over_the_api_refuses_loopback_by_default(target: Counting) -
         assert target.hits == 0
     finally:
         api.close()
+
+
+def test_links_of_html_too_deep_to_parse_are_found_as_in_text() -> None:
+    import time
+
+    html = "<div>" * 100_000 + '<a href="https://deep.example/x">x</a>'
+    started = time.perf_counter()
+    assert extract_links(html, "") == ["https://deep.example/x"]
+    assert time.perf_counter() - started < 2

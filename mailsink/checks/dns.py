@@ -7,8 +7,9 @@ p=..."``).  A name listed in the file is answered from the file only (a type it
 does not list is "no data"), so a test never leaks a query for its own names;
 other names go to the system's resolvers unless DNS is off.
 
-Every query is bounded: a per-query lifetime, a cap on queries per check, no
-search-domain appending (``search=False``), and answers capped in size.
+Every query is bounded: a per-query lifetime, a time budget and a cap on
+queries per check, no search-domain appending (``search=False``), and answers
+capped in size.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -24,6 +26,9 @@ MAX_QUERIES = 40
 
 QUERY_TIMEOUT = 3.0
 """Seconds one question may take, retries included."""
+
+CHECK_TIMEOUT = 10.0
+"""Seconds of real DNS one check may spend in all (every question shares it)."""
 
 MAX_RECORDS_FILE = 1024 * 1024
 """Largest ``--dns-records`` file read."""
@@ -183,12 +188,14 @@ class Resolver:
         network: bool = True,
         timeout: float = QUERY_TIMEOUT,
         max_queries: int = MAX_QUERIES,
+        total_timeout: float = CHECK_TIMEOUT,
     ) -> None:
         self.records = records or Records()
         self.network = network
         self.timeout = timeout
         self.max_queries = max_queries
         self.queries = 0
+        self.deadline = time.monotonic() + total_timeout
 
     def query(self, name: str, rtype: str) -> tuple[str, ...]:
         """Return the values of a record set; () for none; DnsTempError when it cannot tell."""
@@ -210,9 +217,12 @@ class Resolver:
 
         if not name or len(name) > 253:
             return ()
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise DnsTempError("this check's DNS time is used up")
         resolver = dns.resolver.Resolver()
-        resolver.lifetime = self.timeout
-        resolver.timeout = min(self.timeout, 2.0)
+        resolver.lifetime = min(self.timeout, remaining)
+        resolver.timeout = min(resolver.lifetime, 2.0)
         try:
             answer = resolver.resolve(name, rtype, search=False, raise_on_no_answer=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):

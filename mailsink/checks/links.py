@@ -66,32 +66,50 @@ def system_resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def _parses_in_bounded_time(html: str) -> bool:
+    """Tell whether the HTML is within the HTML check's limits (size, tags, nesting)."""
+    from mailsink.checks.html_compat import Limits, TooLargeToCheckError, check_bounds
+
+    try:
+        check_bounds(html, Limits())
+    except TooLargeToCheckError:
+        return False
+    return True
+
+
+def _html_links(html: str, found: dict[str, None]) -> None:
+    """Add the http(s) URLs of anchors, stylesheets and images, up to MAX_LINKS."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(html)
+    for selector, attribute in (
+        ("a[href]", "href"),
+        ('link[rel="stylesheet"]', "href"),
+        ("img[src]", "src"),
+    ):
+        for node in tree.css(selector):
+            value = (node.attributes.get(attribute) or "").strip()
+            if value.lower().startswith(("http://", "https://")):
+                found.setdefault(value, None)
+            if len(found) >= MAX_LINKS:
+                return
+
+
 def extract_links(html: str, text: str) -> list[str]:
     """Return the unique http(s) links and image URLs of the HTML and text bodies."""
     found: dict[str, None] = {}
-    if html:
-        from selectolax.lexbor import LexborHTMLParser
-
-        tree = LexborHTMLParser(html[: 5 * 1024 * 1024])
-        for selector, attribute in (
-            ("a[href]", "href"),
-            ('link[rel="stylesheet"]', "href"),
-            ("img[src]", "src"),
-        ):
-            for node in tree.css(selector):
-                value = (node.attributes.get(attribute) or "").strip()
-                if value.lower().startswith(("http://", "https://")):
-                    found.setdefault(value, None)
-                if len(found) >= MAX_LINKS:
-                    return list(found)
+    if html and not _parses_in_bounded_time(html):
+        text = f"{text}\n{html}"  # too big or deep for the parser: links found as in text
+    elif html:
+        _html_links(html, found)
     for pattern in (_TEXT_LINK, _BRACKET_LINK):
-        for match in pattern.finditer(text[: 1024 * 1024]):
+        for match in pattern.finditer(text[: 6 * 1024 * 1024]):
+            if len(found) >= MAX_LINKS:
+                return list(found)
             link = match.group(1).replace("\n", "").replace("\r", "")
             if pattern is _TEXT_LINK:
                 link = link.rstrip(_TRAILING)
             found.setdefault(link, None)
-            if len(found) >= MAX_LINKS:
-                return list(found)
     return list(found)
 
 
