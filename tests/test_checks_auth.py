@@ -8,15 +8,13 @@ reason.  Real DNS is off throughout (``dns=False``).
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import dkim
 import pytest
 from api_helpers import make_api
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from helpers import dkim_key
 from mailsink.checks import auth_check
 from mailsink.checks.dns import DnsRecordsError, Resolver, parse_records
 from mailsink.config import Settings
@@ -38,16 +36,7 @@ ENVELOPE = Envelope("bounces@shop.example", ("customer@example.org",), "mta.shop
 @pytest.fixture(scope="module")
 def key() -> tuple[bytes, str]:
     """Return (PEM private key, base64 public key for p=) of a fresh 2048-bit RSA key."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, base64.b64encode(der).decode()
+    return dkim_key()
 
 
 def _records(tmp_path: Path, public: str, dmarc: str = "v=DMARC1; p=reject") -> str:

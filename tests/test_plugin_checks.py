@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+
+from helpers import dkim_key
 
 pytest_plugins = ["pytester"]
 
 INLINE = ("-p", "no:playwright", "-p", "no:benchmark")
-
-
-def _key() -> tuple[str, str]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, base64.b64encode(der).decode()
 
 
 TESTS = """
@@ -60,7 +45,8 @@ def test_html_score(mailsink):
 
 
 def test_auth_verdicts_and_html_score_in_a_real_pytest_run(pytester: pytest.Pytester) -> None:
-    pem, public = _key()
+    pem_bytes, public = dkim_key()
+    pem = pem_bytes.decode()
     records = pytester.path / "records.zone"
     records.write_text(
         f's1._domainkey.shop.example TXT "v=DKIM1; k=rsa; p={public}"\n'

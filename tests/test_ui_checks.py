@@ -7,7 +7,6 @@ header, feature names) must show as text, never run.
 
 from __future__ import annotations
 
-import base64
 import re
 import smtplib
 from collections.abc import Iterator
@@ -16,10 +15,9 @@ from typing import Any
 
 import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import Page, expect
 
+from helpers import dkim_key
 from mailsink.config import Settings
 from mailsink.server import Sink
 from spamd import Spamd
@@ -34,17 +32,7 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 @pytest.fixture(scope="module")
 def signing_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Path]:
     """Return (PEM private key, records file publishing its public key and policies)."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public = base64.b64encode(
-        private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    ).decode()
+    pem, public = dkim_key()
     records = tmp_path_factory.mktemp("dns") / "records.zone"
     records.write_text(
         f's1._domainkey.shop.example TXT "v=DKIM1; k=rsa; p={public}"\n'

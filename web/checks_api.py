@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
 from mailsink.checks import (
     CheckUnavailableError,
@@ -22,11 +22,23 @@ from mailsink.checks import (
     spam_check,
 )
 from mailsink.store.base import StoredMessage
-from mailsink.web.errors import ApiError
+from mailsink.web.errors import ApiError, json_error
 from mailsink.web.params import bool_arg, get_message, mailbox
 from mailsink.web.state import app_state
 
 bp = Blueprint("api_checks", __name__)
+
+
+@bp.errorhandler(CheckUnavailableError)
+def check_unavailable(error: CheckUnavailableError) -> Response:
+    """Answer a check that cannot run here (no HTML, check off) with its 4xx and reason."""
+    return json_error(error.status, str(error))
+
+
+@bp.errorhandler(TooLargeToCheckError)
+def too_large(error: TooLargeToCheckError) -> Response:
+    """Answer HTML beyond the check's limits with 422 "too large to check"."""
+    return json_error(422, str(error))
 
 
 def _message_and_raw(message_id: str) -> tuple[StoredMessage, bytes]:
@@ -42,32 +54,21 @@ def _message_and_raw(message_id: str) -> tuple[StoredMessage, bytes]:
 def get_html_check(message_id: str) -> Any:
     """Return Mailpit's HTMLCheckResponse: the HTML/CSS features email clients lack."""
     _message, raw = _message_and_raw(message_id)
-    try:
-        return html_check(raw)
-    except CheckUnavailableError as error:
-        raise ApiError(str(error), error.status) from None
-    except TooLargeToCheckError as error:
-        raise ApiError(str(error), 422) from None
+    return html_check(raw)
 
 
 @bp.get("/api/v1/message/<message_id>/link-check")
 def get_link_check(message_id: str) -> Any:
     """Return Mailpit's LinkCheckResponse (only with ``--link-check``); ``?follow=1`` redirects."""
     _message, raw = _message_and_raw(message_id)
-    try:
-        return link_check(raw, app_state().settings, follow=bool_arg("follow"))
-    except CheckUnavailableError as error:
-        raise ApiError(str(error), error.status) from None
+    return link_check(raw, app_state().settings, follow=bool_arg("follow"))
 
 
 @bp.get("/api/v1/message/<message_id>/sa-check")
 def get_spam_check(message_id: str) -> Any:
     """Return Mailpit's SpamAssassinResponse from spamd (only with ``--spamassassin``)."""
     _message, raw = _message_and_raw(message_id)
-    try:
-        return spam_check(raw, app_state().settings)
-    except CheckUnavailableError as error:
-        raise ApiError(str(error), error.status) from None
+    return spam_check(raw, app_state().settings)
 
 
 @bp.get("/api/v1/message/<message_id>/auth-check")
