@@ -197,6 +197,10 @@ def verify_dkim_signature(raw: bytes, index: int, resolver: Resolver) -> DkimSig
             reason = "body hash mismatch: the body was changed after signing"
         signature.result, signature.reason = "fail", reason
         return signature
+    except Exception as error:  # noqa: BLE001 - hostile mail must not crash the check
+        signature.result = "permerror"
+        signature.reason = f"could not verify: {type(error).__name__}: {error}"
+        return signature
     key_name = f"{signature.selector}._domainkey.{signature.domain}"
     if dnsfunc.temp_error:
         signature.result, signature.reason = "temperror", dnsfunc.temp_error
@@ -238,6 +242,8 @@ def check_arc(raw: bytes, resolver: Resolver) -> Verdict:
         cv, _results, comment = dkim.arc_verify(raw, dnsfunc=dnsfunc, logger=_Collector())
     except dkim.DKIMException as error:
         return Verdict("fail", f"bad ARC headers: {error}")
+    except Exception as error:  # noqa: BLE001 - hostile mail must not crash the check
+        return Verdict("fail", f"could not verify the ARC chain: {type(error).__name__}: {error}")
     result = _text(cv).lower() or "none"
     if dnsfunc.temp_error:
         return Verdict("temperror", dnsfunc.temp_error)
@@ -286,6 +292,8 @@ def check_spf(envelope: Envelope, resolver: Resolver) -> Verdict:
         return Verdict("temperror", str(error), details)
     except spf.PermError as error:
         return Verdict("permerror", str(error), details)
+    except Exception as error:  # noqa: BLE001 - hostile records must not crash the check
+        return Verdict("permerror", f"{type(error).__name__}: {error}", details)
     result = str(result).lower()
     reason = "" if result == "pass" else str(explanation)
     if result == "none":
