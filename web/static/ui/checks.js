@@ -4,6 +4,7 @@
 
 import { ApiError, api } from "./api.js";
 import { h, replace } from "./dom.js";
+import { htmlCheckView } from "./html_check.js";
 
 const GOOD = new Set(["pass"]);
 const BAD = new Set(["fail", "permerror", "softfail"]);
@@ -12,8 +13,6 @@ function verdict(result) {
   const kind = GOOD.has(result) ? "good" : BAD.has(result) ? "bad" : "neutral";
   return h("span", { class: `verdict ${kind}` }, result || "none");
 }
-
-const percent = (value) => `${Math.round(Number(value) * 10) / 10}%`;
 
 function section(id, title, ...children) {
   return h("section", { class: "check", id }, h("h2", {}, title), children);
@@ -58,65 +57,14 @@ async function authSection(message) {
   }
 }
 
-function clientSummary(warnings, platform) {
-  // For each client family on a platform: how many of the used features it lacks, by its newest version.
-  const byClient = new Map();
-  for (const warning of warnings) {
-    const newest = new Map();
-    for (const r of warning.Results || []) {
-      if (platform && r.Platform !== platform) continue;
-      newest.set(`${r.Family} · ${r.Platform}`, r);
-    }
-    for (const [client, r] of newest) {
-      const counts = byClient.get(client) || { no: 0, partial: 0, name: r.Name.replace(/ \([^)]*\)$/, "") };
-      if (r.Support === "no") counts.no += 1;
-      if (r.Support === "partial") counts.partial += 1;
-      byClient.set(client, counts);
-    }
-  }
-  return [...byClient.values()].sort((a, b) => b.no - a.no || b.partial - a.partial || a.name.localeCompare(b.name));
-}
-
-function renderClients(table, warnings, platform) {
-  replace(table, h("tbody", {},
-    h("tr", {}, h("th", {}, "Client"), h("th", {}, "Unsupported"), h("th", {}, "Partial")),
-    clientSummary(warnings, platform).map((c) =>
-      h("tr", {}, h("td", {}, c.name), h("td", {}, String(c.no)), h("td", {}, String(c.partial))))));
-}
-
 async function htmlSection(message) {
   const title = "HTML compatibility (caniemail.com)";
   if (!message.HTML) return section("check-html", title, h("p", { class: "note" }, "The message has no HTML body."));
-  let result;
   try {
-    result = await api.htmlCheck(message.ID);
+    return section("check-html", title, htmlCheckView(await api.htmlCheck(message.ID)));
   } catch (error) {
     return section("check-html", title, offNote(error, "Could not check"));
   }
-  const total = result.Total;
-  const warnings = result.Warnings || [];
-  const platforms = Object.keys(result.Platforms || {}).sort();
-  const clients = h("table", { class: "headers check-table clients" });
-  const filter = h("select", { id: "check-platform", "aria-label": "Platform" },
-    h("option", { value: "" }, "All platforms"), platforms.map((p) => h("option", { value: p }, p)));
-  filter.addEventListener("change", () => renderClients(clients, warnings, filter.value));
-  renderClients(clients, warnings, "");
-  const features = warnings.map((w) =>
-    h("li", { class: "feature", dataset: { slug: w.Slug } },
-      w.URL ? h("a", { href: w.URL, target: "_blank", rel: "noopener noreferrer" }, w.Title) : h("strong", {}, w.Title),
-      h("span", { class: "note" }, ` ${w.Category} · used ${w.Score.Found}× · unsupported in ${percent(w.Score.Unsupported)}, partial in ${percent(w.Score.Partial)} of clients`),
-      w.Description ? h("div", { class: "note description" }, w.Description) : null));
-  return section(
-    "check-html",
-    title,
-    h("p", { class: "score" },
-      h("strong", { id: "check-html-score" }, `${percent(total.Supported)} supported`),
-      ` · ${percent(total.Partial)} partial · ${percent(total.Unsupported)} unsupported · ${total.Nodes} elements, ${total.Tests} tests`),
-    h("div", { class: "html-tools" }, h("label", {}, "Clients on ", filter)),
-    clients,
-    h("h3", {}, `Features that need care (${warnings.length})`),
-    warnings.length ? h("ul", { class: "features" }, features) : h("p", { class: "note" }, "None: every feature used is widely supported."),
-  );
 }
 
 async function spamSection(message) {
