@@ -54,7 +54,8 @@ def _records(tmp_path: Path, public: str, dmarc: str = "v=DMARC1; p=reject") -> 
 
 
 def _signed(pem: bytes, message: bytes = MESSAGE) -> bytes:
-    return dkim.sign(message, b"s1", b"shop.example", pem) + message
+    signature: bytes = dkim.sign(message, b"s1", b"shop.example", pem)
+    return signature + message
 
 
 def _settings(records: str) -> Settings:

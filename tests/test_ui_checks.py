@@ -15,7 +15,7 @@ from typing import Any
 
 import dkim
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from helpers import dkim_key
 from mailsink.config import Settings
@@ -80,7 +80,12 @@ def test_the_checks_tab_shows_every_verdict_as_text(
     checks_sink.mailbox.clear()
     _send(checks_sink, signing_key[0], GTUBE)
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     message_id = checks_sink.store.list(0, 1).items[0].id
     page.goto(f"{checks_sink.web_url}/message/{message_id}")
     page.locator("#tab-checks").click()
