@@ -41,6 +41,10 @@ class Sink:
     """Own every part of one running mailsink; start it, use it, stop it."""
 
     def __init__(self, settings: Settings | None = None, store: MessageStore | None = None) -> None:
+        """Open the store (``settings.store``, or use ``store``, which must be started already).
+
+        The sink closes the store when it stops, whichever way it came.
+        """
         self.settings = settings or Settings()
         self.store = store or open_store(
             self.settings.store, self.settings.max_messages, self.settings.store_sync

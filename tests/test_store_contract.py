@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 from helpers import incoming, make_raw
 from mailsink.search import parse_query
@@ -212,3 +214,19 @@ def test_search_finds_encoded_and_punctuated_values(store: MessageStore) -> None
     ):
         assert store.ids(parse_query(text)) == [encoded.id], text
     assert store.ids(parse_query("special")) == [plain.id]
+
+
+def test_disk_usage_is_the_bytes_of_the_store_files(store: MessageStore, tmp_path: Path) -> None:
+    """The SQLite store's files are all under tmp_path; the memory store has none."""
+    store.add([incoming(body="x" * 5000) for _ in range(5)])
+
+    def on_disk() -> int:
+        return sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+
+    deadline = time.monotonic() + 20
+    while True:  # the SQLite store's threads change the files for a moment after a write
+        before, usage, after = on_disk(), store.disk_usage(), on_disk()
+        if before == after or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert usage == before == after

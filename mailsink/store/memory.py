@@ -23,6 +23,7 @@ from mailsink.store.base import (
     Page,
     StoredMessage,
     clamp_page,
+    edit_tag,
     normalize_tags,
 )
 from mailsink.store.codec import (
@@ -367,12 +368,11 @@ class MemoryStore:
     def _edit_tags(self, old: str, new: str | None) -> builtins.list[str]:
         """Replace (or drop, when new is None) a tag everywhere."""
         changed = []
-        wanted = old.lower()
         with self._lock:
             for message_id, tags in list(self._tags.items()):
-                if any(t.lower() == wanted for t in tags):
-                    kept = [new if t.lower() == wanted else t for t in tags]
-                    self._tags[message_id] = normalize_tags(t for t in kept if t is not None)
+                edited = edit_tag(tags, old, new)
+                if edited is not None:
+                    self._tags[message_id] = edited
                     changed.append(message_id)
         return changed
 
@@ -381,6 +381,10 @@ class MemoryStore:
         with self._lock:
             found = normalize_tags(t for tags in self._tags.values() for t in tags)
         return sorted(found, key=str.lower)
+
+    def disk_usage(self) -> int:
+        """Return 0: nothing is on disk."""
+        return 0
 
     def close(self) -> None:
         """Drop every message."""
