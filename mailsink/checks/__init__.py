@@ -13,7 +13,9 @@ Map of the package::
       addresses.py     which IP addresses the link check may reach (public unicast only)
       spam.py          SpamAssassin score from a real spamd (spamc protocol client)
       unsubscribe.py   List-Unsubscribe / -Post validation (Mailpit's rules + RFC 8058)
-      auth.py          DKIM (dkimpy), ARC, SPF (pyspf), DMARC verdicts, RFC 8601 names
+      auth.py          DKIM (dkimpy), ARC and SPF (pyspf) verdicts, and check_auth over all four
+      dmarc.py         DMARC alignment and policy from the DKIM and SPF verdicts
+      verdicts.py      the verdict types and the report (RFC 8601 names, Authentication-Results)
       dns.py           bounded DNS for auth.py: --dns-records first, then real DNS or none
     data/caniemail.json  the caniemail.com data set (CC BY 4.0, see data/README.md)
 
@@ -24,7 +26,6 @@ Outbound connections happen only where the user points them: spamd
 
 from __future__ import annotations
 
-from mailsink.checks.auth import AuthReport
 from mailsink.checks.dns import DnsRecordsError
 from mailsink.checks.html_compat import TooLargeToCheckError
 from mailsink.checks.runner import (
@@ -35,6 +36,7 @@ from mailsink.checks.runner import (
     spam_check,
 )
 from mailsink.checks.unsubscribe import parse_list_unsubscribe
+from mailsink.checks.verdicts import AuthReport
 
 __all__ = [
     "AuthReport",

@@ -9,9 +9,7 @@ moving an app to a new sending domain sees *why* mail would be rejected.
   dkimpy-milter); every DKIM-Signature is verified on its own.
 - SPF: pyspf (RFC 7208, with its lookup limits), for the envelope sender (the
   HELO name for a null sender) and the connecting peer's address.
-- DMARC (RFC 7489): evaluated here from the two above, since it is a small
-  rule over their results: alignment of the DKIM ``d=`` / SPF domain with the
-  From domain, and the published ``p=`` / ``sp=`` policy.
+- DMARC (RFC 7489): ``dmarc.py``, from the two above.
 
 All DNS goes through :class:`mailsink.checks.dns.Resolver` (``--dns-records``
 first, bounded), never through the libraries' own resolvers.
@@ -19,103 +17,23 @@ first, bounded), never through the libraries' own resolvers.
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
-from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from mailsink.checks.dmarc import check_dmarc, domain_of
 from mailsink.checks.dns import DnsTempError, Resolver, normalise_name
-from mailsink.headers import decode_header_value, header_end
+from mailsink.checks.verdicts import AuthReport, DkimSignature, Verdict
+from mailsink.headers import header_end
 from mailsink.message import Envelope
+
+__all__ = ["AuthReport", "DkimSignature", "Verdict", "check_auth"]
 
 MAX_SIGNATURES = 10
 """Most DKIM-Signature headers verified in one message."""
 
 _header_parser = BytesHeaderParser(policy=compat32)
-
-
-@dataclass
-class DkimSignature:
-    """The verdict on one DKIM-Signature header."""
-
-    domain: str = ""
-    selector: str = ""
-    algorithm: str = ""
-    body_hash: str = ""
-    """``pass`` or ``fail`` for the ``bh=`` body hash; '' when not reached."""
-    result: str = "none"
-    reason: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the signature verdict as PascalCase JSON."""
-        return {
-            "Domain": self.domain,
-            "Selector": self.selector,
-            "Algorithm": self.algorithm,
-            "BodyHash": self.body_hash,
-            "Result": self.result,
-            "Reason": self.reason,
-        }
-
-
-@dataclass
-class Verdict:
-    """One method's result with its reason and the details that led to it."""
-
-    result: str = "none"
-    reason: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return ``{"Result", "Reason", ...details}``."""
-        return {"Result": self.result, "Reason": self.reason, **self.details}
-
-
-@dataclass
-class AuthReport:
-    """DKIM (per signature), ARC, SPF and DMARC verdicts of one message."""
-
-    dkim: str
-    signatures: list[DkimSignature]
-    arc: Verdict
-    spf: Verdict
-    dmarc: Verdict
-
-    def authentication_results(self, authserv_id: str = "mailsink") -> str:
-        """Return the verdicts as an RFC 8601 ``Authentication-Results`` value."""
-        parts = [authserv_id]
-        for sig in self.signatures or [DkimSignature()]:
-            text = f"dkim={sig.result}"
-            if sig.reason and sig.result != "pass":
-                text += f" ({sig.reason})"
-            if sig.domain:
-                text += f" header.d={sig.domain} header.s={sig.selector}"
-            parts.append(text)
-        parts.append(f"arc={self.arc.result}")
-        spf = f"spf={self.spf.result}"
-        if self.spf.details.get("Domain"):
-            spf += f" smtp.mailfrom={self.spf.details['Domain']}"
-        parts.append(spf)
-        dmarc = f"dmarc={self.dmarc.result}"
-        if self.dmarc.details.get("Domain"):
-            dmarc += f" header.from={self.dmarc.details['Domain']}"
-        parts.append(dmarc)
-        return "; ".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the report as the ``/auth-check`` JSON."""
-        return {
-            "DKIM": {
-                "Result": self.dkim,
-                "Signatures": [s.to_json() for s in self.signatures],
-            },
-            "ARC": self.arc.to_json(),
-            "SPF": self.spf.to_json(),
-            "DMARC": self.dmarc.to_json(),
-            "AuthenticationResults": self.authentication_results(),
-        }
 
 
 class _Collector:
@@ -265,18 +183,13 @@ def _peer_ip(peer: str) -> str:
         return ""
 
 
-def _domain_of(address: str) -> str:
-    """Return the domain of an address, '' when it has none."""
-    return normalise_name(address.rpartition("@")[2]) if "@" in address else ""
-
-
 def check_spf(envelope: Envelope, resolver: Resolver) -> Verdict:
     """Evaluate SPF for the envelope sender (or HELO) and the peer's address."""
     import spf
 
     ip = _peer_ip(envelope.peer)
     sender = envelope.mail_from or ""
-    domain = _domain_of(sender) or normalise_name(envelope.helo)
+    domain = domain_of(sender) or normalise_name(envelope.helo)
     details = {"Domain": domain, "IP": ip, "Helo": envelope.helo, "MailFrom": sender}
     if not ip:
         return Verdict("none", "no peer IP address to check", details)
@@ -352,119 +265,6 @@ class _LazySpfQuery:
 
 
 _SpfQuery = _LazySpfQuery()
-
-
-def organizational_domain(domain: str) -> str:
-    """Return the organizational domain (a public-suffix approximation, see README)."""
-    labels = domain.split(".")
-    if len(labels) <= 2:
-        return domain
-    # Two-letter country TLDs with a short second level (co.uk, com.au) keep three labels.
-    if len(labels[-1]) == 2 and len(labels[-2]) <= 3:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
-def _aligned(domain: str, from_domain: str, mode: str) -> bool:
-    """Tell whether domain aligns with the From domain (``s`` strict, ``r`` relaxed)."""
-    if not domain:
-        return False
-    if mode == "s":
-        return domain == from_domain
-    return organizational_domain(domain) == organizational_domain(from_domain)
-
-
-def _dmarc_record(resolver: Resolver, domain: str) -> tuple[str, str]:
-    """Return (record, where found) for the From domain or its organizational domain."""
-    for name in dict.fromkeys([domain, organizational_domain(domain)]):
-        for value in resolver.query(f"_dmarc.{name}", "TXT"):
-            if value.strip().lower().startswith("v=dmarc1"):
-                return value, name
-    return "", ""
-
-
-def _from_domain(raw: bytes) -> tuple[str, str]:
-    """Return (From domain, problem) from the header; RFC 7489 needs exactly one address."""
-    head = raw[: header_end(raw)]
-    message = _header_parser.parsebytes(head + b"\r\n\r\n")
-    values = message.get_all("From") or []
-    if len(values) != 1:
-        return "", f"{len(values)} From headers (DMARC needs exactly one)"
-    addresses = email.utils.getaddresses([decode_header_value(str(values[0]))])
-    domains = {_domain_of(address) for _name, address in addresses if address}
-    if len(domains) != 1:
-        return "", "the From header does not name exactly one domain"
-    return domains.pop(), ""
-
-
-def _dmarc_tags(record: str) -> dict[str, str]:
-    """Return the tag=value pairs of a DMARC record, names lowercased."""
-    tags = {}
-    for item in record.split(";"):
-        key, _, value = item.partition("=")
-        if key.strip():
-            tags[key.strip().lower()] = value.strip()
-    return tags
-
-
-def check_dmarc(
-    raw: bytes,
-    resolver: Resolver,
-    signatures: list[DkimSignature],
-    spf: Verdict,
-) -> Verdict:
-    """Evaluate DMARC from the DKIM and SPF verdicts and the published policy."""
-    from_domain, problem = _from_domain(raw)
-    details: dict[str, Any] = {
-        "Domain": from_domain,
-        "Record": "",
-        "Policy": "",
-        "SubdomainPolicy": "",
-        "Alignment": {"DKIM": False, "SPF": False},
-    }
-    if not from_domain:
-        return Verdict("permerror", problem, details)
-    try:
-        record, found_at = _dmarc_record(resolver, from_domain)
-    except DnsTempError as error:
-        return Verdict("temperror", str(error), details)
-    if not record:
-        return Verdict("none", f"no DMARC record at _dmarc.{from_domain} TXT", details)
-    tags = _dmarc_tags(record)
-    policy = tags.get("p", "").lower()
-    details["Record"] = record
-    details["Policy"] = policy
-    details["SubdomainPolicy"] = tags.get("sp", policy).lower()
-    if policy not in ("none", "quarantine", "reject"):
-        return Verdict("permerror", f"p= must be none, quarantine or reject: {record!r}", details)
-    if found_at != from_domain:
-        details["Policy"] = details["SubdomainPolicy"]
-    adkim, aspf = tags.get("adkim", "r").lower(), tags.get("aspf", "r").lower()
-    dkim_aligned = any(
-        s.result == "pass" and _aligned(s.domain.lower(), from_domain, adkim) for s in signatures
-    )
-    spf_domain = str(spf.details.get("Domain", ""))
-    spf_aligned = spf.result == "pass" and _aligned(spf_domain, from_domain, aspf)
-    details["Alignment"] = {"DKIM": dkim_aligned, "SPF": spf_aligned}
-    if dkim_aligned or spf_aligned:
-        return Verdict("pass", "", details)
-    reason = _dmarc_failure(signatures, spf, spf_domain, from_domain)
-    return Verdict("fail", f"{reason} (policy p={details['Policy']})", details)
-
-
-def _dmarc_failure(
-    signatures: list[DkimSignature], spf: Verdict, spf_domain: str, from_domain: str
-) -> str:
-    """Say why neither DKIM nor SPF gave an aligned pass."""
-    if not any(s.result == "pass" for s in signatures):
-        dkim_part = "no DKIM signature passed"
-    else:
-        dkim_part = f"no passing DKIM signature is aligned with {from_domain}"
-    if spf.result != "pass":
-        spf_part = f"SPF is {spf.result}"
-    else:
-        spf_part = f"the SPF domain {spf_domain} is not aligned with {from_domain}"
-    return f"{dkim_part}; {spf_part}"
 
 
 def check_auth(raw: bytes, envelope: Envelope, resolver: Resolver) -> AuthReport:
