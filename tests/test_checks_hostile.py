@@ -64,3 +64,22 @@ def test_any_message_gets_auth_verdicts(headers: list[tuple[bytes, bytes]], body
     assert report.dkim in names
     assert {report.arc.result, report.spf.result, report.dmarc.result} <= names
     report.to_json()
+
+
+def _quick(work: object) -> None:
+    import time
+
+    started = time.perf_counter()
+    assert callable(work)
+    work()
+    assert time.perf_counter() - started < 3.0
+
+
+def test_no_pattern_rescans_hostile_text_quadratically() -> None:
+    from mailsink.checks.html_compat import Limits, check_bounds
+
+    _quick(lambda: extract_links("", "<https://a" * 300_000))  # "<URL" never closed
+    _quick(lambda: parse_list_unsubscribe("<" * 8192, ""))
+    _quick(lambda: parse_list_unsubscribe("(" * 8192, ""))
+    _quick(lambda: parse_list_unsubscribe("<a>" + ">" * 8000 + "<b>", ""))
+    _quick(lambda: check_bounds("<div " * 200_000, Limits()))

@@ -22,7 +22,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +39,9 @@ TOTAL_TIMEOUT = 30.0
 WORKERS = 8
 
 _TEXT_LINK = re.compile(r"(?i)(?<!<)\b(https?://[\-\w@:%_+'!.~#?,&/=;]+)")
-_BRACKET_LINK = re.compile(r"(?i)<(https?://[^>\s][^>]*)>")
+_BRACKET_START = re.compile(r"(?i)<https?://[^>\s]")
+MAX_BRACKETED = 2048
+"""Longest ``<URL>`` looked for in text (RFC 2396 appendix E: URLs wrapped across lines)."""
 _TRAILING = ".,;:!?'"
 
 Resolve = Callable[[str, int], list[str]]
@@ -95,6 +97,23 @@ def _html_links(html: str, found: dict[str, None]) -> None:
                 return
 
 
+def _text_links(text: str) -> Iterator[str]:
+    """Yield the bare links of a text, then its ``<URL>`` ones (which may span lines)."""
+    for match in _TEXT_LINK.finditer(text):
+        yield match.group(1).rstrip(_TRAILING)
+    # The closing ">" is found by hand, once per ">" rather than once per "<https://": a regex
+    # would rescan the rest of the text for every "<https://" without one (quadratic).
+    close = -1
+    for match in _BRACKET_START.finditer(text):
+        start = match.start()
+        if close < start:
+            close = text.find(">", start)
+            if close == -1:
+                return
+        if close - start <= MAX_BRACKETED:
+            yield text[start + 1 : close].replace("\n", "").replace("\r", "")
+
+
 def extract_links(html: str, text: str) -> list[str]:
     """Return the unique http(s) links and image URLs of the HTML and text bodies."""
     found: dict[str, None] = {}
@@ -102,14 +121,10 @@ def extract_links(html: str, text: str) -> list[str]:
         text = f"{text}\n{html}"  # too big or deep for the parser: links found as in text
     elif html:
         _html_links(html, found)
-    for pattern in (_TEXT_LINK, _BRACKET_LINK):
-        for match in pattern.finditer(text[: 6 * 1024 * 1024]):
-            if len(found) >= MAX_LINKS:
-                return list(found)
-            link = match.group(1).replace("\n", "").replace("\r", "")
-            if pattern is _TEXT_LINK:
-                link = link.rstrip(_TRAILING)
-            found.setdefault(link, None)
+    for link in _text_links(text[: 6 * 1024 * 1024]):
+        if len(found) >= MAX_LINKS:
+            break
+        found.setdefault(link, None)
     return list(found)
 
 

@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 
 MAX_HEADER = 8 * 1024
 
-_BRACKETED = re.compile(r"<([^>]*)>")
-_COMMENTS = re.compile(r"\([^)]*\)", re.S)
-_JOINS = re.compile(r">([^<]*)<", re.S)
+# Each class also stops at its own opening character, so no pattern rescans the rest of
+# a hostile header for every "<" or "(" (which would be quadratic).
+_BRACKETED = re.compile(r"<([^<>]*)>")
+_COMMENTS = re.compile(r"\([^()]*\)", re.S)
+_JOINS = re.compile(r">([^<>]*)<", re.S)
 _MAILTO = re.compile(r"^mailto:[a-zA-Z0-9]")
 _HTTP = re.compile(r"^https?://[a-zA-Z0-9]", re.I)
 
