@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,11 +69,13 @@ def test_any_message_gets_auth_verdicts(headers: list[tuple[bytes, bytes]], body
 
 
 def _quick(work: object) -> None:
+    """Run work (a check may refuse the input as too large) and see it end within 3 s."""
     import time
 
     started = time.perf_counter()
     assert callable(work)
-    work()
+    with contextlib.suppress(TooLargeToCheckError):
+        work()
     assert time.perf_counter() - started < 3.0
 
 
@@ -82,4 +86,5 @@ def test_no_pattern_rescans_hostile_text_quadratically() -> None:
     _quick(lambda: parse_list_unsubscribe("<" * 8192, ""))
     _quick(lambda: parse_list_unsubscribe("(" * 8192, ""))
     _quick(lambda: parse_list_unsubscribe("<a>" + ">" * 8000 + "<b>", ""))
-    _quick(lambda: check_bounds("<div " * 200_000, Limits()))
+    _quick(lambda: check_bounds("<div " * 90_000, Limits()))  # no ">": too deep, at once
+    _quick(lambda: check_html("<p " * 90_000))

@@ -40,11 +40,12 @@ TIME_LIMIT = 10.0
 
 _BODY_END = re.compile(r"</body", re.I)
 _START_TAG = re.compile(r"<[a-zA-Z]")
-# Block elements whose start tag makes Lexbor look through the open-element stack.
+# Block elements whose start tag makes Lexbor look through the open-element stack.  Only the
+# tag's start is matched: HTML ignores a self-closing "/" on these, and scanning on to the
+# ">" would rescan the rest of the text for every "<div" without one (quadratic).
 _BLOCK_TAG = re.compile(
-    r"<(/?)(div|ul|ol|dl|blockquote|section|article|aside|nav|header|footer|main|fieldset|"
-    r"figure|figcaption|details|summary|dialog|center|address|form|menu|dir|hgroup|search)"
-    r"\b[^>]*?(/?)>",
+    r"<(/?)(?:div|ul|ol|dl|blockquote|section|article|aside|nav|header|footer|main|fieldset|"
+    r"figure|figcaption|details|summary|dialog|center|address|form|menu|dir|hgroup|search)\b",
     re.I,
 )
 
@@ -224,10 +225,9 @@ def check_bounds(html: str, limits: Limits) -> None:
         )
     depth = deepest = 0
     for match in _BLOCK_TAG.finditer(html):
-        closing, _name, self_closing = match.groups()
-        if closing:
+        if match.group(1):
             depth = max(depth - 1, 0)
-        elif not self_closing:
+        else:
             depth += 1
             deepest = max(deepest, depth)
     if deepest > limits.max_block_depth:
