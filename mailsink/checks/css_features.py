@@ -234,12 +234,18 @@ def css_features(tree: Any, tick: Callable[[], None], max_rules: int) -> Counter
     budget = [max_rules]
     for style in tree.css("style"):
         found.update(sheet_features(style.text(deep=True), tree, known, tick, budget))
+    # Mail repeats the same style="" on many elements: each distinct text is parsed once.
+    parsed: dict[str, set[str]] = {}
     for number, element in enumerate(tree.css("[style]")):
         if number % 500 == 0:
             tick()
-        declarations = tinycss2.parse_blocks_contents(
-            element.attributes.get("style") or "", skip_comments=True, skip_whitespace=True
-        )
-        for slug in declaration_features(declarations, known):
+        text = element.attributes.get("style") or ""
+        slugs = parsed.get(text)
+        if slugs is None:
+            declarations = tinycss2.parse_blocks_contents(
+                text, skip_comments=True, skip_whitespace=True
+            )
+            slugs = parsed[text] = declaration_features(declarations, known)
+        for slug in slugs:
             found[slug] += 1
     return found
