@@ -8,6 +8,7 @@ a flag on the command line wins over the environment.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -17,6 +18,14 @@ from typing import Any, TextIO
 
 from mailsink import __version__
 from mailsink.config import DEFAULT_MAX_SIZE, Settings, is_loopback, split_host_port
+from mailsink.relay.settings import (
+    AutoRule,
+    RelaySettings,
+    check_allow,
+    load_relay_config,
+    parse_upstream,
+)
+from mailsink.search import parse_query
 from mailsink.server import Sink
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
@@ -167,8 +176,58 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "extra Host names the web server answers to (comma-separated; *.example.test allowed)",
         metavar="NAMES",
     )
+    add(
+        "relay",
+        None,
+        "release and auto-relay through this server: smtp://, smtp+starttls:// or smtps://"
+        "[USER:PASS@]HOST[:PORT][?verify=off] (the password is never shown)",
+        metavar="URL",
+    )
+    add("relay-config", None, "relay settings and rules from a TOML or YAML file", metavar="FILE")
+    add("relay-allow", None, "regex recipients must match to be relayed to", metavar="REGEX")
+    parser.add_argument(
+        "--relay-auto",
+        action="append",
+        default=None,
+        metavar="QUERY",
+        help="relay every new message matching this search (repeatable), e.g. 'to:@mycompany.com'",
+    )
+    add(
+        "relay-auto-to",
+        None,
+        "send auto-relayed mail to these addresses (comma-separated) instead of its recipients",
+        metavar="ADDRESSES",
+    )
+    add("relay-sender", None, "envelope sender of relayed mail (default: the original)")
+    add_bool("enable-chaos", False, "serve /api/v1/chaos and /api/v1/faults (SMTP failures)")
     parser.add_argument("--version", action="version", version=f"mailsink {__version__}")
     return parser
+
+
+def relay_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> RelaySettings | None:
+    """Build the relay settings from --relay/--relay-config and the rule flags; ValueError."""
+    auto_queries = args.relay_auto or (
+        [env["MAILSINK_RELAY_AUTO"]] if env.get("MAILSINK_RELAY_AUTO") else []
+    )
+    if args.relay and args.relay_config:
+        raise ValueError("give --relay or --relay-config, not both")
+    if args.relay_config:
+        relay = load_relay_config(args.relay_config)
+    elif args.relay:
+        relay = RelaySettings(parse_upstream(args.relay))
+    elif auto_queries or args.relay_allow or args.relay_sender:
+        raise ValueError("--relay-auto, --relay-allow and --relay-sender need --relay URL")
+    else:
+        return None
+    fixed = tuple(a.strip() for a in str(args.relay_auto_to or "").split(",") if a.strip())
+    for query in auto_queries:
+        parse_query(query)  # a bad rule is an error now, not at the first message
+    return dataclasses.replace(
+        relay,
+        allow=check_allow(args.relay_allow) if args.relay_allow else relay.allow,
+        sender=args.relay_sender or relay.sender,
+        auto=(*relay.auto, *(AutoRule(q, fixed) for q in auto_queries)),
+    )
 
 
 def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Settings:
@@ -183,6 +242,10 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
             parser.error(f"--auth: {error}")
     if args.tls_key and not args.tls_cert:
         parser.error("--tls-key needs --tls-cert")
+    try:
+        relay = relay_from_args(args, env)
+    except ValueError as error:
+        parser.error(f"relay: {error}")
     smtps = args.smtps
     http = args.http
     return Settings(
@@ -207,6 +270,8 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
         auth_users=auth_users,
         require_auth=args.require_auth,
         allowed_hosts=tuple(h.strip() for h in str(args.allowed_hosts).split(",") if h.strip()),
+        enable_chaos=args.enable_chaos,
+        relay=relay,
     )
 
 
@@ -241,6 +306,14 @@ def startup_lines(sink: Sink) -> list[str]:
                 f"  WARNING: {label} is bound to {bound}, reachable from other machines; "
                 "captured mail may contain secrets"
             )
+    if s.relay is not None:
+        rules = len(s.relay.auto)
+        lines.append(
+            f"  relay: {s.relay.upstream.display()}"
+            + (f", {rules} auto-relay rule(s)" if rules else ", release only")
+        )
+    if s.enable_chaos:
+        lines.append("  chaos: /api/v1/chaos and /api/v1/faults enabled")
     lines.append("  ready; Ctrl-C to stop")
     return lines
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from mailsink.relay.settings import RelaySettings
+
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 
 
@@ -46,6 +48,10 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     """Extra Host header names the web server answers to (beyond the bound address)."""
     cors_origins: tuple[str, ...] = ()
+    enable_chaos: bool = False
+    """Serve ``/api/v1/chaos`` and ``/api/v1/faults``: SMTP misbehaviour on demand."""
+    relay: RelaySettings | None = None
+    """The upstream to release and auto-relay to; None: relay is off."""
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
 

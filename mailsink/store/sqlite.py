@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from mailsink.headers import header_block, header_matches
 from mailsink.message import Address
+from mailsink.store import sqlite_relays
 from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
 from mailsink.store.blobs import BlobSegments, SegmentLedger
 from mailsink.store.codec import (
@@ -41,6 +42,7 @@ from mailsink.store.codec import (
     summary_to_json,
 )
 from mailsink.store.match import address_text, compile_query, search_text
+from mailsink.store.relays import RelayJob
 from mailsink.store.sqlite_query import SEP, compile_where
 from mailsink.store.text_index import FTS_HEAD, TextIndex
 
@@ -165,6 +167,8 @@ class SQLiteStore:
         # thread does them, so ingest (and the 250 reply) never waits for one.
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._migrate()
+        with self._write_lock:
+            sqlite_relays.ensure_relay_table(self._writer)
         self._checkpointer = _Checkpointer(self._connect)
         self._total = self._writer.execute("SELECT count(*) FROM messages").fetchone()[0]
         self._unread = self._writer.execute(
@@ -561,6 +565,25 @@ class SQLiteStore:
         rows = self._reader.execute("SELECT DISTINCT tags FROM messages WHERE tags != ''")
         found = normalize_tags(t for (text,) in rows for t in _tags_load(text))
         return sorted(found, key=str.lower)
+
+    def put_relay(self, job: RelayJob) -> None:
+        """Keep a relay job durably, replacing the one with its ID."""
+        with self._write_lock:
+            sqlite_relays.put_relay(self._writer, job)
+            self._checkpointer.dirty.set()
+
+    def relays(self, message_id: str) -> builtins.list[RelayJob]:
+        """Return the relay jobs of one message, oldest first."""
+        return sqlite_relays.relays(self._reader, message_id)
+
+    def pending_relays(self) -> builtins.list[RelayJob]:
+        """Return every relay job still pending, oldest first."""
+        return sqlite_relays.pending_relays(self._reader)
+
+    def forget_relays(self, message_ids: Iterable[str] | None) -> None:
+        """Drop the relay jobs of these messages (None: of every message)."""
+        with self._write_lock:
+            sqlite_relays.forget_relays(self._writer, message_ids)
 
     def close(self) -> None:
         """Close every connection (checkpointing the WAL) and file."""
