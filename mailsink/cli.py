@@ -220,14 +220,15 @@ def relay_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> RelaySe
     else:
         return None
     fixed = tuple(a.strip() for a in str(args.relay_auto_to or "").split(",") if a.strip())
-    for query in auto_queries:
-        parse_query(query)  # a bad rule is an error now, not at the first message
-    return dataclasses.replace(
+    relay = dataclasses.replace(
         relay,
         allow=check_allow(args.relay_allow) if args.relay_allow else relay.allow,
         sender=args.relay_sender or relay.sender,
         auto=(*relay.auto, *(AutoRule(q, fixed) for q in auto_queries)),
     )
+    for rule in relay.auto:
+        parse_query(rule.query)  # a bad rule is an error now, not at the first message
+    return relay
 
 
 def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Settings:
