@@ -32,17 +32,9 @@ class RunningSink:
 @pytest.fixture(scope="module")
 def running_sink() -> Iterator[RunningSink]:
     """Start a real sink in a subprocess on free ports, as a CI service would run."""
+    command = [sys.executable, "-m", "mailsink", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mailsink",
-            "--smtp",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--enable-chaos",
-        ],  # fmt: skip
+        [*command, "--enable-chaos"],
         stdout=subprocess.PIPE,
         text=True,
     )
