@@ -1,279 +1,24 @@
 """The ``mailsink`` command: build Settings from flags and environment, run a Sink.
 
-Every flag can also be given as an environment variable ``MAILSINK_<FLAG>``
-(upper case, dashes as underscores: ``--max-size`` is ``MAILSINK_MAX_SIZE``);
-a flag on the command line wins over the environment.
+The options themselves, and how flags and ``MAILSINK_*`` variables become
+Settings, are the table in ``flags.py``.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from mailsink import __version__
-from mailsink.config import DEFAULT_MAX_SIZE, Settings, is_loopback, split_host_port
-from mailsink.relay.settings import (
-    AutoRule,
-    RelaySettings,
-    check_allow,
-    load_relay_config,
-    parse_upstream,
-)
-from mailsink.search import parse_query
+from mailsink.config import is_loopback, is_memory_store
+from mailsink.flags import settings_from_args
 from mailsink.server import Sink
 
-_BOOL_TRUE = {"1", "true", "yes", "on"}
-_BOOL_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _size(text: str) -> int:
-    """Parse a byte count with an optional K/M/G suffix (1024 multiples)."""
-    text = text.strip().upper().removesuffix("B")
-    factor = 1
-    for suffix, mult in (("K", 1024), ("M", 1024**2), ("G", 1024**3)):
-        if text.endswith(suffix):
-            text, factor = text[:-1], mult
-    try:
-        value = int(float(text) * factor)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("size must not be negative")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def _address(text: str) -> tuple[str, int]:
-    try:
-        return split_host_port(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _optional_address(text: str) -> tuple[str, int] | None:
-    if text.strip().lower() in ("off", "none", "no", ""):
-        return None
-    return _address(text)
-
-
-def _credentials(text: str) -> tuple[str, str]:
-    user, sep, password = text.partition(":")
-    if not sep or not user:
-        raise argparse.ArgumentTypeError("expected USER:PASSWORD")
-    return user, password
-
-
-def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    """Return the argument parser, with defaults taken from MAILSINK_* variables."""
-    parser = argparse.ArgumentParser(
-        prog="mailsink",
-        description="A catch-all SMTP sink for development and tests: accepts every "
-        "message, delivers nothing, keeps each one for a browser, a JSON API and pytest.",
-        epilog="Every option can also be set as MAILSINK_<OPTION>, "
-        "e.g. MAILSINK_SMTP=0.0.0.0:1025.",
-    )
-
-    def env_default(flag: str, fallback: Any) -> Any:
-        return env.get("MAILSINK_" + flag.upper().replace("-", "_"), fallback)
-
-    def add(flag: str, fallback: Any, help_text: str, **kw: Any) -> None:
-        parser.add_argument("--" + flag, default=env_default(flag, fallback), help=help_text, **kw)
-
-    def add_bool(flag: str, fallback: bool, help_text: str) -> None:
-        raw = str(env_default(flag, "1" if fallback else "0")).strip().lower()
-        if raw not in _BOOL_TRUE | _BOOL_FALSE:
-            parser.error(f"MAILSINK_{flag.upper().replace('-', '_')}: expected 1/0, got {raw!r}")
-        parser.add_argument(
-            "--" + flag,
-            default=raw in _BOOL_TRUE,
-            action=argparse.BooleanOptionalAction,
-            help=help_text,
-        )
-
-    add(
-        "smtp",
-        "127.0.0.1:1025",
-        "SMTP listen address HOST:PORT (port 0: any free port)",
-        type=_address,
-        metavar="HOST:PORT",
-    )
-    add(
-        "smtps",
-        "off",
-        "implicit-TLS SMTP listen address, or off (default)",
-        type=_optional_address,
-        metavar="HOST:PORT",
-    )
-    add(
-        "http",
-        "127.0.0.1:8025",
-        "web UI and API listen address, or off",
-        type=_optional_address,
-        metavar="HOST:PORT",
-    )
-    add("store", "memory", "'memory' (default) or the path of a SQLite file", metavar="memory|PATH")
-    add(
-        "store-sync",
-        "normal",
-        "SQLite synchronous mode: normal survives a killed process, full also a power loss",
-        choices=["normal", "full"],
-    )
-    add(
-        "max-messages",
-        "0",
-        "keep at most N messages, newest kept (0: unlimited)",
-        type=_count,
-        metavar="N",
-    )
-    add(
-        "max-size",
-        str(DEFAULT_MAX_SIZE),
-        "largest message accepted, e.g. 25M (552 beyond)",
-        type=_size,
-        metavar="BYTES",
-    )
-    add("max-recipients", "1000", "most RCPT TO per message (452 beyond)", type=_count, metavar="N")
-    add(
-        "idle-timeout", "300", "seconds an idle SMTP session is kept", type=float, metavar="SECONDS"
-    )
-    add("hostname", "mailsink", "the name the SMTP server greets with")
-    add_bool("tls", True, "offer STARTTLS (a certificate is generated unless given)")
-    add("tls-cert", None, "PEM certificate (chain) for STARTTLS/SMTPS", metavar="FILE")
-    add("tls-key", None, "PEM private key for --tls-cert", metavar="FILE")
-    add(
-        "tls-dir",
-        None,
-        "folder to write a generated certificate to (default: a temp folder)",
-        metavar="DIR",
-    )
-    add_bool("require-tls", False, "refuse mail before STARTTLS (530)")
-    add(
-        "auth",
-        None,
-        "require AUTH with these credentials (comma-separated USER:PASSWORD); "
-        "by default any credentials are accepted",
-        metavar="USER:PASS[,...]",
-    )
-    add_bool("require-auth", False, "refuse mail before AUTH (530)")
-    add(
-        "allowed-hosts",
-        "",
-        "extra Host names the web server answers to (comma-separated; *.example.test allowed)",
-        metavar="NAMES",
-    )
-    add(
-        "relay",
-        None,
-        "release and auto-relay through this server: smtp://, smtp+starttls:// or smtps://"
-        "[USER:PASS@]HOST[:PORT][?verify=off] (the password is never shown)",
-        metavar="URL",
-    )
-    add("relay-config", None, "relay settings and rules from a TOML or YAML file", metavar="FILE")
-    add("relay-allow", None, "regex recipients must match to be relayed to", metavar="REGEX")
-    parser.add_argument(
-        "--relay-auto",
-        action="append",
-        default=None,
-        metavar="QUERY",
-        help="relay every new message matching this search (repeatable), e.g. 'to:@mycompany.com'",
-    )
-    add(
-        "relay-auto-to",
-        None,
-        "send auto-relayed mail to these addresses (comma-separated) instead of its recipients",
-        metavar="ADDRESSES",
-    )
-    add("relay-sender", None, "envelope sender of relayed mail (default: the original)")
-    add_bool("enable-chaos", False, "serve /api/v1/chaos and /api/v1/faults (SMTP failures)")
-    parser.add_argument("--version", action="version", version=f"mailsink {__version__}")
-    return parser
-
-
-def relay_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> RelaySettings | None:
-    """Build the relay settings from --relay/--relay-config and the rule flags; ValueError."""
-    auto_queries = args.relay_auto or (
-        [env["MAILSINK_RELAY_AUTO"]] if env.get("MAILSINK_RELAY_AUTO") else []
-    )
-    if args.relay and args.relay_config:
-        raise ValueError("give --relay or --relay-config, not both")
-    if args.relay_config:
-        relay = load_relay_config(args.relay_config)
-    elif args.relay:
-        relay = RelaySettings(parse_upstream(args.relay))
-    elif auto_queries or args.relay_allow or args.relay_sender:
-        raise ValueError("--relay-auto, --relay-allow and --relay-sender need --relay URL")
-    else:
-        return None
-    fixed = tuple(a.strip() for a in str(args.relay_auto_to or "").split(",") if a.strip())
-    relay = dataclasses.replace(
-        relay,
-        allow=check_allow(args.relay_allow) if args.relay_allow else relay.allow,
-        sender=args.relay_sender or relay.sender,
-        auto=(*relay.auto, *(AutoRule(q, fixed) for q in auto_queries)),
-    )
-    for rule in relay.auto:
-        parse_query(rule.query)  # a bad rule is an error now, not at the first message
-    return relay
-
-
-def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Settings:
-    """Parse the command line (and environment) into Settings."""
-    parser = build_parser(env)
-    args = parser.parse_args(argv)
-    auth_users: tuple[tuple[str, str], ...] = ()
-    if args.auth:
-        try:
-            auth_users = tuple(_credentials(c) for c in str(args.auth).split(",") if c)
-        except argparse.ArgumentTypeError as error:
-            parser.error(f"--auth: {error}")
-    if args.tls_key and not args.tls_cert:
-        parser.error("--tls-key needs --tls-cert")
-    try:
-        relay = relay_from_args(args, env)
-    except ValueError as error:
-        parser.error(f"relay: {error}")
-    smtps = args.smtps
-    http = args.http
-    return Settings(
-        smtp_host=args.smtp[0],
-        smtp_port=args.smtp[1],
-        smtps_host=smtps[0] if smtps else "127.0.0.1",
-        smtps_port=smtps[1] if smtps else None,
-        http_host=http[0] if http else "127.0.0.1",
-        http_port=http[1] if http else None,
-        store=args.store,
-        store_sync=args.store_sync,
-        max_messages=args.max_messages,
-        max_size=args.max_size,
-        max_recipients=max(1, args.max_recipients),
-        idle_timeout=args.idle_timeout,
-        hostname=args.hostname,
-        tls=args.tls,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_dir=args.tls_dir,
-        require_tls=args.require_tls,
-        auth_users=auth_users,
-        require_auth=args.require_auth,
-        allowed_hosts=tuple(h.strip() for h in str(args.allowed_hosts).split(",") if h.strip()),
-        enable_chaos=args.enable_chaos,
-        relay=relay,
-    )
+__all__ = ["main", "settings_from_args", "startup_lines"]
 
 
 def startup_lines(sink: Sink) -> list[str]:
@@ -288,7 +33,7 @@ def startup_lines(sink: Sink) -> list[str]:
         lines.append(f"  web UI and API at {sink.web_url}/")
     store = (
         "memory"
-        if s.store in ("memory", "", ":memory:")
+        if is_memory_store(s.store)
         else f"SQLite file {s.store} (with {s.store}-blobs/ and {s.store}-index)"
     )
     lines.append(f"  store: {store}")

@@ -17,7 +17,7 @@ from api_helpers import make_api
 
 from mailsink.message import Envelope, new_id, summarize
 from mailsink.search import parse_query
-from mailsink.store import MemoryStore, SQLiteStore
+from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.store.base import Incoming
 
 pytest_plugins = ["conftest_api"]
@@ -171,7 +171,8 @@ def stores(
         for kind in SQLITE_KINDS
     }
     with contextlib.ExitStack() as held:
-        for kind, store in [("memory", memory), *sqlite.items()]:
+        stores: list[tuple[str, MessageStore]] = [("memory", memory), *sqlite.items()]
+        for kind, store in stores:
             half = len(records) // 2
             if kind == "lagging":
                 assert isinstance(store, SQLiteStore)

@@ -212,5 +212,6 @@ def test_a_fault_rule_must_be_posted_as_json(chaotic: Sink) -> None:
     req.add_header("Content-Type", "text/plain")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=10)
+    refused.value.close()
     assert refused.value.code == 415
     assert call(chaotic, "GET", "/api/v1/faults")[1]["Rules"] == []

@@ -83,7 +83,7 @@ def upstream_messages(upstream: Sink) -> list[tuple[bytes, Any]]:
 
 
 def newest_id(sink: Sink) -> str:
-    return wait_until(lambda: (sink.store.ids() or [None])[0])  # type: ignore[no-any-return]
+    return str(wait_until(lambda: sink.store.ids() and sink.store.ids()[0]))
 
 
 def release(sink: Sink, message_id: str, to: list[str]) -> Any:
@@ -253,12 +253,18 @@ def test_an_upstream_that_is_down_loses_nothing_and_resumes_after_restart(
     store = str(tmp_path / "mail.db")
     auto = (AutoRule("to:@mycompany.test"),)
     down = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
-    tls = {"tls_cert": str(certificate.cert), "tls_key": str(certificate.key)}
-    first = Sink(
-        Settings(
-            smtp_port=0, http_port=None, store=store, relay=relay_settings(down, auto=auto), **tls
+
+    def settings(url: str) -> Settings:
+        return Settings(
+            smtp_port=0,
+            http_port=None,
+            store=store,
+            relay=relay_settings(url, auto=auto),
+            tls_cert=str(certificate.cert),
+            tls_key=str(certificate.key),
         )
-    ).start()
+
+    first = Sink(settings(down)).start()
     try:
         send(first, raw_message("Keep me", "dev@mycompany.test"), ["dev@mycompany.test"])
         message_id = newest_id(first)
@@ -271,11 +277,7 @@ def test_an_upstream_that_is_down_loses_nothing_and_resumes_after_restart(
 
     upstream = make_sink(auth_users=(("relay", PASSWORD),), require_auth=True)
     url = upstream_url(upstream, "smtp+starttls")
-    second = Sink(
-        Settings(
-            smtp_port=0, http_port=None, store=store, relay=relay_settings(url, auto=auto), **tls
-        )
-    ).start()
+    second = Sink(settings(url)).start()
     try:
         [(raw, envelope)] = wait_until(lambda: upstream_messages(upstream))
         assert b"Subject: Keep me" in raw and envelope.rcpt_tos == ("dev@mycompany.test",)

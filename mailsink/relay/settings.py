@@ -19,7 +19,9 @@ the logs show.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import sys
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,10 +207,10 @@ def load_relay_config(path: str | Path) -> RelaySettings:
         except yaml.YAMLError as error:
             raise ValueError(f"{path}: {error}") from None
     else:
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ImportError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+        else:  # Python 3.10: the same parser from PyPI
+            import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
@@ -221,3 +223,40 @@ def load_relay_config(path: str | Path) -> RelaySettings:
         return relay_settings_from_mapping(data)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: {error}") from None
+
+
+def relay_settings_from_options(
+    url: str | None,
+    config: str | None,
+    allow: str | None = None,
+    auto: tuple[str, ...] = (),
+    auto_to: tuple[str, ...] = (),
+    sender: str | None = None,
+) -> RelaySettings | None:
+    """Build the relay settings from the ``--relay*`` options; None without relay; ValueError.
+
+    ``--relay`` or ``--relay-config`` names the upstream; the other options add
+    to (or override) what the file says.  Every rule's query is parsed here, so
+    a bad one stops the command at start-up rather than at the first message.
+    """
+    from mailsink.search import parse_query
+
+    if url and config:
+        raise ValueError("give --relay or --relay-config, not both")
+    if config:
+        relay = load_relay_config(config)
+    elif url:
+        relay = RelaySettings(parse_upstream(url))
+    elif auto or allow or sender or auto_to:
+        raise ValueError("--relay-auto, --relay-allow and --relay-sender need --relay URL")
+    else:
+        return None
+    relay = dataclasses.replace(
+        relay,
+        allow=check_allow(allow) if allow else relay.allow,
+        sender=sender or relay.sender,
+        auto=(*relay.auto, *(AutoRule(query, auto_to) for query in auto)),
+    )
+    for rule in relay.auto:
+        parse_query(rule.query)
+    return relay
