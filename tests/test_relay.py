@@ -378,3 +378,17 @@ def test_bad_relay_options_are_usage_errors(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "relay:" in err and message in err
+
+
+def test_a_deferred_release_answers_202_and_is_retried_until_sent(
+    make_sink: MakeSink, upstream: Sink
+) -> None:
+    upstream.faults.fail_next(1, code=452, message="mailbox full, later")
+    sink = make_sink(relay=relay_settings(upstream_url(upstream)))
+    send(sink, raw_message("Later"), ["user@example.test"])
+    message_id = newest_id(sink)
+    response = release(sink, message_id, ["qa@real.test"])
+    assert response.status_code == 202
+    assert response.get_data(as_text=True) == "deferred, will retry: 452 4.0.0 mailbox full, later"
+    wait_until(lambda: sink.store.relays(message_id)[0].state == "sent")
+    assert len(upstream_messages(upstream)) == 1
