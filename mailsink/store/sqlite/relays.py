@@ -1,4 +1,4 @@
-"""The SQLite store's relay jobs: one table beside ``messages``, created when a file is opened.
+"""Relay jobs in the SQLite store: one table beside ``messages``, created when a file is opened.
 
 Kept apart from the message schema on purpose: the table is created with
 ``CREATE TABLE IF NOT EXISTS`` by :func:`ensure_relay_table` (so a file
