@@ -20,7 +20,7 @@ from typing import TextIO
 from mailsink import __version__
 from mailsink.activity import configure_logging
 from mailsink.commands import SUBCOMMANDS
-from mailsink.config import is_loopback, is_memory_store
+from mailsink.config import Settings, is_loopback, is_memory_store
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
 
@@ -52,15 +52,7 @@ def startup_lines(sink: Sink) -> list[str]:
         "  AUTH: "
         + ("required credentials configured" if s.auth_users else "any credentials accepted")
     )
-    if s.http_port is not None:
-        lines.append(
-            "  web login: "
-            + ("required (basic auth; /livez and /readyz open)" if s.web_auth else "none")
-        )
-    if s.max_age or s.max_messages:
-        limits = [f"at most {s.max_messages} messages"] if s.max_messages else []
-        limits += [f"none older than {s.max_age:g} s"] if s.max_age else []
-        lines.append("  retention: " + ", ".join(limits))
+    lines += _team_host_lines(s)
     for bound, label in (
         (s.smtp_host, "SMTP"),
         (s.http_host if s.http_port is not None else "", "HTTP"),
@@ -71,7 +63,28 @@ def startup_lines(sink: Sink) -> list[str]:
                 f"  WARNING: {label} is bound to {bound}, reachable from other machines; "
                 "captured mail may contain secrets"
             )
+    if s.relay is not None:
+        rules = len(s.relay.auto)
+        lines.append(
+            f"  relay: {s.relay.upstream.display()}"
+            + (f", {rules} auto-relay rule(s)" if rules else ", release only")
+        )
+    if s.enable_chaos:
+        lines.append("  chaos: /api/v1/chaos and /api/v1/faults enabled")
     lines.append("  ready; Ctrl-C to stop")
+    return lines
+
+
+def _team_host_lines(s: Settings) -> list[str]:
+    """Return the lines on the web login and the retention limits."""
+    lines = []
+    if s.http_port is not None:
+        login = "required (basic auth; /livez and /readyz open)" if s.web_auth else "none"
+        lines.append(f"  web login: {login}")
+    if s.max_age or s.max_messages:
+        limits = [f"at most {s.max_messages} messages"] if s.max_messages else []
+        limits += [f"none older than {s.max_age:g} s"] if s.max_age else []
+        lines.append("  retention: " + ", ".join(limits))
     return lines
 
 

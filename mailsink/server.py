@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsink.activity import MessageLog, Retention
+from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
+from mailsink.faults import Faults
 from mailsink.https import TLSFront, web_server_context
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.readers import Credentials, ReaderContext
+from mailsink.relay.relayer import Relayer
 from mailsink.retrieval import Endpoint, ReaderListener
 from mailsink.smtp import CatchAllHandler, SMTPListener
 from mailsink.store import open_store
@@ -61,6 +64,13 @@ class Sink:
         # writer thread matters more than saving the hand-off.
         inline_max = 0 if self.settings.store_sync == "full" else INLINE_MAX
         self.ingestor = Ingestor(self.mailbox, inline_max)
+        self.faults = Faults()
+        """The SMTP listener's fault rules (the pytest fixture and ``/api/v1/faults``)."""
+        self.chaos = Chaos(self.settings.enable_chaos)
+        relay = self.settings.relay
+        self.relayer = (
+            Relayer(self.mailbox, relay, self.settings.hostname) if relay is not None else None
+        )
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None
@@ -104,9 +114,12 @@ class Sink:
             if self.retention is not None:
                 self.retention.prune()
                 self.retention.start()
+            if self.relayer is not None:
+                self.relayer.start()
             if s.tls_enabled or (s.web_tls and not s.ui_tls_cert):
                 self._setup_tls()
-            self.listener = SMTPListener(CatchAllHandler(self.ingestor, s), s, self.tls_context)
+            handler = CatchAllHandler(self.ingestor, s, self.faults, self.chaos)
+            self.listener = SMTPListener(handler, s, self.tls_context)
             self.listener.start()
             self._start_readers()
             if s.http_port is not None:
@@ -165,7 +178,13 @@ class Sink:
 
             smtp = self.listener.address if self.listener is not None else None
             self._app = create_app(
-                self.mailbox, self.settings, ingestor=self.ingestor, smtp_address=smtp
+                self.mailbox,
+                self.settings,
+                ingestor=self.ingestor,
+                smtp_address=smtp,
+                faults=self.faults,
+                chaos=self.chaos,
+                relayer=self.relayer,
             )
         return self._app
 
@@ -239,6 +258,8 @@ class Sink:
             shutil.rmtree(self._https_dir, ignore_errors=True)
             self._https_dir = None
         self.ingestor.close()
+        if self.relayer is not None:
+            self.relayer.stop()
         if self.retention is not None:
             self.retention.stop()
         self.message_log.stop()
