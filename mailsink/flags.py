@@ -543,7 +543,7 @@ def _relay(values: dict[str, Any], fail: Callable[[str], NoReturn]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser; an option not given on the command line is None."""
+    """Return the argument parser; an option not given on the command line is left out."""
     parser = argparse.ArgumentParser(
         prog="mailsink",
         description="A catch-all SMTP sink for development and tests: accepts every "
@@ -557,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(
                 *names,
                 "--" + option.flag,
-                default=None,
+                default=argparse.SUPPRESS,
                 action=argparse.BooleanOptionalAction,
                 help=option.help,
             )
@@ -565,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(
                 *names,
                 "--" + option.flag,
-                default=None,
+                default=argparse.SUPPRESS,
                 type=option.parse,
                 action="append" if option.repeat else "store",
                 metavar=option.metavar,
@@ -574,6 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mailsink {__version__}")
     return parser
 
+
+_NOT_GIVEN = object()
+"""The flag is not on the command line (argparse leaves its attribute out: SUPPRESS)."""
 
 _UNSET = object()
 """No flag, variable or default: the Settings field keeps its own default."""
@@ -593,7 +596,7 @@ def _value(
     option: Option, given: Any, env: Mapping[str, str], fail: Callable[[str], NoReturn]
 ) -> Any:
     """Return an option's value: the flag's, else the variable's, else the default's."""
-    if given is not None:
+    if given is not _NOT_GIVEN:  # a flag given as "off" parses to None, and None counts
         return tuple(item for items in given for item in items) if option.repeat else given
     if option.env in env:
         try:
@@ -611,7 +614,7 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
     args = parser.parse_args(argv)
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        value = _value(option, getattr(args, option.dest), env, parser.error)
+        value = _value(option, getattr(args, option.dest, _NOT_GIVEN), env, parser.error)
         if value is not _UNSET:
             values.update(option.settings(value))
     _relay(values, parser.error)

@@ -159,3 +159,10 @@ def test_help_lists_every_option() -> None:
     assert result.returncode == 0
     for option in OPTIONS:
         assert f"--{option.flag}" in result.stdout
+
+
+def test_off_on_the_command_line_switches_a_listener_off() -> None:
+    # "off" parses to None; it must not read as "flag not given" (the default 8025 then).
+    assert settings_from_args(["--http", "off"], {}).http_port is None
+    assert settings_from_args(["--http", "off"], {"MAILSINK_HTTP": "127.0.0.1:0"}).http_port is None
+    assert settings_from_args([], {"MAILSINK_HTTP": "off"}).http_port is None
