@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from mailsink.config import WILDCARD_HOSTS, Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
+from mailsink.store.base import CorruptMessageError
 from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
 from mailsink.web.errors import ApiError, json_error
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
@@ -125,6 +126,11 @@ def _answer_errors_as_json(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
         return json_error(error.status, error.message)
+
+    @app.errorhandler(CorruptMessageError)
+    def corrupt_message(error: CorruptMessageError) -> Response:
+        app.logger.error("%s", error)
+        return json_error(500, str(error))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAGE",
+    "CorruptMessageError",
     "Incoming",
     "MessageStore",
     "Page",
@@ -32,6 +33,15 @@ __all__ = [
 
 MAX_PAGE = 1_000
 """The largest page a store returns, whatever limit is asked for."""
+
+
+class CorruptMessageError(Exception):
+    """A message's stored bytes failed their check (length or checksum): never served as good."""
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        super().__init__(f"the stored bytes of message {message_id} are corrupted: {reason}")
+        self.message_id = message_id
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -82,7 +92,13 @@ class MessageStore(Protocol):
         ...
 
     def raw(self, message_id: str) -> bytes | None:
-        """Return the exact bytes received for this message, or None."""
+        """Return the exact bytes received for this message, or None.
+
+        A store that keeps bytes outside its own transactions (files, a
+        network) checks them on the way out: their length and a checksum
+        recorded when they were stored.  Bytes that fail the check raise
+        :class:`CorruptMessageError`; they are never returned as the message.
+        """
         ...
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:

@@ -41,12 +41,20 @@ class BlobSegments:
     """Append byte strings to numbered segment files and read them back by position."""
 
     def __init__(
-        self, directory: Path, sync_writes: bool = False, segment_bytes: int = SEGMENT_BYTES
+        self,
+        directory: Path,
+        sync_writes: bool = False,
+        segment_bytes: int = SEGMENT_BYTES,
+        *,
+        read_only: bool = False,
     ) -> None:
+        """Open the folder of segments; ``read_only`` creates, appends and deletes nothing."""
         self.directory = directory
         self.sync_writes = sync_writes
         self.segment_bytes = segment_bytes
-        directory.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._readers: dict[int, int] = {}
@@ -92,6 +100,8 @@ class BlobSegments:
         part-way (a full disk), the size is read back from the file, so the
         next append's offsets stay true and the partial bytes are garbage.
         """
+        if self.read_only:
+            raise PermissionError(f"{self.directory}: opened read-only")
         with self._lock:
             if self._retired:
                 with self._read_lock:
@@ -160,6 +170,8 @@ class BlobSegments:
         that pointed at it moved (a compaction); it goes at a later call of
         this or of :meth:`append`, or at :meth:`close`.
         """
+        if self.read_only:
+            return
         now = time.monotonic()
         with self._lock, self._read_lock:
             for segment in segments:

@@ -21,13 +21,22 @@ import builtins
 import contextlib
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsink.headers import header_block, header_matches
 from mailsink.message import Address
-from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, edit_tag, normalize_tags
+from mailsink.store.base import (
+    CorruptMessageError,
+    Incoming,
+    Page,
+    StoredMessage,
+    clamp_page,
+    edit_tag,
+    normalize_tags,
+)
 from mailsink.store.codec import (
     envelope_from_json,
     envelope_to_json,
@@ -37,6 +46,7 @@ from mailsink.store.codec import (
 from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
 from mailsink.store.sqlite.checkpoint import Checkpointer
+from mailsink.store.sqlite.lock import LOCK_SUFFIX, StoreLock
 from mailsink.store.sqlite.query import SEP, compile_where
 from mailsink.store.sqlite.text_index import FTS_HEAD, TextIndex
 
@@ -45,7 +55,7 @@ if TYPE_CHECKING:
 
     from mailsink.search import Query
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE messages (
@@ -72,19 +82,25 @@ CREATE TABLE messages (
     raw_offset INTEGER NOT NULL,
     raw_size INTEGER NOT NULL,
     text_size INTEGER NOT NULL,
-    text_long INTEGER NOT NULL
+    text_long INTEGER NOT NULL,
+    raw_crc INTEGER
 );
 CREATE INDEX messages_unread ON messages(seq) WHERE read = 0;
 CREATE INDEX messages_tagged ON messages(tags) WHERE tags != '';
 CREATE INDEX messages_long ON messages(seq) WHERE text_long = 1
 """
-"""Version 2.  Every index is here too: clear() recreates the table from it.
+"""Version 3.  Every index is here too: clear() recreates the table from it.
 
 A message's raw bytes are ``raw_size`` bytes at ``raw_offset`` of blob
 segment ``segment``; its search text (lowercased, UTF-8) follows them,
-``text_size`` bytes.  ``text_long`` marks texts longer than the indexed head."""
+``text_size`` bytes.  ``text_long`` marks texts longer than the indexed head.
+``raw_crc`` is the CRC-32 of the raw bytes, checked on every read (version 3;
+NULL for rows a version 2 file already held: their length is still checked)."""
 
-SIDE_FILES = ("-wal", "-shm", "-index", "-index-wal", "-index-shm")
+_MIGRATIONS = {2: "ALTER TABLE messages ADD COLUMN raw_crc INTEGER"}
+"""The statement that brings a file of each older version one version forward."""
+
+SIDE_FILES = ("-wal", "-shm", "-index", "-index-wal", "-index-shm", LOCK_SUFFIX)
 """Suffixes of the files beside the database (``PATH``) that belong to it; see the map."""
 BLOBS_SUFFIX = "-blobs"
 """Suffix of the folder of blob segments beside the database."""
@@ -134,14 +150,41 @@ class SQLiteStore:
         *,
         text_index: bool = True,
         segment_bytes: int | None = None,
+        read_only: bool = False,
     ):
         """Open or create the store at ``path``.
 
         ``text_index=False`` keeps no trigram index: free text is then found
         by scanning (the tests use it to check that path on its own).
         ``segment_bytes`` overrides the blob segment size (tests).
+
+        A store takes its lock file first (``lock.py``) and raises
+        :class:`~mailsink.store.sqlite.lock.StoreInUseError` if another
+        holds it.  ``read_only=True`` is for a second reader of a store in
+        use (a dump, an inspection): it takes no lock, creates, migrates,
+        deletes and indexes nothing, and every write raises PermissionError.
         """
         self.path = Path(path)
+        self.read_only = read_only
+        self._lock: StoreLock | None = None
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"{self.path}: no such store to open read-only")
+            text_index = False
+        else:
+            self._lock = StoreLock(self.path)
+            self._lock.acquire()
+        try:
+            self._open(max_messages, synchronous, text_index, segment_bytes)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def _open(
+        self, max_messages: int, synchronous: str, text_index: bool, segment_bytes: int | None
+    ) -> None:
+        """Open the files (the lock is held); see __init__."""
         self.max_messages = max_messages
         self._synchronous = {"normal": "NORMAL", "full": "FULL"}[synchronous.lower()]
         self._write_lock = threading.Lock()
@@ -152,6 +195,7 @@ class SQLiteStore:
         self._blobs = BlobSegments(
             Path(f"{self.path}{BLOBS_SUFFIX}"),
             sync_writes=self._synchronous == "FULL",
+            read_only=self.read_only,
             **blob_options,
         )
         self._writer = self._connect()
@@ -189,6 +233,8 @@ class SQLiteStore:
         Without them the store still works: searches scan what is not
         indexed, and the WAL is checkpointed only by :meth:`close`.
         """
+        if self.read_only:
+            return self
         if self._index is not None:
             self._index.start()
         self._checkpointer.start()
@@ -210,8 +256,16 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         """Open a connection with the pragmas and functions every connection needs."""
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
+        if self.read_only:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.create_function("header_match", 3, header_matches, deterministic=True)
@@ -221,9 +275,21 @@ class SQLiteStore:
         return conn
 
     def _migrate(self) -> None:
-        """Create the schema in a new file; refuse a file of another version."""
+        """Create the schema in a new file, bring an older one forward; refuse others."""
         version = self._writer.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise RuntimeError(
+                f"{self.path}: schema version {version}, not {SCHEMA_VERSION}: "
+                "open it read-write once to bring it forward"
+            )
+        if version in _MIGRATIONS:
+            with self._write_lock:
+                steps = [_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION)]
+                self._writer.executescript(
+                    f"BEGIN; {'; '.join(steps)}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
             return
         if version != 0:
             hint = (
@@ -271,6 +337,7 @@ class SQLiteStore:
 
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch in one committed transaction; return the IDs pruned."""
+        self._check_writable()
         rows = [self._row(item) for item in batch]
         texts = [text.encode("utf-8", "surrogatepass") for _values, text in rows]
         with self._write_lock:
@@ -279,7 +346,15 @@ class SQLiteStore:
                 [[item.raw, data] for item, data in zip(batch, texts, strict=True)]
             )
             records = [
-                (*values, segment, offset, len(item.raw), len(data), len(text) > FTS_HEAD)
+                (
+                    *values,
+                    segment,
+                    offset,
+                    len(item.raw),
+                    len(data),
+                    len(text) > FTS_HEAD,
+                    zlib.crc32(item.raw),
+                )
                 for item, (values, text), data, offset in zip(
                     batch, rows, texts, offsets, strict=True
                 )
@@ -290,8 +365,8 @@ class SQLiteStore:
                     "inline_parts, tags, envelope, summary, s_subject, s_message_id, "
                     "s_from, s_from_addrs, s_to, s_to_addrs, s_cc, s_cc_addrs, s_bcc, "
                     "s_bcc_addrs, s_reply_to, s_reply_to_addrs, s_tags, s_headers, "
-                    "segment, raw_offset, raw_size, text_size, text_long) "
-                    "VALUES (?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "segment, raw_offset, raw_size, text_size, text_long, raw_crc) "
+                    "VALUES (?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     records,
                 )
                 pruned = self._prune_rows(len(batch))
@@ -410,17 +485,25 @@ class SQLiteStore:
         return self._record(row) if row else None
 
     def raw(self, message_id: str) -> bytes | None:
-        """Return the exact bytes received for this message, or None."""
+        """Return the exact bytes received for this message, or None if there is no such message.
+
+        Raises CorruptMessageError when the bytes are missing, short, or fail
+        the row's checksum: damaged bytes are never served as the message.
+        """
         for _attempt in range(5):  # a compaction may move the bytes between the two reads
             row = self._reader.execute(
-                "SELECT segment, raw_offset, raw_size FROM messages WHERE id = ?", (message_id,)
+                "SELECT segment, raw_offset, raw_size, raw_crc FROM messages WHERE id = ?",
+                (message_id,),
             ).fetchone()
             if row is None:
                 return None
-            data = self._blobs.read(*row)
+            segment, offset, size, crc = row
+            data = self._blobs.read(segment, offset, size)
             if data is not None:
+                if crc is not None and zlib.crc32(data) != crc:
+                    raise CorruptMessageError(message_id, "checksum mismatch")
                 return data
-        return None
+        raise CorruptMessageError(message_id, f"{size} bytes missing from segment {segment}")
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
         """Return messages newest first, optionally only those matching a query."""
@@ -468,6 +551,7 @@ class SQLiteStore:
         segments without copying anything).
         """
         wanted = list(dict.fromkeys(ids))
+        self._check_writable()
         with self._write_lock:
             with self._transaction() as db:
                 found: builtins.list[_Deleted] = []
@@ -485,6 +569,7 @@ class SQLiteStore:
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
+        self._check_writable()
         with self._write_lock:
             with self._transaction() as db:
                 count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
@@ -512,6 +597,7 @@ class SQLiteStore:
         """Mark messages read or unread; return the IDs whose flag changed."""
         changed = []
         flag = 1 if read else 0
+        self._check_writable()
         with self._write_lock:
             with self._transaction() as db:
                 for message_id in dict.fromkeys(ids):
@@ -532,6 +618,7 @@ class SQLiteStore:
     def _update_tags(self, new_tags: dict[str, tuple[str, ...]]) -> builtins.list[str]:
         """Write new tag tuples by message ID; return the IDs that exist."""
         found = []
+        self._check_writable()
         with self._write_lock, self._transaction() as db:
             for message_id, tags in new_tags.items():
                 cur = db.execute(
@@ -584,6 +671,13 @@ class SQLiteStore:
                     conn.close()
             self._connections.clear()
             self._blobs.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    def _check_writable(self) -> None:
+        """Refuse a write to a store opened read-only."""
+        if self.read_only:
+            raise PermissionError(f"{self.path}: opened read-only")
 
     def disk_usage(self) -> int:
         """Return the bytes the store's files take: database, WALs, blob segments, index."""
