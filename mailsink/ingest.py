@@ -23,6 +23,10 @@ Where a message is stored - decided here and nowhere else (:meth:`Ingestor.store
   batch, so concurrent sessions share one commit there too.  Callers on a
   thread (the send API) always use it.
 
+A batch fails only the message that caused it: when a shared store call
+raises, each message of the batch is stored again on its own, so one bad
+message (one the store cannot take) costs the others a retry, never a 451.
+
 Lifecycle: building an Ingestor starts nothing; :meth:`Ingestor.start` starts
 the writer thread and :meth:`Ingestor.close` finishes the queue and stops it.
 """
@@ -167,6 +171,25 @@ class Ingestor:
             ]
             return incoming, self.mailbox.add(incoming)
 
+    def store_each(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
+        """Store messages as one batch; if that fails, each on its own; return IDs or errors.
+
+        So a message the store refuses fails alone, not every message that
+        happened to share its commit.
+        """
+        try:
+            return list(self.store_batch(items))
+        except Exception as error:  # noqa: BLE001 - retried one by one below
+            if len(items) == 1:
+                return [error]
+        outcomes: list[str | Exception] = []
+        for item in items:
+            try:
+                outcomes.extend(self.store_batch([item]))
+            except Exception as error:  # noqa: BLE001 - this message's own failure
+                outcomes.append(error)
+        return outcomes
+
     def _run(self) -> None:
         """Take batches of jobs until told to stop."""
         while True:
@@ -189,11 +212,15 @@ class Ingestor:
                 return
 
     def _store(self, batch: list[_Job]) -> None:
-        """Summarise and store one batch, then report to each job."""
+        """Summarise and store one batch, then report to each job (retried alone on failure)."""
         try:
             incoming, added = self._add([(job.raw, job.envelope) for job in batch])
             stored = {m.id: m for m in added}
-        except BaseException as error:  # noqa: BLE001 - reported to every waiting session
+        except BaseException as error:  # noqa: BLE001 - reported to the session(s) it concerns
+            if len(batch) > 1 and isinstance(error, Exception):
+                for job in batch:
+                    self._store([job])
+                return
             for job in batch:
                 job.done("", None, error)
             return
@@ -225,16 +252,14 @@ class GroupCommit:
     def _flush(self) -> None:
         """Store everything pending and settle each waiting session."""
         pending, self._pending = self._pending, []
-        try:
-            ids = self.ingestor.store_batch([(raw, envelope) for raw, envelope, _ in pending])
-        except Exception as error:  # noqa: BLE001 - every waiting session answers 451
-            for _raw, _envelope, future in pending:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_raw, _envelope, future), message_id in zip(pending, ids, strict=True):
-            if not future.done():
-                future.set_result(message_id)
+        outcomes = self.ingestor.store_each([(raw, envelope) for raw, envelope, _ in pending])
+        for (_raw, _envelope, future), outcome in zip(pending, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)  # this session answers 451
+            else:
+                future.set_result(outcome)
 
 
 def _settle(future: asyncio.Future[str], message_id: str, error: BaseException | None) -> None:

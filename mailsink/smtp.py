@@ -10,7 +10,9 @@ Policies a client can rely on (documented in README):
 * Any sender (also ``<>``), any recipient, any domain; at most
   ``max_recipients`` recipients (452 beyond).
 * Addresses containing control characters (CR, LF, NUL, ...) are refused with
-  501, so they can never be injected into a header or a log line.
+  501, so they can never be injected into a header or a log line; 8-bit
+  addresses need SMTPUTF8 and valid UTF-8, and addresses longer than RFC
+  5321's limits are refused, all at the command (``envelope_policy.py``).
 * Lines longer than 1000 octets are accepted (any length within the size
   limit) and the message is flagged (``long_lines``): a development sink should show what an
   app sent rather than bounce it.
@@ -31,6 +33,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from mailsink.config import Settings
+from mailsink.envelope_policy import check_address, check_helo, has_control_chars
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.message import Envelope as MessageEnvelope
@@ -53,9 +56,7 @@ LINE_LIMIT = 1024 * 1024
 overlong command line is buffered before it gets 500."""
 
 
-def has_control_chars(text: str) -> bool:
-    """Tell whether text holds a C0 control character or DEL."""
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+__all__ = ["CatchAllHandler", "SMTPListener", "SinkSMTP", "has_control_chars"]
 
 
 class SinkSMTP(FastSMTP):
@@ -106,8 +107,19 @@ class CatchAllHandler:
         responses: list[str],
     ) -> list[str]:
         """Advertise PIPELINING, which aiosmtpd supports but does not announce."""
+        if refused := check_helo(hostname, extended=True):
+            return [refused]
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_HELO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        """Accept an ASCII HELO name (no extensions, so no SMTPUTF8)."""
+        if refused := check_helo(hostname, extended=False):
+            return refused
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_MAIL(  # noqa: N802
         self,
@@ -117,9 +129,9 @@ class CatchAllHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
-        """Accept any sender, the null sender too, but never control characters."""
-        if has_control_chars(address):
-            return "501 5.1.7 Bad sender address syntax (control characters)"
+        """Accept any sender, the null sender too, within the envelope policy."""
+        if refused := check_address(address, envelope.smtp_utf8, "sender"):
+            return refused
         if self.settings.require_auth and not session.authenticated:
             return "530 5.7.0 Authentication required"
         if fault := await self.faults.apply("mail", server, address):
@@ -136,9 +148,9 @@ class CatchAllHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Accept any recipient up to the cap; refuse control characters."""
-        if has_control_chars(address):
-            return "501 5.1.3 Bad recipient address syntax (control characters)"
+        """Accept any recipient up to the cap, within the envelope policy."""
+        if refused := check_address(address, envelope.smtp_utf8, "recipient"):
+            return refused
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return "452 4.5.3 Too many recipients"
         if fault := await self.faults.apply("rcpt", server, address):
