@@ -30,3 +30,9 @@ def incoming(
     raw = raw if raw is not None else make_raw(**kw)
     envelope = Envelope("alice@example.test", rcpts, helo="client.test", peer="127.0.0.1:1")
     return Incoming(new_id(), time.time(), raw, envelope, summarize(raw, envelope))
+
+
+def p95(values: list[float]) -> float:
+    """Return the 95th percentile of latencies (the availability tests' measure)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]

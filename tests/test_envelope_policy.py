@@ -111,7 +111,7 @@ def test_a_batch_failure_fails_only_the_message_that_caused_it(tmp_path: Path) -
     good = Envelope("a@x.test", ("b@x.test",))
     poison = Envelope("\udcff@x.test", ("b@x.test",))  # what 8-bit bytes decode to
 
-    async def together() -> list[str | BaseException]:
+    async def together() -> tuple[str | BaseException, ...]:
         return await asyncio.gather(
             ingestor.receive(make_raw(subject="one"), good),
             ingestor.receive(make_raw(subject="bad"), poison),
@@ -133,8 +133,10 @@ def test_a_batch_failure_fails_only_the_message_that_caused_it(tmp_path: Path) -
 async def _on_thread(
     ingestor: Ingestor, items: list[tuple[bytes, Envelope]]
 ) -> list[str | BaseException]:
-    return await asyncio.gather(
-        *(ingestor.receive(raw, envelope) for raw, envelope in items), return_exceptions=True
+    return list(
+        await asyncio.gather(
+            *(ingestor.receive(raw, envelope) for raw, envelope in items), return_exceptions=True
+        )
     )
 
 
