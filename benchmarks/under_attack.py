@@ -15,7 +15,8 @@ Attacks (issue 11's items):
 * ``mime``: two clients loop sending small MIME bombs (a 229 KB
   Content-Type of 24,000 parameters; 20,000 header lines).  (item 3)
 * ``tags``: ``PUT /api/v1/tags`` with every stored ID (``--messages``, stored
-  first) and 5,000 tags, in a loop.  (item 2)
+  first) and ``--tags`` tags (5,000; 100 is the most a fixed sink takes), in
+  a loop.  (item 2)
 * ``idle``: opens ``--connections`` idle SMTP and HTTP connections and holds
   them.  (item 6; the good deliveries that fail are counted too)
 * ``eightbit``: two clients loop an 8-bit MAIL FROM then DATA.  (item 4;
@@ -126,8 +127,8 @@ def _eightbit(smtp: tuple[str, int]) -> None:
         stream.readline()
 
 
-def _put_tags(web: str, ids: list[str]) -> None:
-    body = json.dumps({"IDs": ids, "Tags": [f"t{i}" for i in range(5_000)]}).encode()
+def _put_tags(web: str, ids: list[str], tags: int) -> None:
+    body = json.dumps({"IDs": ids, "Tags": [f"t{i}" for i in range(tags)]}).encode()
     request = urllib.request.Request(f"{web}/api/v1/tags", data=body, method="PUT")
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=300) as response:
@@ -158,7 +159,7 @@ def run_attack(
         actions = [lambda: _eightbit(smtp)] * 2
     elif attack == "tags":
         ids = _all_ids(web)
-        actions = [lambda: _put_tags(web, ids)]
+        actions = [lambda: _put_tags(web, ids, args.tags)]
     elif attack == "idle":
         host, port = web.removeprefix("http://").rsplit(":", 1)
         for target in [smtp, (host, int(port))] * (args.connections // 2):
@@ -199,6 +200,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--connections", type=int, default=300)
+    parser.add_argument("--tags", type=int, default=5_000, help="tags per PUT (tags attack)")
     parser.add_argument("--source", help="run mailsink from this source tree")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

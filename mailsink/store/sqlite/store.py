@@ -21,8 +21,9 @@ import builtins
 import contextlib
 import sqlite3
 import threading
+import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,8 +52,6 @@ from mailsink.store.sqlite.query import SEP, compile_where
 from mailsink.store.sqlite.text_index import FTS_HEAD, TextIndex
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from mailsink.search import Query
 
 SCHEMA_VERSION = 3
@@ -109,6 +108,31 @@ COMPACTED_GRACE = 5.0
 """Seconds a compacted segment file stays for readers of older snapshots."""
 
 _COLUMNS = "id, received, read, tags, envelope, summary"
+
+WRITE_CHUNK = 256
+"""Messages changed per transaction by a bulk delete, flag or tag request.
+
+Each chunk is one set-based statement under the write lock, which is let go
+between chunks, so SMTP (which needs the same lock to commit) waits behind
+an API request of any size for one chunk at most: a few milliseconds.
+One UPDATE per ID in one transaction held it for 14 s at 20,000 IDs."""
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[builtins.list[str]]:
+    """Yield the distinct IDs in request order, WRITE_CHUNK at a time."""
+    wanted = list(dict.fromkeys(ids))
+    for start in range(0, len(wanted), WRITE_CHUNK):
+        yield wanted[start : start + WRITE_CHUNK]
+
+
+def _marks(values: builtins.list[str]) -> str:
+    """Return the ``?, ?, ...`` placeholders of an IN list."""
+    return ", ".join("?" * len(values))
+
+
+def _let_others_in() -> None:
+    """Give up the GIL between chunks, so a thread waiting for the write lock gets it."""
+    time.sleep(0)
 
 
 def _addrs(addresses: tuple[Address, ...]) -> str:
@@ -546,26 +570,30 @@ class SQLiteStore:
     def delete(self, ids: Iterable[str]) -> builtins.list[str]:
         """Delete these messages; return the IDs that existed.
 
-        Segments the deletes leave more than half empty are compacted here
-        (pruning is not: it removes the oldest first, which empties whole
-        segments without copying anything).
+        In chunks of WRITE_CHUNK, each its own transaction.  Segments the
+        deletes leave more than half empty are compacted here (pruning is
+        not: it removes the oldest first, which empties whole segments
+        without copying anything).
         """
-        wanted = list(dict.fromkeys(ids))
         self._check_writable()
-        with self._write_lock:
-            with self._transaction() as db:
-                found: builtins.list[_Deleted] = []
-                for message_id in wanted:
-                    row = db.execute(
-                        f"SELECT {_DELETED_COLUMNS} FROM messages WHERE id = ?", (message_id,)
-                    ).fetchone()
-                    if row:
-                        found.append(row)
-                self._delete_rows(found)
-            self._after_delete(found)
-            for segment in self._ledger.sparse((row[3] for row in found), self._blobs):
+        found: builtins.list[_Deleted] = []
+        for chunk in _chunks(ids):
+            with self._write_lock:
+                with self._transaction() as db:
+                    rows = db.execute(
+                        f"SELECT {_DELETED_COLUMNS} FROM messages WHERE id IN ({_marks(chunk)})",
+                        chunk,
+                    ).fetchall()
+                    self._delete_rows(rows)
+                self._after_delete(rows)
+            found.extend(rows)
+            _let_others_in()
+        for segment in self._ledger.sparse((row[3] for row in found), self._blobs):
+            with self._write_lock:
                 self._compact(segment)
-        return [row[1] for row in found]
+            _let_others_in()
+        order = {message_id: n for n, message_id in enumerate(dict.fromkeys(ids))}
+        return sorted((row[1] for row in found), key=order.__getitem__)
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
@@ -594,39 +622,56 @@ class SQLiteStore:
         return int(count)
 
     def set_read(self, ids: Iterable[str], read: bool) -> builtins.list[str]:
-        """Mark messages read or unread; return the IDs whose flag changed."""
-        changed = []
-        flag = 1 if read else 0
+        """Mark messages read or unread; return the IDs whose flag changed (in chunks)."""
         self._check_writable()
-        with self._write_lock:
-            with self._transaction() as db:
-                for message_id in dict.fromkeys(ids):
-                    cur = db.execute(
-                        "UPDATE messages SET read = ? WHERE id = ? AND read != ?",
-                        (flag, message_id, flag),
-                    )
-                    if cur.rowcount:
-                        changed.append(message_id)
-            self._unread += -len(changed) if read else len(changed)
+        changed: builtins.list[str] = []
+        flag = 1 if read else 0
+        for chunk in _chunks(ids):
+            with self._write_lock:
+                with self._transaction() as db:
+                    rows = db.execute(
+                        f"UPDATE messages SET read = ? WHERE read != ? AND id IN ({_marks(chunk)}) "
+                        "RETURNING id",
+                        [flag, flag, *chunk],
+                    ).fetchall()
+                done = {row[0] for row in rows}
+                changed.extend(message_id for message_id in chunk if message_id in done)
+                self._unread += -len(done) if read else len(done)
+            _let_others_in()
         return changed
 
     def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> builtins.list[str]:
-        """Replace the tags of these messages; return the IDs that exist."""
+        """Replace the tags of these messages; return the IDs that exist (WRITE_CHUNK at a time)."""
+        self._check_writable()
         clean = normalize_tags(tags)
-        return self._update_tags({message_id: clean for message_id in ids})
+        found: builtins.list[str] = []
+        for chunk in _chunks(ids):
+            with self._write_lock, self._transaction() as db:
+                rows = db.execute(
+                    f"UPDATE messages SET tags = ?, s_tags = ? WHERE id IN ({_marks(chunk)}) "
+                    "RETURNING id",
+                    [_tags_text(clean), _tags_column(clean), *chunk],
+                ).fetchall()
+            done = {row[0] for row in rows}
+            found.extend(message_id for message_id in chunk if message_id in done)
+            _let_others_in()
+        return found
 
     def _update_tags(self, new_tags: dict[str, tuple[str, ...]]) -> builtins.list[str]:
-        """Write new tag tuples by message ID; return the IDs that exist."""
-        found = []
+        """Write new tag tuples by message ID; return the IDs that exist (WRITE_CHUNK at a time)."""
         self._check_writable()
-        with self._write_lock, self._transaction() as db:
-            for message_id, tags in new_tags.items():
-                cur = db.execute(
-                    "UPDATE messages SET tags = ?, s_tags = ? WHERE id = ?",
-                    (_tags_text(tags), _tags_column(tags), message_id),
-                )
-                if cur.rowcount:
-                    found.append(message_id)
+        found = []
+        items = list(new_tags.items())
+        for start in range(0, len(items), WRITE_CHUNK):
+            with self._write_lock, self._transaction() as db:
+                for message_id, tags in items[start : start + WRITE_CHUNK]:
+                    cur = db.execute(
+                        "UPDATE messages SET tags = ?, s_tags = ? WHERE id = ?",
+                        (_tags_text(tags), _tags_column(tags), message_id),
+                    )
+                    if cur.rowcount:
+                        found.append(message_id)
+            _let_others_in()
         return found
 
     def _tagged(self, tag: str) -> builtins.list[tuple[str, tuple[str, ...]]]:
