@@ -6,9 +6,10 @@ keeps them in one typed :class:`~mailsink.web.state.AppState`, and it
 registers every blueprint, so it is the table of contents of the web layer.
 
 Every request passes the Host check (DNS rebinding: a hostile web page that
-resolves its own name to 127.0.0.1 must not read the mailbox) and a body size
-cap; every response carries ``X-Content-Type-Options: nosniff``; every error
-is JSON with a 4xx/5xx code, never an HTML traceback.
+resolves its own name to 127.0.0.1 must not read the mailbox), the
+cross-site check of the API (``origin.py``) and a body size cap; every
+response carries ``X-Content-Type-Options: nosniff``; every error is JSON
+with a 4xx/5xx code, never an HTML traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mailsink.mailbox import Mailbox
 from mailsink.store.base import CorruptMessageError
 from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
 from mailsink.web.errors import ApiError, json_error
+from mailsink.web.origin import is_cross_site
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
 
 BLUEPRINTS = (
@@ -94,15 +96,17 @@ def create_app(
         # Leave a few worker threads for ordinary requests however many streams are open.
         long_requests=LongRequests(max(1, settings.http_threads - 4)),
     )
-    _guard_requests(app, allowed_host_names(settings))
+    _guard_requests(app, allowed_host_names(settings), settings.cors_origins)
     _answer_errors_as_json(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
 
 
-def _guard_requests(app: Flask, allowed: frozenset[str] | None) -> None:
-    """Check every request's Host (DNS rebinding) and mark every response ``nosniff``."""
+def _guard_requests(
+    app: Flask, allowed: frozenset[str] | None, cors_origins: tuple[str, ...]
+) -> None:
+    """Check every request's Host (DNS rebinding) and site; mark every response ``nosniff``."""
 
     @app.before_request
     def check_host() -> Response | None:
@@ -111,6 +115,12 @@ def _guard_requests(app: Flask, allowed: frozenset[str] | None) -> None:
                 400,
                 "Host header not allowed; add the name with --allowed-hosts "
                 "(protection against DNS rebinding)",
+            )
+        if is_cross_site(request, cors_origins):
+            return json_error(
+                403,
+                "cross-site request refused: the API answers only its own UI, clients that "
+                "are not web pages, and origins allowed with --cors-origin",
             )
         return None
 
