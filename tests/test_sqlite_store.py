@@ -286,3 +286,18 @@ def test_messages_compacted_between_the_index_select_and_read_are_still_indexed(
     assert sorted(heads) == list(range(3, 10))  # the deleted two are left out
     assert "quokka-02" in heads[3]  # the compacted one is read from its new place
     store.close()
+
+
+def test_uids_and_uid_validity_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "mail.db"
+    store = SQLiteStore(path)
+    store.add([incoming(subject=f"m{i}") for i in range(3)])
+    store.delete([store.uids()[1][1]])
+    before, validity = store.uids(), store.uid_validity()
+    store.close()
+    reopened = SQLiteStore(path)
+    try:
+        assert reopened.uids() == before
+        assert reopened.uid_validity() == validity
+    finally:
+        reopened.close()

@@ -157,6 +157,23 @@ class MessageStore(Protocol):
         """Return the bytes the store's files take on disk (0 for a store in memory)."""
         ...
 
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching the query) with uid > after, oldest first.
+
+        A UID is a positive integer the store gives a message when it is
+        added and never gives another (not even after :meth:`clear`), so
+        IMAP and POP3 clients can cache by it across connections and restarts.
+        """
+        ...
+
+    def uid_validity(self) -> int:
+        """Return a 32-bit number that changes only when the store starts afresh.
+
+        UIDs from two stores with different validities may repeat; within
+        one validity they never do (IMAP's UIDVALIDITY).
+        """
+        ...
+
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
         ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import json
 import threading
+import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +185,11 @@ def _unpack(
     )
 
 
+def _new_validity() -> int:
+    """Return a UIDVALIDITY for a new store: the current second, as 32 bits."""
+    return max(1, int(time.time()) & 0xFFFFFFFF)
+
+
 class MemoryStore:
     """Keep messages in a dict in arrival order, guarded by one lock."""
 
@@ -194,6 +200,9 @@ class MemoryStore:
         self._read: set[str] = set()
         self._tags: dict[str, tuple[str, ...]] = {}  # only messages that have tags
         self._unread = 0
+        self._uids: dict[str, int] = {}  # message ID -> UID, given out in arrival order
+        self._last_uid = 0
+        self._validity = _new_validity()
 
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch; return the IDs pruned to honour max_messages."""
@@ -201,6 +210,8 @@ class MemoryStore:
         with self._lock:
             for item, blob in packed:
                 self._messages[item.id] = blob
+                self._last_uid += 1
+                self._uids[item.id] = self._last_uid
                 if item.summary.tags:
                     self._tags[item.id] = item.summary.tags
             self._unread += len(packed)
@@ -312,6 +323,7 @@ class MemoryStore:
         for message_id in ids:
             if self._messages.pop(message_id, None) is not None:
                 deleted.append(message_id)
+                self._uids.pop(message_id, None)
                 self._tags.pop(message_id, None)
                 if message_id in self._read:
                     self._read.discard(message_id)
@@ -324,6 +336,7 @@ class MemoryStore:
         with self._lock:
             count = len(self._messages)
             self._messages.clear()
+            self._uids.clear()  # the UID counter goes on: UIDs are never reused
             self._read.clear()
             self._tags.clear()
             self._unread = 0
@@ -385,6 +398,26 @@ class MemoryStore:
     def disk_usage(self) -> int:
         """Return 0: nothing is on disk."""
         return 0
+
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching) with uid > after, oldest first."""
+        if query is None or query.is_empty():
+            with self._lock:
+                found = []
+                for message_id in reversed(self._messages):
+                    uid = self._uids[message_id]
+                    if uid <= after:
+                        break
+                    found.append((uid, message_id))
+            found.reverse()
+            return found
+        uids = self._uids
+        pairs = [(uids.get(i, 0), i) for i in self.ids(query)]
+        return sorted(p for p in pairs if p[0] > after)
+
+    def uid_validity(self) -> int:
+        """Return this store's UIDVALIDITY: the second it was created."""
+        return self._validity
 
     def close(self) -> None:
         """Drop every message."""

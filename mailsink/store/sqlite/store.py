@@ -228,6 +228,7 @@ class SQLiteStore:
         # thread does them, so ingest (and the 250 reply) never waits for one.
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._migrate()
+        self._validity = self._load_validity()
         self._total = self._writer.execute("SELECT count(*) FROM messages").fetchone()[0]
         self._unread = self._writer.execute(
             "SELECT count(*) FROM messages WHERE read = 0"
@@ -330,6 +331,35 @@ class SQLiteStore:
             self._writer.executescript(
                 f"BEGIN; {_SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
+
+    def _load_validity(self) -> int:
+        """Read this file's UIDVALIDITY, giving it one (the current second) if it has none.
+
+        It lives in a table of its own beside ``messages`` (created if missing,
+        also in version 2 files, so no schema version change): ``clear()``
+        keeps it, as it keeps the ``seq`` counter the UIDs come from.
+        A read-only store only reads it (1 if the file has none yet).
+        """
+        if self.read_only:
+            try:
+                found = self._writer.execute(
+                    "SELECT value FROM store_meta WHERE key = 'uidvalidity'"
+                ).fetchone()
+            except sqlite3.OperationalError:
+                found = None
+            return int(found[0]) if found else 1
+        with self._write_lock:
+            self._writer.execute(
+                "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value INTEGER)"
+            )
+            self._writer.execute(
+                "INSERT OR IGNORE INTO store_meta (key, value) VALUES ('uidvalidity', ?)",
+                (max(1, int(time.time()) & 0xFFFFFFFF),),
+            )
+            row = self._writer.execute(
+                "SELECT value FROM store_meta WHERE key = 'uidvalidity'"
+            ).fetchone()
+        return int(row[0])
 
     @property
     def _reader(self) -> sqlite3.Connection:
@@ -704,6 +734,23 @@ class SQLiteStore:
         rows = self._reader.execute("SELECT DISTINCT tags FROM messages WHERE tags != ''")
         found = normalize_tags(t for (text,) in rows for t in _tags_load(text))
         return sorted(found, key=str.lower)
+
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching) with uid > after, oldest first.
+
+        The UID is the row's ``seq``: AUTOINCREMENT never reuses one, and
+        ``clear()`` puts the counter back.
+        """
+        where, params = compile_where(query, self._index is not None)
+        rows = self._reader.execute(
+            f"SELECT seq, id FROM messages WHERE ({where}) AND seq > ? ORDER BY seq",
+            [*params, int(after)],
+        ).fetchall()
+        return [(int(seq), str(message_id)) for seq, message_id in rows]
+
+    def uid_validity(self) -> int:
+        """Return this file's UIDVALIDITY (see :meth:`_load_validity`)."""
+        return self._validity
 
     def close(self) -> None:
         """Close every connection (checkpointing the WAL) and file."""
