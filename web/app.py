@@ -43,7 +43,13 @@ BLUEPRINTS = (
 
 
 def allowed_host_names(settings: Settings) -> frozenset[str] | None:
-    """Return the Host names to accept, or None to accept any (wildcard bind, no list)."""
+    """Return the Host names to accept, or None for the wildcard default (:func:`host_is_allowed`).
+
+    Bound to ``0.0.0.0``/``::`` without ``--allowed-hosts`` (the usual Docker
+    set-up) the names the server is reached by cannot be known, but a DNS
+    rebinding attack needs a public, dotted name that resolves to it; so the
+    default accepts only names that cannot be such a name.
+    """
     names = {name.lower() for name in settings.allowed_hosts}
     if settings.http_host in WILDCARD_HOSTS and not names:
         return None
@@ -52,9 +58,13 @@ def allowed_host_names(settings: Settings) -> frozenset[str] | None:
 
 
 def host_is_allowed(host_header: str, allowed: frozenset[str] | None) -> bool:
-    """Tell whether a Host header names this server (IP literals always do)."""
-    if allowed is None:
-        return True
+    """Tell whether a Host header names this server (IP literals always do).
+
+    With ``allowed`` None (a wildcard bind without ``--allowed-hosts``):
+    ``localhost``, ``*.localhost``, IP literals and single-label names (a
+    container or service name such as ``mailsink``); other dotted names are
+    refused until listed.
+    """
     host = host_header.strip().lower()
     if host.startswith("["):
         host = host[1:].partition("]")[0]
@@ -68,6 +78,8 @@ def host_is_allowed(host_header: str, allowed: frozenset[str] | None) -> bool:
         return True
     except ValueError:
         pass
+    if allowed is None:
+        return host == "localhost" or host.endswith(".localhost") or "." not in host
     return host in allowed or any(
         name.startswith("*.") and host.endswith(name[1:]) for name in allowed
     )
