@@ -220,15 +220,24 @@ def classify(part: Compat32Message) -> str:
     return "attachment"
 
 
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters that reorder text: ``invoice\u202egpj.exe`` shows as ``invoiceexe.jpg``."""
+
+
+def neutral_filename(name: str) -> str:
+    """Return a filename with each bidi control shown as U+FFFD, so it reads as it is."""
+    return BIDI_CONTROLS.sub("\ufffd", name)
+
+
 def _filename(part: Compat32Message) -> str:
-    """Return the part's decoded filename, or ''."""
+    """Return the part's decoded filename (bidi controls neutralised), or ''."""
     try:
         name = part.get_filename() or part.get_param("name") or ""
     except Exception:  # noqa: BLE001
         return ""
     if isinstance(name, tuple):  # RFC 2231 triple
         name = email.utils.collapse_rfc2231_value(name)
-    return decode_header_value(name)
+    return neutral_filename(decode_header_value(name))
 
 
 def _payload_bytes(part: Compat32Message) -> bytes:

@@ -29,6 +29,9 @@ from mailsink.web.errors import ApiError, json_error
 from mailsink.web.origin import is_cross_site
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
 
+NO_CONTENT_CSP = "default-src 'none'; frame-ancestors 'none'"
+"""The policy of every response that sets none of its own (JSON, errors, the event stream)."""
+
 BLUEPRINTS = (
     health.bp,  # /livez, /readyz
     api.bp,  # Mailpit v1: list, search, mark, delete, tags, info
@@ -139,6 +142,13 @@ def _guard_requests(
     @app.after_request
     def common_headers(response: Response) -> Response:
         response.headers["X-Content-Type-Options"] = "nosniff"
+        # No response may be framed by another site, and none that sets no policy of
+        # its own (JSON, raw) may load anything if a browser renders it.
+        policy = response.headers.get("Content-Security-Policy")
+        if policy is None:
+            response.headers["Content-Security-Policy"] = NO_CONTENT_CSP
+        elif "frame-ancestors" not in policy:
+            response.headers["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
         return response
 
 
