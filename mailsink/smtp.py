@@ -38,6 +38,7 @@ from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
+from mailsink.store.base import is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,10 @@ class CatchAllHandler:
         )
         try:
             message_id = await self.ingestor.receive(raw, record)
-        except Exception:
+        except Exception as error:
+            if is_disk_full(error):
+                log.error("storing a message failed, the disk is full: %s", error)
+                return "452 4.3.1 Insufficient storage: the disk is full, try again later"
             log.exception("storing a message failed")
             return "451 4.3.0 Error: the message could not be stored, try again"
         return f"250 2.0.0 Ok: queued as {message_id}"

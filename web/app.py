@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from mailsink.config import WILDCARD_HOSTS, Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
-from mailsink.store.base import CorruptMessageError
+from mailsink.store.base import CorruptMessageError, is_disk_full
 from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
 from mailsink.web.errors import ApiError, json_error
 from mailsink.web.origin import is_cross_site
@@ -170,5 +170,8 @@ def _answer_errors_as_json(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:
+        if is_disk_full(error):
+            app.logger.error("storing failed, the disk is full: %s", error)
+            return json_error(507, "the store's disk is full: free some space, then try again")
         app.logger.exception("unhandled error")
         return json_error(500, f"internal error: {type(error).__name__}")

@@ -93,7 +93,20 @@ def json_body(required: bool = False) -> dict[str, Any]:
         raise ApiError("the body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise ApiError("the body must be a JSON object")
+    if b"\\u" in data and _has_lone_surrogate(parsed):
+        raise ApiError("the body holds a lone surrogate (\\udXXX escape): not a Unicode string")
     return {str(key).lower(): value for key, value in parsed.items()}
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Tell whether decoded JSON holds a string no UTF-8 can carry (a lone ``\\ud800``)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except RecursionError:  # nested too deep to be a request any route takes
+        return False
+    return False
 
 
 MAX_IDS = 100_000

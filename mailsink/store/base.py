@@ -10,6 +10,8 @@ messages) writes while web threads read.  They do not publish events;
 from __future__ import annotations
 
 import builtins
+import errno
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +30,7 @@ __all__ = [
     "Page",
     "StoredMessage",
     "clamp_page",
+    "is_disk_full",
     "normalize_tags",
 ]
 
@@ -177,6 +180,19 @@ class MessageStore(Protocol):
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
         ...
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Tell whether storing failed because the disk (or quota) is full, not because of the mail.
+
+    The listener answers such a failure ``452 4.3.1`` and the send API 507,
+    so a client learns to retry later rather than that its message was bad.
+    """
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, sqlite3.OperationalError):
+        return "full" in str(error)
+    return False
 
 
 def clamp_page(start: int, limit: int) -> tuple[int, int]:
