@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsink.config import Settings, connect_host
+from mailsink.connections import ConnectionLimits, RateLimitedLog, effective_cap, limit_waitress
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.readers import Credentials, ReaderContext
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from mailsink.store.base import MessageStore
 
 log = logging.getLogger(__name__)
+
+HTTP_IDLE_TIMEOUT = 60
+"""Seconds waitress keeps a connection with no request in progress (it was 120)."""
 
 
 class Sink:
@@ -182,6 +186,13 @@ class Sink:
             ident="mailsink",
             max_request_body_size=s.max_request_bytes,
             clear_untrusted_proxy_headers=True,
+            connection_limit=effective_cap(s.max_connections),
+            channel_timeout=HTTP_IDLE_TIMEOUT,
+            cleanup_interval=HTTP_IDLE_TIMEOUT // 4,
+        )
+        limit_waitress(
+            server,
+            ConnectionLimits(s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)),
         )
         self._http = server
         self.http_address = (str(server.effective_host), int(server.effective_port))

@@ -33,6 +33,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from mailsink.config import Settings
+from mailsink.connections import ConnectionLimits, RateLimitedLog, quiet_accept_errors
 from mailsink.envelope_policy import check_address, check_helo, has_control_chars
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
@@ -61,9 +62,43 @@ __all__ = ["CatchAllHandler", "SMTPListener", "SinkSMTP", "has_control_chars"]
 
 
 class SinkSMTP(FastSMTP):
-    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted."""
+    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted, connections capped."""
 
     line_length_limit = LINE_LIMIT
+    limits: ConnectionLimits | None = None
+    """The listener's caps; set on each protocol object by its factory."""
+    _counted: str | None = None
+    _refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Answer 421 and close past the connection caps; else serve as aiosmtpd does."""
+        if self.limits is not None and self._counted is None and not self._refused:
+            peer = transport.get_extra_info("peername")
+            host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+            refusal = self.limits.admit(host)
+            if refusal is not None:
+                self._refused = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(f"421 4.7.0 {self.hostname} {refusal}, try later\r\n".encode())
+                transport.close()
+                return
+            self._counted = host
+        super().connection_made(transport)
+
+    def eof_received(self) -> bool | None:
+        """Ignore the end of a refused connection; else as aiosmtpd."""
+        if self._refused:
+            return False
+        return super().eof_received()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Give the connection's place back (a refused one never took one)."""
+        if self._refused:
+            return
+        if self.limits is not None and self._counted is not None:
+            self.limits.release(self._counted)
+            self._counted = None
+        super().connection_lost(error)
 
     async def handle_exception(self, error: Exception) -> str:
         """Log what a client did wrong in one line; keep tracebacks for our own faults.
@@ -243,6 +278,12 @@ class SMTPListener:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="mailsink-smtp", daemon=True)
         self._servers: list[asyncio.Server] = []
+        log_refusals = RateLimitedLog(log)
+        self.limits = ConnectionLimits(
+            settings.max_connections, settings.max_connections_per_peer, log_refusals
+        )
+        """Shared by the SMTP and SMTPS sockets; used on the loop thread only."""
+        quiet_accept_errors()
         self.address: tuple[str, int] = ("", 0)
         self.smtps_address: tuple[str, int] | None = None
 
@@ -252,7 +293,7 @@ class SMTPListener:
         starttls = None if implicit_tls or not settings.tls else self.tls_context
 
         def make() -> SMTP:
-            return SinkSMTP(
+            protocol = SinkSMTP(
                 self.handler,
                 data_size_limit=settings.max_size,
                 enable_SMTPUTF8=True,
@@ -265,6 +306,8 @@ class SMTPListener:
                 authenticator=Authenticator(settings.auth_users),
                 loop=self.loop,
             )
+            protocol.limits = self.limits
+            return protocol
 
         return make
 
