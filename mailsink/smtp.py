@@ -37,6 +37,7 @@ from mailsink.connections import ConnectionLimits, RateLimitedLog, quiet_accept_
 from mailsink.envelope_policy import check_address, check_helo, has_control_chars
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
+from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
 from mailsink.store.base import is_disk_full
@@ -276,7 +277,9 @@ class SMTPListener:
         self.settings = settings
         self.tls_context = tls_context
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run_loop, name="mailsink-smtp", daemon=True)
+        self._thread = threading.Thread(
+            target=run_until_stopped, args=(self.loop,), name="mailsink-smtp", daemon=True
+        )
         self._servers: list[asyncio.Server] = []
         log_refusals = RateLimitedLog(log)
         self.limits = ConnectionLimits(
@@ -336,18 +339,6 @@ class SMTPListener:
             self._servers.append(smtps)
             self.smtps_address = _bound(smtps)
 
-    def _run_loop(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            # End the sessions still open so their transports close with the loop.
-            tasks = asyncio.all_tasks(self.loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-
     def stop(self) -> None:
         """Close the servers and their sessions, and stop the loop thread."""
         if not self._thread.is_alive():
@@ -360,14 +351,7 @@ class SMTPListener:
                 if close_clients is not None:
                     close_clients()
 
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
-        except Exception:
-            log.debug("closing SMTP servers timed out", exc_info=True)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self.loop.close()
+        stop_loop_thread(self.loop, self._thread, shutdown, "SMTP servers")
 
 
 def _bound(server: asyncio.Server) -> tuple[str, int]:

@@ -13,6 +13,12 @@ from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.tls import CertificateFiles, generate_certificate
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Name a kind of store (``reader_helpers.reader_sink`` builds a sink over it)."""
+    return str(request.param)
+
+
 @pytest.fixture(params=["memory", "sqlite", "sqlite-scan"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageStore]:
     """Yield an empty store of each kind; the contract suite runs against all.
