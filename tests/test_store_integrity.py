@@ -7,6 +7,8 @@ import smtplib
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -168,3 +170,38 @@ def test_a_version_2_file_is_brought_forward_and_its_messages_still_read(
     crcs = dict(conn.execute("SELECT id, raw_crc FROM messages"))
     conn.close()
     assert crcs[old.id] is None and isinstance(crcs[new.id], int)
+
+
+def test_deleting_the_index_while_running_rebuilds_it_and_searches_never_fail(
+    tmp_path: Path,
+) -> None:
+    """The attack (issue 11.7): after deleting PATH-index every free-text search was a 500."""
+    from mailsink.search import parse_query
+
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db).start()
+    messages = [incoming(subject=f"needle{n % 2} haystack") for n in range(20)]
+    store.add(messages)
+    assert store.wait_indexed()
+    assert len(store.ids(parse_query("needle1"))) == 10
+    for suffix in ("-index", "-index-wal", "-index-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    found: list[int] = []
+
+    def search() -> None:
+        found.append(len(store.ids(parse_query("needle1"))))
+        found.append(store.list(0, 50, parse_query("haystack")).matched)
+
+    search()  # this thread's connection, attached before the deletion
+    reader = threading.Thread(target=search)  # a new connection, attached after it
+    reader.start()
+    reader.join()
+    assert found == [10, 20, 10, 20]
+    store.add([incoming(subject="needle1 later")])
+    deadline = time.monotonic() + 10
+    while store.text_index.generation == 0 and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.05)
+    assert store.wait_indexed()
+    assert Path(f"{db}-index").exists()
+    assert len(store.ids(parse_query("needle1"))) == 11
+    store.close()

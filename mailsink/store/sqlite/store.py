@@ -25,7 +25,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from mailsink.headers import header_block, header_matches
 from mailsink.message import Address
@@ -108,6 +108,7 @@ COMPACTED_GRACE = 5.0
 """Seconds a compacted segment file stays for readers of older snapshots."""
 
 _COLUMNS = "id, received, read, tags, envelope, summary"
+_T = TypeVar("_T")
 
 WRITE_CHUNK = 256
 """Messages changed per transaction by a bulk delete, flag or tag request.
@@ -369,8 +370,33 @@ class SQLiteStore:
             conn = self._connect()
             if self._index is not None:
                 self._index.attach(conn)
+                self._local.generation = self._index.generation
             self._local.conn = conn
+        elif self._index is not None and self._local.generation != self._index.generation:
+            # The index file was rebuilt (deleted while running): attach the new one.
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("DETACH DATABASE idx")
+            self._index.attach(conn)
+            self._local.generation = self._index.generation
         return conn
+
+    def _where(self, query: Query | None, run: Callable[[str, builtins.list[object]], _T]) -> _T:
+        """Run a query through the text index, or by scanning if the index cannot be read.
+
+        The index file may have been deleted a moment ago (see text_index.py):
+        the search then scans while the index thread rebuilds it.
+        """
+        where, params = compile_where(query, self._index is not None)
+        try:
+            return run(where, params)
+        except sqlite3.OperationalError as error:
+            if self._index is None or (
+                "idx." not in str(error) and "no such table" not in str(error)
+            ):
+                raise
+            self._index.notify()
+            where, params = compile_where(query, False)
+            return run(where, params)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -562,28 +588,36 @@ class SQLiteStore:
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
         """Return messages newest first, optionally only those matching a query."""
         start, limit = clamp_page(start, limit)
-        where, params = compile_where(query, self._index is not None)
         db = self._reader
-        rows = db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-            [*params, limit, start],
-        ).fetchall()
         total, unread = self._total, self._unread
-        if where == "1":
-            matched = total
-        else:
-            matched = db.execute(f"SELECT count(*) FROM messages WHERE {where}", params).fetchone()[
-                0
-            ]
+
+        def run(
+            where: str, params: builtins.list[object]
+        ) -> tuple[builtins.list[tuple[object, ...]], int]:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                [*params, limit, start],
+            ).fetchall()
+            if where == "1":
+                return rows, total
+            sql = f"SELECT count(*) FROM messages WHERE {where}"
+            return rows, int(db.execute(sql, params).fetchone()[0])
+
+        rows, matched = self._where(query, run)
         return Page([self._record(r) for r in rows], total, unread, matched, start)
 
     def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
-        where, params = compile_where(query, self._index is not None)
-        rows = self._reader.execute(
-            f"SELECT id FROM messages WHERE {where} ORDER BY seq DESC", params
-        ).fetchall()
-        return [r[0] for r in rows]
+        db = self._reader
+        return self._where(
+            query,
+            lambda where, params: [
+                r[0]
+                for r in db.execute(
+                    f"SELECT id FROM messages WHERE {where} ORDER BY seq DESC", params
+                ).fetchall()
+            ],
+        )
 
     def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
         """Return a predicate that tells whether one of this store's records matches."""
@@ -741,11 +775,14 @@ class SQLiteStore:
         The UID is the row's ``seq``: AUTOINCREMENT never reuses one, and
         ``clear()`` puts the counter back.
         """
-        where, params = compile_where(query, self._index is not None)
-        rows = self._reader.execute(
-            f"SELECT seq, id FROM messages WHERE ({where}) AND seq > ? ORDER BY seq",
-            [*params, int(after)],
-        ).fetchall()
+        db = self._reader
+        rows = self._where(
+            query,
+            lambda where, params: db.execute(
+                f"SELECT seq, id FROM messages WHERE ({where}) AND seq > ? ORDER BY seq",
+                [*params, int(after)],
+            ).fetchall(),
+        )
         return [(int(seq), str(message_id)) for seq, message_id in rows]
 
     def uid_validity(self) -> int:
