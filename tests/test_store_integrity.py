@@ -205,3 +205,28 @@ def test_deleting_the_index_while_running_rebuilds_it_and_searches_never_fail(
     assert Path(f"{db}-index").exists()
     assert len(store.ids(parse_query("needle1"))) == 11
     store.close()
+
+
+def test_spread_out_deletes_free_space_in_proportion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack (issue 11.13): deleting a third of the mail, spread out, freed no disk at all."""
+    from mailsink.store.sqlite import store as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "COMPACTED_GRACE", 0.0)  # the old files go at once
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, segment_bytes=64 * 1024)
+    messages = [incoming(subject=f"m{n}", body="x" * 2000) for n in range(300)]
+    for start in range(0, 300, 10):
+        store.add(messages[start : start + 10])
+
+    def blob_bytes() -> int:
+        return sum(p.stat().st_size for p in Path(f"{db}-blobs").glob("*.seg"))
+
+    before = blob_bytes()
+    store.delete([m.id for m in messages[::3]])  # every segment keeps two thirds
+    after = blob_bytes()
+    assert after <= 0.8 * before, (before, after)
+    kept = [m for n, m in enumerate(messages) if n % 3]
+    assert all(store.raw(m.id) == m.raw for m in kept)
+    store.close()

@@ -18,9 +18,11 @@ file is deleted once no stored message refers to it: pruning removes the
 oldest messages first, so a sink with ``--max-messages`` keeps its disk use
 bounded.  A segment that deletes have left more than half empty is
 compacted by the store (its live messages copied to the current segment,
-then the file deleted); :class:`SegmentLedger` keeps the counts that
-decide it.  Segment numbers only grow, so a reader holding an old row never
-reads another message's bytes: it finds the file gone instead.
+then the file deleted), and so are the segments with the most dead bytes
+whenever dead bytes pass a quarter of the whole (deletes spread thinly over
+many segments); :class:`SegmentLedger` keeps the counts that decide it.
+Segment numbers only grow, so a reader holding an old row never reads
+another message's bytes: it finds the file gone instead.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ SEGMENT_BYTES = 64 * 1024 * 1024
 """A segment is closed for appends once it has grown past this size."""
 
 _SUFFIX = ".seg"
+
+RECLAIM_AT = 0.25
+RECLAIM_TO = 0.10
+"""Dead space, as a share of the closed segments' bytes, that starts a reclaim, and where
+it stops (:meth:`SegmentLedger.wasteful`)."""
 
 
 class BlobSegments:
@@ -256,6 +263,28 @@ class SegmentLedger:
             and segment != blobs.current
             and self._use[segment][1] * 2 < blobs.size(segment)
         ]
+
+    def wasteful(self, blobs: BlobSegments) -> list[int]:
+        """Return the closed segments to compact so that dead space stays proportional.
+
+        Deletes spread over many segments leave each mostly in use, so no
+        single segment is sparse and, without this, deleting a third of the
+        mail freed nothing.  Once dead bytes pass :data:`RECLAIM_AT` of the
+        closed segments' bytes, the segments with the most dead bytes are
+        picked until what is left dead is under :data:`RECLAIM_TO`.
+        """
+        sizes = {segment: blobs.size(segment) for segment in self._use if segment != blobs.current}
+        dead = {segment: max(0, size - self._use[segment][1]) for segment, size in sizes.items()}
+        total, waste = sum(sizes.values()), sum(dead.values())
+        if not total or waste <= RECLAIM_AT * total:
+            return []
+        picked = []
+        for segment in sorted(dead, key=dead.__getitem__, reverse=True):
+            if waste <= RECLAIM_TO * total:
+                break
+            picked.append(segment)
+            waste -= dead[segment]
+        return picked
 
     def clear(self) -> None:
         """Forget every segment (delete-all)."""

@@ -635,9 +635,10 @@ class SQLiteStore:
         """Delete these messages; return the IDs that existed.
 
         In chunks of WRITE_CHUNK, each its own transaction.  Segments the
-        deletes leave more than half empty are compacted here (pruning is
-        not: it removes the oldest first, which empties whole segments
-        without copying anything).
+        deletes leave more than half empty are compacted here, and the most
+        wasteful ones once dead space passes a quarter of the store
+        (``SegmentLedger.wasteful``); pruning is not: it removes the oldest
+        first, which empties whole segments without copying anything.
         """
         self._check_writable()
         found: builtins.list[_Deleted] = []
@@ -652,9 +653,13 @@ class SQLiteStore:
                 self._after_delete(rows)
             found.extend(rows)
             _let_others_in()
-        for segment in self._ledger.sparse((row[3] for row in found), self._blobs):
+        with self._write_lock:
+            sparse = self._ledger.sparse((row[3] for row in found), self._blobs)
+            candidates = sorted(set(sparse) | set(self._ledger.wasteful(self._blobs)))
+        for segment in candidates:
             with self._write_lock:
-                self._compact(segment)
+                if segment in self._ledger and segment != self._blobs.current:
+                    self._compact(segment)
             _let_others_in()
         order = {message_id: n for n, message_id in enumerate(dict.fromkeys(ids))}
         return sorted((row[1] for row in found), key=order.__getitem__)
