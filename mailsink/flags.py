@@ -96,6 +96,34 @@ def _credentials(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _spamd(text: str) -> str | None:
+    """Parse ``--spamassassin HOST:PORT`` (or off) into the ``HOST:PORT`` text."""
+    if text.strip().lower() in ("off", "none", "no", ""):
+        return None
+    host, port = _address(text)
+    return f"{host}:{port}"
+
+
+def _records_file(text: str) -> str | None:
+    """Parse ``--dns-records FILE``: a file that cannot be read as records is no such value."""
+    if not text.strip():
+        return None
+    from mailsink.checks.dns import DnsRecordsError, load_records
+
+    try:
+        load_records(text)
+    except DnsRecordsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _on_off(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered not in _BOOL_TRUE | _BOOL_FALSE:
+        raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+    return lowered in _BOOL_TRUE
+
+
 @dataclass(frozen=True)
 class Option:
     """One command-line option: its flag, environment variable, parser and Settings field."""
@@ -340,6 +368,38 @@ OPTIONS: tuple[Option, ...] = (
         "max_request_bytes",
         _size,
         "BYTES",
+    ),
+    # Content checks (mailsink.checks): off, or offline, unless asked for.
+    Option("link-check", False, "let the link check request the links in mail", "link_check"),
+    Option(
+        "link-check-allow-private",
+        False,
+        "let the link check reach loopback and private addresses (tests, intranets)",
+        "link_check_allow_private",
+    ),
+    Option(
+        "spamassassin",
+        "off",
+        "spamd address for the spam check (sa-check), or off",
+        "spamassassin",
+        _spamd,
+        "HOST:PORT",
+    ),
+    Option(
+        "dns-records",
+        "",
+        'BIND-style records (NAME TXT "value") that answer the auth check\'s DNS first',
+        "dns_records",
+        _records_file,
+        "FILE",
+    ),
+    Option(
+        "dns",
+        "on",
+        "real DNS for the auth check, for names --dns-records does not list",
+        "dns",
+        _on_off,
+        "on|off",
     ),
 )
 

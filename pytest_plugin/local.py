@@ -54,6 +54,8 @@ class LocalServer:
             tls_dir=str(tls_dir()) if tls and not options.tls_cert else None,
             auth_users=options.auth_users,
             require_auth=options.require_auth,
+            dns_records=options.dns_records or None,
+            dns=options.dns,
         )
         self.sink = Sink(self.settings).start()
         self._web_lock = threading.Lock()
@@ -114,6 +116,7 @@ class LocalCapture:
             stored.summary,
             lambda: store.raw(stored.id) or b"",
             url=self._message_url(stored.id),
+            checks=self.server.settings,
         )
 
     def _message_url(self, message_id: str) -> str | None:

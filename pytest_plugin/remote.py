@@ -223,6 +223,7 @@ class RemoteCapture:
                 summarize(raw, envelope),
                 raw,
                 url=f"{self.server.url}/message/{quoted}",
+                checks=self.server.options.check_settings(),
             )
 
     def messages(self) -> list[Message]:

@@ -228,7 +228,7 @@ def webui() -> Any:
             "OverrideFrom": "",
             "PreserveMessageIDs": False,
         },
-        "SpamAssassin": False,
+        "SpamAssassin": bool(app_state().settings.spamassassin),
         "ChaosEnabled": False,
         "DuplicatesIgnored": False,
         "HideDeleteAllButton": False,

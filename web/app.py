@@ -24,7 +24,18 @@ from mailsink.config import WILDCARD_HOSTS, Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.store.base import CorruptMessageError, is_disk_full
-from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
+from mailsink.web import (
+    api,
+    checks_api,
+    events_api,
+    health,
+    mailhog,
+    message_api,
+    openapi,
+    send,
+    ui,
+    view,
+)
 from mailsink.web.errors import ApiError, json_error
 from mailsink.web.origin import is_cross_site
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
@@ -36,6 +47,7 @@ BLUEPRINTS = (
     health.bp,  # /livez, /readyz
     api.bp,  # Mailpit v1: list, search, mark, delete, tags, info
     message_api.bp,  # Mailpit v1: one message, its headers, raw source and parts
+    checks_api.bp,  # Mailpit v1 html/link/sa-check, and our auth-check
     view.bp,  # the sandboxed HTML/text views
     send.bp,  # POST /api/v1/send
     events_api.bp,  # Server-Sent Events and the server-side wait

@@ -128,6 +128,31 @@ _SEND = _obj(
     Tags=_STRS,
     Attachments=_arr(_obj(Content=_STR, Filename=_STR, ContentType=_STR, ContentID=_STR)),
 )  # fmt: skip
+_NUM: dict[str, Any] = {"type": "number"}
+_HTML_CHECK = _obj(
+    Warnings=_arr(_obj(
+        Slug=_STR, Title=_STR, Description=_STR, URL=_STR, Category=_STR, Tags=_STRS,
+        Keywords=_STR, NotesByNumber={"type": "object", "additionalProperties": _STR},
+        Results=_arr(_obj(Name=_STR, Platform=_STR, Family=_STR, Version=_STR, Support=_STR,
+                          NoteNumber=_STR)),
+        Score=_obj(Found=_INT, Supported=_NUM, Partial=_NUM, Unsupported=_NUM),
+    )),
+    Platforms={"type": "object", "additionalProperties": _STRS},
+    Total=_obj(Nodes=_INT, Tests=_INT, Supported=_NUM, Partial=_NUM, Unsupported=_NUM),
+)  # fmt: skip
+_LINK_CHECK = _obj(Errors=_INT, Links=_arr(_obj(URL=_STR, StatusCode=_INT, Status=_STR)))
+_SA_CHECK = _obj(
+    IsSpam=_BOOL, Error=_STR, Score=_NUM, Rules=_arr(_obj(Score=_NUM, Name=_STR, Description=_STR))
+)
+_AUTH_CHECK = _obj(
+    DKIM=_obj(Result=_STR, Signatures=_arr(_obj(
+        Domain=_STR, Selector=_STR, Algorithm=_STR, BodyHash=_STR, Result=_STR, Reason=_STR))),
+    ARC=_obj(Result=_STR, Reason=_STR),
+    SPF=_obj(Result=_STR, Reason=_STR, Domain=_STR, IP=_STR, Helo=_STR, MailFrom=_STR),
+    DMARC=_obj(Result=_STR, Reason=_STR, Domain=_STR, Record=_STR, Policy=_STR,
+               SubdomainPolicy=_STR, Alignment=_obj(DKIM=_BOOL, SPF=_BOOL)),
+    AuthenticationResults=_STR,
+)  # fmt: skip
 _MAILHOG_LIST = _obj(total=_INT, count=_INT, start=_INT, items=_arr({"type": "object"}))
 _LIST_OK = {"200": _json("Messages, newest first", _ref("MessagesSummary")), "400": _ERR}
 _MSG_OK = {"200": _json("The message", _ref("Message")), "400": _ERR, "404": _ERR}
@@ -166,6 +191,27 @@ _PATHS: dict[str, Any] = {
             "200": _body("application/octet-stream", "The part, with its own Content-Type"),
             "404": _ERR}, [_ID, _p("PartID", "Part ID"), _q("dl", "1: download")],
             tag="message"),
+    },
+    "/api/v1/message/{ID}/html-check": {
+        "get": _op("HTML check: HTML/CSS features vs caniemail.com (422: too large to check)",
+                   {"200": _json("HTMLCheckResponse", _ref("HTMLCheckResponse")),
+                    "400": _ERR, "404": _ERR, "422": _ERR}, [_ID, _LATEST_QUERY], tag="other"),
+    },
+    "/api/v1/message/{ID}/link-check": {
+        "get": _op("Link check: status of every link (only with --link-check, else 403)",
+                   {"200": _json("LinkCheckResponse", _ref("LinkCheckResponse")),
+                    "403": _ERR, "404": _ERR},
+                   [_ID, _LATEST_QUERY, _q("follow", "1/true: follow redirects")], tag="other"),
+    },
+    "/api/v1/message/{ID}/sa-check": {
+        "get": _op("SpamAssassin check via spamd (only with --spamassassin, else 403)",
+                   {"200": _json("SpamAssassinResponse", _ref("SpamAssassinResponse")),
+                    "403": _ERR, "404": _ERR}, [_ID, _LATEST_QUERY], tag="other"),
+    },
+    "/api/v1/message/{ID}/auth-check": {
+        "get": _op("DKIM, ARC, SPF and DMARC verdicts (mailsink), RFC 8601 result names",
+                   {"200": _json("AuthCheckResponse", _ref("AuthCheckResponse")),
+                    "404": _ERR, "503": _ERR}, [_ID, _LATEST_QUERY], tag="mailsink"),
     },
     "/view/{ID}.html": {
         "get": _op("The HTML body, sandboxed by CSP; cid: images rewritten", {
@@ -261,6 +307,10 @@ def openapi_document() -> dict[str, Any]:
                 "Attachment": _ATTACHMENT,
                 "Message": _MESSAGE,
                 "SendRequest": _SEND,
+                "HTMLCheckResponse": _HTML_CHECK,
+                "LinkCheckResponse": _LINK_CHECK,
+                "SpamAssassinResponse": _SA_CHECK,
+                "AuthCheckResponse": _AUTH_CHECK,
             }
         },
     }

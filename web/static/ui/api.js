@@ -49,6 +49,10 @@ export const api = {
   headers: (id) => request("GET", `/api/v1/message/${enc(id)}/headers`),
   raw: (id) => request("GET", `/api/v1/message/${enc(id)}/raw`),
   tree: (id) => request("GET", `/ui/message/${enc(id)}/tree`),
+  htmlCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/html-check`),
+  authCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/auth-check`),
+  spamCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/sa-check`),
+  linkCheck: (id, follow) => request("GET", `/api/v1/message/${enc(id)}/link-check?follow=${follow ? 1 : 0}`),
   setRead: (ids, read) => request("PUT", "/api/v1/messages", { IDs: ids, Read: read }),
   setReadAll: (query, read) =>
     query

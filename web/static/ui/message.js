@@ -1,6 +1,7 @@
 // Show one message: summary, envelope, attachments and the HTML/text/headers/raw/parts tabs.
 
 import { api, emlUrl, htmlUrl, partUrl } from "./api.js";
+import { renderChecks } from "./checks.js";
 import { $, $$, h, replace } from "./dom.js";
 import { formatAddress, formatAddresses, formatFullTime, formatSize } from "./format.js";
 
@@ -132,6 +133,9 @@ const loaders = {
     if (typeof text !== "string") text = JSON.stringify(text);
     const cut = text.length > RAW_LIMIT;
     replace($("#m-raw"), cut ? text.slice(0, RAW_LIMIT) : text, cut ? "\n\n[… cut here; download the .eml for the rest]" : "");
+  },
+  async checks(message) {
+    await renderChecks(message, $("#m-checks"));
   },
   async parts(message) {
     const tree = await api.tree(message.ID);
