@@ -16,6 +16,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from mailsink.relay.settings import RelaySettings
+
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 STORE_SYNC_MODES = ("normal", "full")
 
@@ -70,6 +72,10 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     """Extra Host header names the web server answers to (beyond the bound address)."""
     cors_origins: tuple[str, ...] = ()
+    enable_chaos: bool = False
+    """Serve ``/api/v1/chaos`` and ``/api/v1/faults``: SMTP misbehaviour on demand."""
+    relay: RelaySettings | None = None
+    """The upstream to release and auto-relay to; None: relay is off."""
     # POP3 and IMAP (issue 16): each listener is off while its port is None.
     pop3_host: str = "127.0.0.1"
     pop3_port: int | None = None

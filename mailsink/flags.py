@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from mailsink import __version__
 from mailsink.config import STORE_SYNC_MODES, Settings, SettingsError, split_host_port
+from mailsink.relay.settings import relay_settings_from_options
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
@@ -401,7 +402,81 @@ OPTIONS: tuple[Option, ...] = (
         _on_off,
         "on|off",
     ),
+    Option(
+        "enable-chaos",
+        False,
+        "serve /api/v1/chaos (Mailpit) and /api/v1/faults: SMTP failures on demand",
+        "enable_chaos",
+    ),
+    # The relay options fill one Settings field, ``relay``, together (see _relay).
+    Option(
+        "relay",
+        None,
+        "release and auto-relay through this server: smtp://, smtp+starttls:// or smtps://"
+        "[USER:PASS@]HOST[:PORT][?verify=off] (the password is never shown)",
+        "relay_url",
+        metavar="URL",
+        shown="off",
+    ),
+    Option(
+        "relay-config",
+        None,
+        "the relay's settings and rules from a TOML or YAML file",
+        "relay_config",
+        metavar="FILE",
+    ),
+    Option(
+        "relay-allow",
+        None,
+        "regex the recipients of relayed mail must match",
+        "relay_allow",
+        metavar="REGEX",
+        shown="any given address",
+    ),
+    Option(
+        "relay-auto",
+        "",
+        "relay every new message matching this search, e.g. 'to:@mycompany.com' (repeatable)",
+        "relay_auto",
+        lambda text: (text,) if text.strip() else (),
+        "QUERY",
+        repeat=True,
+    ),
+    Option(
+        "relay-auto-to",
+        "",
+        "send auto-relayed mail to these addresses (comma-separated) instead of its recipients",
+        "relay_auto_to",
+        _names,
+        "ADDRESSES",
+        shown="its recipients",
+    ),
+    Option(
+        "relay-sender",
+        None,
+        "envelope sender of relayed mail",
+        "relay_sender",
+        metavar="ADDRESS",
+        shown="the original",
+    ),
 )
+
+
+def _relay(values: dict[str, Any], fail: Callable[[str], NoReturn]) -> None:
+    """Replace the relay options in ``values`` by the ``relay`` Settings field."""
+    try:
+        relay = relay_settings_from_options(
+            values.pop("relay_url", None),
+            values.pop("relay_config", None),
+            values.pop("relay_allow", None),
+            values.pop("relay_auto", ()),
+            values.pop("relay_auto_to", ()),
+            values.pop("relay_sender", None),
+        )
+    except ValueError as error:
+        fail(f"relay: {error}")
+    if relay is not None:
+        values["relay"] = relay
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -473,6 +548,7 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
         value = _value(option, getattr(args, option.dest), env, parser.error)
         if value is not _UNSET:
             values.update(option.settings(value))
+    _relay(values, parser.error)
     try:
         return Settings(**values)
     except SettingsError as error:

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
+from mailsink.chaos import Chaos
 from mailsink.config import Settings
 from mailsink.connections import ConnectionLimits, RateLimitedLog, quiet_accept_errors
 from mailsink.envelope_policy import check_address, check_helo, has_control_chars
@@ -101,6 +102,20 @@ class SinkSMTP(FastSMTP):
             self._counted = None
         super().connection_lost(error)
 
+    async def _handle_client(self) -> None:
+        """Apply the ``connect`` fault rules (refuse, delay or drop the greeting), then serve."""
+        faults: Faults | None = getattr(self.event_handler, "faults", None)
+        if faults is not None and faults.active:
+            reply = await faults.apply("connect", self)
+            transport = self.transport
+            if transport is None or transport.is_closing():
+                return  # dropped
+            if reply is not None:
+                await self.push(reply)
+                transport.close()
+                return
+        await super()._handle_client()
+
     async def handle_exception(self, error: Exception) -> str:
         """Log what a client did wrong in one line; keep tracebacks for our own faults.
 
@@ -121,11 +136,19 @@ class SinkSMTP(FastSMTP):
 class CatchAllHandler:
     """The aiosmtpd handler: validate the envelope, hand the message to ingest, reply."""
 
-    def __init__(self, ingestor: Ingestor, settings: Settings) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        settings: Settings,
+        faults: Faults | None = None,
+        chaos: Chaos | None = None,
+    ) -> None:
         self.ingestor = ingestor
         self.settings = settings
-        self.faults = Faults()
-        """Misbehaviour rules set by tests (the pytest fixture); empty by default."""
+        self.faults = faults or Faults()
+        """Misbehaviour rules set by tests (the fixture, the HTTP API); empty by default."""
+        self.chaos = chaos or Chaos()
+        """Mailpit's random failures (``--enable-chaos``); off by default."""
 
     def __dir__(self) -> list[str]:
         """Return only the hook names aiosmtpd looks for on every new connection.
@@ -171,6 +194,8 @@ class CatchAllHandler:
             return refused
         if self.settings.require_auth and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if chaos := self.chaos.fire("Sender"):
+            return chaos
         if fault := await self.faults.apply("mail", server, address):
             return fault
         envelope.mail_from = address  # "<>" for the null sender; stored as ""
@@ -190,7 +215,9 @@ class CatchAllHandler:
             return refused
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return "452 4.5.3 Too many recipients"
-        if fault := await self.faults.apply("rcpt", server, address):
+        if chaos := self.chaos.fire("Recipient"):
+            return chaos
+        if fault := await self.faults.apply("rcpt", server, address, envelope.rcpt_tos):
             return fault
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -200,7 +227,7 @@ class CatchAllHandler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         """Store the exact bytes received, then answer 250 with the new ID."""
-        if fault := await self.faults.apply("data", server):
+        if fault := await self.faults.apply("data", server, None, envelope.rcpt_tos):
             return fault
         raw = envelope.original_content or b""
         record = MessageEnvelope(
@@ -248,8 +275,9 @@ def _uses_tls(server: SMTP, session: Session) -> bool:
 class Authenticator:
     """Accept any credentials, or only the configured (user, password) pairs."""
 
-    def __init__(self, users: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, users: tuple[tuple[str, str], ...], chaos: Chaos | None = None) -> None:
         self.users = dict(users)
+        self.chaos = chaos
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -257,6 +285,8 @@ class Authenticator:
         """Check one AUTH attempt; the username is kept with the session."""
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
+        if self.chaos is not None and (chaos := self.chaos.fire("Authentication")):
+            return AuthResult(success=False, handled=False, message=chaos)
         user = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
         if self.users and self.users.get(user) != password:
@@ -306,7 +336,7 @@ class SMTPListener:
                 require_starttls=settings.require_tls and not implicit_tls,
                 timeout=settings.idle_timeout,
                 auth_require_tls=False,
-                authenticator=Authenticator(settings.auth_users),
+                authenticator=Authenticator(settings.auth_users, self.handler.chaos),
                 loop=self.loop,
             )
             protocol.limits = self.limits

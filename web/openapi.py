@@ -115,8 +115,28 @@ _MESSAGE = _obj(
     Created={"type": "string", "format": "date-time"},
     Tags=_STRS, Username=_STR, Text=_STR, HTML=_STR, Size=_INT,
     Inline=_arr(_ref("Attachment")), Attachments=_arr(_ref("Attachment")), Read=_BOOL,
-    Envelope=_ref("Envelope"),
+    Envelope=_ref("Envelope"), Relayed=_arr(_ref("RelayAttempt")),
 )  # fmt: skip
+_RELAY_ATTEMPT = _obj(
+    At={"type": "string", "format": "date-time"}, To=_STRS,
+    Result={"type": "string", "enum": ["sent", "deferred", "failed"]}, Reply=_STR,
+)  # fmt: skip
+_NULL_STR = {"type": ["string", "null"]}
+_FAULT_RULE = _obj(
+    ID=_STR, Kind=_STR, Stage=_STR, Address=_NULL_STR, Regex=_NULL_STR, Predicate=_BOOL,
+    Reply=_NULL_STR, Remaining={"type": ["integer", "null"]}, Seconds={"type": "number"},
+    Scope=_NULL_STR, Created={"type": "string", "format": "date-time"},
+    Expires={"type": ["string", "null"], "format": "date-time"},
+)  # fmt: skip
+_FAULT_REQUEST = _obj(
+    Kind={"type": "string", "enum": ["reject_sender", "reject_recipient", "fail_next", "delay",
+                                     "drop_connection", "refuse"]},
+    Stage={"type": "string", "enum": ["connect", "mail", "rcpt", "data"]},
+    Address=_STR, Regex=_STR, Code=_INT, Message=_STR, Count=_INT, Seconds={"type": "number"},
+    Scope=_STR, Lifetime={"type": "number"},
+)  # fmt: skip
+_TRIGGER = _obj(ErrorCode=_INT, Probability=_INT)
+_CHAOS = _obj(Sender=_TRIGGER, Recipient=_TRIGGER, Authentication=_TRIGGER)
 _LIST = _obj(
     total=_INT, unread=_INT, count=_INT, messages_count=_INT, start=_INT, tags=_STRS,
     messages=_arr(_ref("MessageSummary")),
@@ -228,6 +248,39 @@ _PATHS: dict[str, Any] = {
                     {"200": _json("Stored", _obj(ID=_STR)), "400": _ERR, "413": _ERR},
                     body=_ref("SendRequest"), tag="message"),
     },
+    "/api/v1/message/{ID}/release": {
+        "post": _op("Release to the configured relay (Mailpit); 202: deferred, retried",
+                    {"200": _body("text/plain", "ok"), "202": _body("text/plain", "Deferred"),
+                     "400": _ERR, "404": _ERR, "415": _ERR},
+                    [_ID], _obj(To=_STRS), tag="relay"),
+    },
+    "/api/v1/messages/{ID}/release": {
+        "post": _op("MailHog: release to one address via the configured relay only",
+                    {"200": _body("text/plain", "ok"), "202": _body("text/plain", "Deferred"),
+                     "400": _ERR, "404": _ERR, "415": _ERR}, [_p("ID", "Message ID")],
+                    _obj(Email=_STR, Host=_STR, Port=_STR), tag="mailhog"),
+    },
+    "/api/v1/chaos": {
+        "get": _op("Mailpit chaos triggers (needs --enable-chaos)",
+                   {"200": _json("Triggers", _ref("ChaosTriggers")), "400": _ERR}, tag="testing"),
+        "put": _op("Set the chaos triggers; omitted ones reset",
+                   {"200": _json("Triggers", _ref("ChaosTriggers")), "400": _ERR},
+                   body=_ref("ChaosTriggers"), tag="testing"),
+    },
+    "/api/v1/faults": {
+        "get": _op("Deterministic fault rules in force (mailsink; needs --enable-chaos)",
+                   {"200": _json("Rules", _obj(Rules=_arr(_ref("FaultRule")))), "400": _ERR},
+                   [_q("scope", "Only the rules of this scope")], tag="testing"),
+        "post": _op("Add a fault rule", {"201": _json("The rule", _ref("FaultRule")),
+                    "400": _ERR, "415": _ERR}, body=_ref("FaultRequest"), tag="testing"),
+        "delete": _op("Remove every rule of ?scope=, or every rule",
+                      {"200": _json("Removed", _obj(Removed=_INT)), "400": _ERR},
+                      [_q("scope", "Scope")], tag="testing"),
+    },
+    "/api/v1/faults/{RuleID}": {
+        "delete": _op("Remove one fault rule", {"200": _json("Removed", _obj(Removed=_INT)),
+                      "400": _ERR, "404": _ERR}, [_p("RuleID", "Rule ID")], tag="testing"),
+    },
     "/api/v1/tags": {
         "get": _op("All tags in use", {"200": _json("Tags", _STRS)}, tag="tags"),
         "put": _op("Replace the tags of messages", {"200": _OK, "400": _ERR},
@@ -311,6 +364,10 @@ def openapi_document() -> dict[str, Any]:
                 "LinkCheckResponse": _LINK_CHECK,
                 "SpamAssassinResponse": _SA_CHECK,
                 "AuthCheckResponse": _AUTH_CHECK,
+                "RelayAttempt": _RELAY_ATTEMPT,
+                "FaultRule": _FAULT_RULE,
+                "FaultRequest": _FAULT_REQUEST,
+                "ChaosTriggers": _CHAOS,
             }
         },
     }

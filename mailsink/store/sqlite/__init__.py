@@ -11,6 +11,7 @@ Modules::
     checkpoint.py  Checkpointer: WAL checkpoints off the ingest path; TRUNCATE when idle
     worker.py      Worker: the start()/stop() lifecycle of those two background threads
     lock.py        StoreLock: the OS file lock that gives one process at a time the files
+    relays.py      the relay_jobs table (relay bookkeeping of the store contract)
 
 Files on disk while running, for ``--store mail.db`` (eight names)::
 

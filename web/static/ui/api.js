@@ -46,6 +46,13 @@ export const api = {
   search: (query, start, limit) =>
     request("GET", `/api/v1/search?query=${enc(query)}&start=${start}&limit=${limit}&tz=${enc(zone)}`),
   message: (id) => request("GET", `/api/v1/message/${enc(id)}`),
+  peek: (id) => request("GET", `/api/v1/message/${enc(id)}?peek=1`),
+  webui: () => request("GET", "/api/v1/webui"),
+  release: (id, to) => request("POST", `/api/v1/message/${enc(id)}/release`, { To: to }),
+  chaos: () => request("GET", "/api/v1/chaos"),
+  setChaos: (triggers) => request("PUT", "/api/v1/chaos", triggers),
+  faults: () => request("GET", "/api/v1/faults"),
+  removeFault: (id) => request("DELETE", `/api/v1/faults/${enc(id)}`),
   headers: (id) => request("GET", `/api/v1/message/${enc(id)}/headers`),
   raw: (id) => request("GET", `/api/v1/message/${enc(id)}/raw`),
   tree: (id) => request("GET", `/ui/message/${enc(id)}/tree`),

@@ -4,6 +4,7 @@ import { api, emlUrl, htmlUrl, partUrl } from "./api.js";
 import { renderChecks } from "./checks.js";
 import { $, $$, h, replace } from "./dom.js";
 import { formatAddress, formatAddresses, formatFullTime, formatSize } from "./format.js";
+import { renderRelayed } from "./relay.js";
 
 const PREVIEWABLE = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"]);
 const RAW_LIMIT = 2_000_000;
@@ -170,6 +171,7 @@ export async function showMessage(id) {
   renderMeta(message);
   renderEnvelope(message.Envelope);
   renderAttachments(message);
+  renderRelayed(message);
   $("#m-text").textContent = message.Text || "(this message has no plain-text body)";
   $("#download").href = emlUrl(message.ID);
   $("#download").setAttribute("download", `${message.ID}.eml`);
