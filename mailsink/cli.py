@@ -21,6 +21,7 @@ from mailsink import __version__
 from mailsink.activity import configure_logging
 from mailsink.commands import SUBCOMMANDS
 from mailsink.config import Settings, is_loopback, is_memory_store
+from mailsink.connections import raise_open_file_limit
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
 
@@ -111,6 +112,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     def request_stop(signum: int, _frame: object) -> None:
         stop.set()
 
+    raise_open_file_limit()  # idle sockets must run out of connection places before files
     try:
         sink = Sink(settings).start()
     except OSError as error:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from mailsink.activity import MessageLog, Retention
 from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
+from mailsink.connections import ConnectionLimits, RateLimitedLog, effective_cap, limit_waitress
 from mailsink.faults import Faults
 from mailsink.https import TLSFront, web_server_context
 from mailsink.ingest import INLINE_MAX, Ingestor
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
     from mailsink.store.base import MessageStore
 
 log = logging.getLogger(__name__)
+
+HTTP_IDLE_TIMEOUT = 60
+"""Seconds waitress keeps a connection with no request in progress (it was 120)."""
 
 
 class Sink:
@@ -210,14 +214,21 @@ class Sink:
         from waitress.server import create_server
 
         s = self.settings
+        limits = ConnectionLimits(
+            s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)
+        )
         common = {
             "threads": s.http_threads,
             "ident": "mailsink",
             "max_request_body_size": s.max_request_bytes,
             "clear_untrusted_proxy_headers": True,
+            "connection_limit": effective_cap(s.max_connections),
+            "channel_timeout": HTTP_IDLE_TIMEOUT,
+            "cleanup_interval": HTTP_IDLE_TIMEOUT // 4,
         }
         if not s.web_tls:
             server = create_server(self.app, host=s.http_host, port=s.http_port, **common)
+            limit_waitress(server, limits)
             self._http = server
             self.http_address = (str(server.effective_host), int(server.effective_port))
         else:
@@ -227,6 +238,8 @@ class Sink:
             server = create_server(
                 self.app, unix_socket=backend, unix_socket_perms="600", url_scheme="https", **common
             )
+            # Behind the front every peer is the front itself: per-peer limits would
+            # throttle everyone at once, so only the total cap applies here.
             self._http = server
             if s.ui_tls_cert:
                 context = web_server_context(s.ui_tls_cert, s.ui_tls_key)
