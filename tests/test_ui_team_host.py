@@ -86,15 +86,16 @@ def test_the_ui_works_under_a_webroot_behind_a_login(
 
 
 def test_without_credentials_the_browser_gets_the_login_challenge(
-    page: Page, ui_sink: Sink
+    page: Page, logged_in: BrowserContext, ui_sink: Sink
 ) -> None:
-    # Headless Chromium aborts a page load that asks for a login it cannot give
-    # (ERR_INVALID_AUTH_CREDENTIALS), so the open health page is loaded and the
-    # guarded paths are fetched from it, without credentials (a fetch that may send
-    # them waits for a login prompt that headless Chromium never shows).
-    health = page.goto(str(ui_sink.web_url) + "/readyz")
+    health = page.goto(str(ui_sink.web_url) + "/readyz")  # open without a login
     assert health is not None and health.status == 200
-    answers = page.evaluate(
+    # Headless Chromium aborts a page load that asks for a login it cannot give
+    # (ERR_INVALID_AUTH_CREDENTIALS), so the guarded paths are fetched from the UI of
+    # a logged-in page, without credentials ("omit": the browser sends none).
+    ui = logged_in.new_page()
+    ui.goto(str(ui_sink.web_url) + "/")
+    answers = ui.evaluate(
         """async () => Promise.all(["/mail/", "/mail/api/v1/messages", "/mail/ui/static/app.js"]
             .map(async (path) => {
               const response = await fetch(path, { credentials: "omit" });
