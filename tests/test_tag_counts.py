@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from helpers import incoming
 from mailsink.search import Query, Term
 from mailsink.store.memory import MemoryStore
-from helpers import incoming
 
 
 def test_tag_counts_agree_with_a_search_per_tag() -> None:
