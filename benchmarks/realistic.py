@@ -11,8 +11,9 @@ applications send (issue 19), and the same seed always gives the same bytes:
   base64 attachments (PDF, PNG and ZIP-like random bytes);
 * :func:`small_mail` - a varied ~2 KB plain text message for filling a store
   (``scale.py``): recipients cycle through ``user0..user999``, every
-  ``COMMON_EVERY``-th message carries :data:`COMMON_WORD`, and message
-  :data:`RARE_INDEX` alone carries :data:`RARE_WORD`.
+  ``COMMON_EVERY``-th message carries :data:`COMMON_WORD`, message
+  :data:`RARE_INDEX` alone carries :data:`RARE_WORD`, and every 50th and
+  100th carry ``X-Tags`` (three tags in all).
 """
 
 from __future__ import annotations
@@ -252,8 +253,11 @@ def small_mail(n: int, seed: int = 19) -> bytes:
         words[rng.randrange(len(words))] = RARE_WORD
     text = textwrap.fill(" ".join(words), 76).replace("\n", "\r\n")
     subject = " ".join(_words(rng, 5)).capitalize()
+    tags = "X-Tags: newsletter\r\n" if n % 50 == 0 else ""
+    tags += "X-Tags: invoice, urgent\r\n" if n % 100 == 1 else ""
     return (
         f"From: App <app{n % 50}@sender.example.test>\r\n"
+        f"{tags}"
         f"To: user{n % RECIPIENTS}@example.test\r\n"
         f"Subject: {subject} {n}\r\n"
         f"Date: Tue, 01 Dec 2026 12:00:00 +0000\r\n"

@@ -1,6 +1,6 @@
 """Run one SMTP server kind in this process, for the benchmarks to load from outside.
 
-    python -m benchmarks.servers sink|memory|sqlite [DB_PATH]
+    python -m benchmarks.servers sink|memory|memory-uvloop|sqlite [DB_PATH]
 
 Prints ``PORT <n>`` once listening on 127.0.0.1 (a free port), then serves until
 stdin closes or SIGTERM.  ``sink`` is the baseline: aiosmtpd's bare ``Sink``
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import importlib
 import os
 import signal
 import sys
@@ -86,6 +87,10 @@ def main() -> None:
     if kind == "sink":
         port = run_baseline()
     elif kind == "memory":
+        port = run_mailsink("memory")
+    elif kind == "memory-uvloop":  # measured only: uvloop is not a dependency
+        uvloop = importlib.import_module("uvloop")  # pip install uvloop
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         port = run_mailsink("memory")
     elif kind == "sqlite":
         path = sys.argv[2] if len(sys.argv) > 2 else tempfile.mktemp(suffix=".db")
