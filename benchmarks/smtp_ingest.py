@@ -232,7 +232,7 @@ def main() -> None:
 def report(results: list[Result], kinds: list[str]) -> None:
     """Print medians per scenario and server, with ratios to both baselines."""
     print(
-        f"{'scenario':<25}{'server':<10}{'msg/s':>9}{'CPU ms/msg':>12}"
+        f"{'scenario':<25}{'server':<15}{'msg/s':>9}{'CPU ms/msg':>12}"
         f"{'x sink':>9}{'x smtp-sink':>13}"
     )
     for name in dict.fromkeys(r.scenario for r in results):
@@ -244,7 +244,7 @@ def report(results: list[Result], kinds: list[str]) -> None:
                 f"{rates[kind] / rates[base]:>{width}.2f}x" if base in rates else " " * (width + 1)
                 for base, width in (("sink", 8), ("smtp-sink", 12))
             )
-            print(f"{name:<25}{kind:<10}{rates[kind]:>9.0f}{cpu:>12.2f}{ratios}")
+            print(f"{name:<25}{kind:<15}{rates[kind]:>9.0f}{cpu:>12.2f}{ratios}")
 
 
 if __name__ == "__main__":
