@@ -15,6 +15,7 @@ from typing import TextIO
 
 from mailsink import __version__
 from mailsink.config import is_loopback, is_memory_store
+from mailsink.connections import raise_open_file_limit
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
 
@@ -56,6 +57,14 @@ def startup_lines(sink: Sink) -> list[str]:
                 f"  WARNING: {label} is bound to {bound}, reachable from other machines; "
                 "captured mail may contain secrets"
             )
+    if s.relay is not None:
+        rules = len(s.relay.auto)
+        lines.append(
+            f"  relay: {s.relay.upstream.display()}"
+            + (f", {rules} auto-relay rule(s)" if rules else ", release only")
+        )
+    if s.enable_chaos:
+        lines.append("  chaos: /api/v1/chaos and /api/v1/faults enabled")
     lines.append("  ready; Ctrl-C to stop")
     return lines
 
@@ -69,6 +78,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     def request_stop(signum: int, _frame: object) -> None:
         stop.set()
 
+    raise_open_file_limit()  # idle sockets must run out of connection places before files
     try:
         sink = Sink(settings).start()
     except OSError as error:

@@ -19,10 +19,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
+from mailsink.connections import ConnectionLimits, RateLimitedLog, effective_cap, limit_waitress
+from mailsink.faults import Faults
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.readers import Credentials, ReaderContext
+from mailsink.relay.relayer import Relayer
 from mailsink.retrieval import Endpoint, ReaderListener
 from mailsink.smtp import CatchAllHandler, SMTPListener
 from mailsink.store import open_store
@@ -37,6 +41,9 @@ if TYPE_CHECKING:
     from mailsink.store.base import MessageStore
 
 log = logging.getLogger(__name__)
+
+HTTP_IDLE_TIMEOUT = 60
+"""Seconds waitress keeps a connection with no request in progress (it was 120)."""
 
 
 class Sink:
@@ -56,6 +63,13 @@ class Sink:
         # writer thread matters more than saving the hand-off.
         inline_max = 0 if self.settings.store_sync == "full" else INLINE_MAX
         self.ingestor = Ingestor(self.mailbox, inline_max)
+        self.faults = Faults()
+        """The SMTP listener's fault rules (the pytest fixture and ``/api/v1/faults``)."""
+        self.chaos = Chaos(self.settings.enable_chaos)
+        relay = self.settings.relay
+        self.relayer = (
+            Relayer(self.mailbox, relay, self.settings.hostname) if relay is not None else None
+        )
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None
@@ -87,9 +101,12 @@ class Sink:
         s = self.settings
         try:
             self.ingestor.start()
+            if self.relayer is not None:
+                self.relayer.start()
             if s.tls_enabled:
                 self._setup_tls()
-            self.listener = SMTPListener(CatchAllHandler(self.ingestor, s), s, self.tls_context)
+            handler = CatchAllHandler(self.ingestor, s, self.faults, self.chaos)
+            self.listener = SMTPListener(handler, s, self.tls_context)
             self.listener.start()
             self._start_readers()
             if s.http_port is not None:
@@ -148,7 +165,13 @@ class Sink:
 
             smtp = self.listener.address if self.listener is not None else None
             self._app = create_app(
-                self.mailbox, self.settings, ingestor=self.ingestor, smtp_address=smtp
+                self.mailbox,
+                self.settings,
+                ingestor=self.ingestor,
+                smtp_address=smtp,
+                faults=self.faults,
+                chaos=self.chaos,
+                relayer=self.relayer,
             )
         return self._app
 
@@ -182,6 +205,13 @@ class Sink:
             ident="mailsink",
             max_request_body_size=s.max_request_bytes,
             clear_untrusted_proxy_headers=True,
+            connection_limit=effective_cap(s.max_connections),
+            channel_timeout=HTTP_IDLE_TIMEOUT,
+            cleanup_interval=HTTP_IDLE_TIMEOUT // 4,
+        )
+        limit_waitress(
+            server,
+            ConnectionLimits(s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)),
         )
         self._http = server
         self.http_address = (str(server.effective_host), int(server.effective_port))
@@ -200,6 +230,8 @@ class Sink:
             self._stop_http()
             self._http = None
         self.ingestor.close()
+        if self.relayer is not None:
+            self.relayer.stop()
         self.store.close()
         if self._temporary_tls_dir is not None:
             shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)

@@ -10,7 +10,9 @@ Policies a client can rely on (documented in README):
 * Any sender (also ``<>``), any recipient, any domain; at most
   ``max_recipients`` recipients (452 beyond).
 * Addresses containing control characters (CR, LF, NUL, ...) are refused with
-  501, so they can never be injected into a header or a log line.
+  501, so they can never be injected into a header or a log line; 8-bit
+  addresses need SMTPUTF8 and valid UTF-8, and addresses longer than RFC
+  5321's limits are refused, all at the command (``envelope_policy.py``).
 * Lines longer than 1000 octets are accepted (any length within the size
   limit) and the message is flagged (``long_lines``): a development sink should show what an
   app sent rather than bounce it.
@@ -30,11 +32,16 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
+from mailsink.chaos import Chaos
 from mailsink.config import Settings
+from mailsink.connections import ConnectionLimits, RateLimitedLog, quiet_accept_errors
+from mailsink.envelope_policy import check_address, check_helo, has_control_chars
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
+from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
+from mailsink.store.base import is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +60,61 @@ LINE_LIMIT = 1024 * 1024
 overlong command line is buffered before it gets 500."""
 
 
-def has_control_chars(text: str) -> bool:
-    """Tell whether text holds a C0 control character or DEL."""
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+__all__ = ["CatchAllHandler", "SMTPListener", "SinkSMTP", "has_control_chars"]
 
 
 class SinkSMTP(FastSMTP):
-    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted."""
+    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted, connections capped."""
 
     line_length_limit = LINE_LIMIT
+    limits: ConnectionLimits | None = None
+    """The listener's caps; set on each protocol object by its factory."""
+    _counted: str | None = None
+    _refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Answer 421 and close past the connection caps; else serve as aiosmtpd does."""
+        if self.limits is not None and self._counted is None and not self._refused:
+            peer = transport.get_extra_info("peername")
+            host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+            refusal = self.limits.admit(host)
+            if refusal is not None:
+                self._refused = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(f"421 4.7.0 {self.hostname} {refusal}, try later\r\n".encode())
+                transport.close()
+                return
+            self._counted = host
+        super().connection_made(transport)
+
+    def eof_received(self) -> bool | None:
+        """Ignore the end of a refused connection; else as aiosmtpd."""
+        if self._refused:
+            return False
+        return super().eof_received()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Give the connection's place back (a refused one never took one)."""
+        if self._refused:
+            return
+        if self.limits is not None and self._counted is not None:
+            self.limits.release(self._counted)
+            self._counted = None
+        super().connection_lost(error)
+
+    async def _handle_client(self) -> None:
+        """Apply the ``connect`` fault rules (refuse, delay or drop the greeting), then serve."""
+        faults: Faults | None = getattr(self.event_handler, "faults", None)
+        if faults is not None and faults.active:
+            reply = await faults.apply("connect", self)
+            transport = self.transport
+            if transport is None or transport.is_closing():
+                return  # dropped
+            if reply is not None:
+                await self.push(reply)
+                transport.close()
+                return
+        await super()._handle_client()
 
     async def handle_exception(self, error: Exception) -> str:
         """Log what a client did wrong in one line; keep tracebacks for our own faults.
@@ -83,11 +136,19 @@ class SinkSMTP(FastSMTP):
 class CatchAllHandler:
     """The aiosmtpd handler: validate the envelope, hand the message to ingest, reply."""
 
-    def __init__(self, ingestor: Ingestor, settings: Settings) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        settings: Settings,
+        faults: Faults | None = None,
+        chaos: Chaos | None = None,
+    ) -> None:
         self.ingestor = ingestor
         self.settings = settings
-        self.faults = Faults()
-        """Misbehaviour rules set by tests (the pytest fixture); empty by default."""
+        self.faults = faults or Faults()
+        """Misbehaviour rules set by tests (the fixture, the HTTP API); empty by default."""
+        self.chaos = chaos or Chaos()
+        """Mailpit's random failures (``--enable-chaos``); off by default."""
 
     def __dir__(self) -> list[str]:
         """Return only the hook names aiosmtpd looks for on every new connection.
@@ -106,8 +167,19 @@ class CatchAllHandler:
         responses: list[str],
     ) -> list[str]:
         """Advertise PIPELINING, which aiosmtpd supports but does not announce."""
+        if refused := check_helo(hostname, extended=True):
+            return [refused]
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_HELO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        """Accept an ASCII HELO name (no extensions, so no SMTPUTF8)."""
+        if refused := check_helo(hostname, extended=False):
+            return refused
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_MAIL(  # noqa: N802
         self,
@@ -117,11 +189,13 @@ class CatchAllHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
-        """Accept any sender, the null sender too, but never control characters."""
-        if has_control_chars(address):
-            return "501 5.1.7 Bad sender address syntax (control characters)"
+        """Accept any sender, the null sender too, within the envelope policy."""
+        if refused := check_address(address, envelope.smtp_utf8, "sender"):
+            return refused
         if self.settings.require_auth and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if chaos := self.chaos.fire("Sender"):
+            return chaos
         if fault := await self.faults.apply("mail", server, address):
             return fault
         envelope.mail_from = address  # "<>" for the null sender; stored as ""
@@ -136,12 +210,14 @@ class CatchAllHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Accept any recipient up to the cap; refuse control characters."""
-        if has_control_chars(address):
-            return "501 5.1.3 Bad recipient address syntax (control characters)"
+        """Accept any recipient up to the cap, within the envelope policy."""
+        if refused := check_address(address, envelope.smtp_utf8, "recipient"):
+            return refused
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return "452 4.5.3 Too many recipients"
-        if fault := await self.faults.apply("rcpt", server, address):
+        if chaos := self.chaos.fire("Recipient"):
+            return chaos
+        if fault := await self.faults.apply("rcpt", server, address, envelope.rcpt_tos):
             return fault
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -151,7 +227,7 @@ class CatchAllHandler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         """Store the exact bytes received, then answer 250 with the new ID."""
-        if fault := await self.faults.apply("data", server):
+        if fault := await self.faults.apply("data", server, None, envelope.rcpt_tos):
             return fault
         raw = envelope.original_content or b""
         record = MessageEnvelope(
@@ -164,7 +240,10 @@ class CatchAllHandler:
         )
         try:
             message_id = await self.ingestor.receive(raw, record)
-        except Exception:
+        except Exception as error:
+            if is_disk_full(error):
+                log.error("storing a message failed, the disk is full: %s", error)
+                return "452 4.3.1 Insufficient storage: the disk is full, try again later"
             log.exception("storing a message failed")
             return "451 4.3.0 Error: the message could not be stored, try again"
         return f"250 2.0.0 Ok: queued as {message_id}"
@@ -196,8 +275,9 @@ def _uses_tls(server: SMTP, session: Session) -> bool:
 class Authenticator:
     """Accept any credentials, or only the configured (user, password) pairs."""
 
-    def __init__(self, users: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, users: tuple[tuple[str, str], ...], chaos: Chaos | None = None) -> None:
         self.users = dict(users)
+        self.chaos = chaos
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -205,6 +285,8 @@ class Authenticator:
         """Check one AUTH attempt; the username is kept with the session."""
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
+        if self.chaos is not None and (chaos := self.chaos.fire("Authentication")):
+            return AuthResult(success=False, handled=False, message=chaos)
         user = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
         if self.users and self.users.get(user) != password:
@@ -225,8 +307,16 @@ class SMTPListener:
         self.settings = settings
         self.tls_context = tls_context
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run_loop, name="mailsink-smtp", daemon=True)
+        self._thread = threading.Thread(
+            target=run_until_stopped, args=(self.loop,), name="mailsink-smtp", daemon=True
+        )
         self._servers: list[asyncio.Server] = []
+        log_refusals = RateLimitedLog(log)
+        self.limits = ConnectionLimits(
+            settings.max_connections, settings.max_connections_per_peer, log_refusals
+        )
+        """Shared by the SMTP and SMTPS sockets; used on the loop thread only."""
+        quiet_accept_errors()
         self.address: tuple[str, int] = ("", 0)
         self.smtps_address: tuple[str, int] | None = None
 
@@ -236,7 +326,7 @@ class SMTPListener:
         starttls = None if implicit_tls or not settings.tls else self.tls_context
 
         def make() -> SMTP:
-            return SinkSMTP(
+            protocol = SinkSMTP(
                 self.handler,
                 data_size_limit=settings.max_size,
                 enable_SMTPUTF8=True,
@@ -246,9 +336,11 @@ class SMTPListener:
                 require_starttls=settings.require_tls and not implicit_tls,
                 timeout=settings.idle_timeout,
                 auth_require_tls=False,
-                authenticator=Authenticator(settings.auth_users),
+                authenticator=Authenticator(settings.auth_users, self.handler.chaos),
                 loop=self.loop,
             )
+            protocol.limits = self.limits
+            return protocol
 
         return make
 
@@ -277,18 +369,6 @@ class SMTPListener:
             self._servers.append(smtps)
             self.smtps_address = _bound(smtps)
 
-    def _run_loop(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            # End the sessions still open so their transports close with the loop.
-            tasks = asyncio.all_tasks(self.loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-
     def stop(self) -> None:
         """Close the servers and their sessions, and stop the loop thread."""
         if not self._thread.is_alive():
@@ -301,14 +381,7 @@ class SMTPListener:
                 if close_clients is not None:
                     close_clients()
 
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
-        except Exception:
-            log.debug("closing SMTP servers timed out", exc_info=True)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self.loop.close()
+        stop_loop_thread(self.loop, self._thread, shutdown, "SMTP servers")
 
 
 def _bound(server: asyncio.Server) -> tuple[str, int]:

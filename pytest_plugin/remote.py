@@ -13,13 +13,16 @@ envelope is then taken from the headers.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import http.client
 import json
+import re
 import secrets
+import socket
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +31,15 @@ from mailsink.message import Envelope, summarize
 from mailsink.pytest_plugin.message import Message
 
 if TYPE_CHECKING:
-    from mailsink.faults import Faults
+    from mailsink.faults import AddressMatch
     from mailsink.pytest_plugin.options import PluginOptions
 
 _TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 PAGE = 1000
 
+
+FAULT_LIFETIME = 900.0
+"""Seconds a remote fault rule lives if its test never removes it (a worker that died)."""
 
 POLL_SECONDS = 0.1
 """How often to look again on a sink without ``/api/v1/wait`` (Mailpit itself)."""
@@ -82,6 +88,28 @@ def envelope_of(summary: dict[str, Any]) -> Envelope:
     return Envelope(str(sender.get("Address", "")), rcpts)
 
 
+MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+"""The largest API answer read: a message at any sensible --max-size, and a page of them."""
+
+
+def _read_capped(response: http.client.HTTPResponse, path: str) -> bytes:
+    """Read a response body up to the size cap, or raise RemoteError."""
+    length = response.getheader("Content-Length")
+    if length is not None and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
+        raise RemoteError(f"GET {path}: a {length}-byte answer is over {MAX_RESPONSE_BYTES}")
+    body = response.read(MAX_RESPONSE_BYTES + 1)
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise RemoteError(f"GET {path}: the answer is over {MAX_RESPONSE_BYTES} bytes")
+    return body
+
+
+def _shut(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+    """End a request that ran out of time: a blocked read returns at once."""
+    fired.set()
+    with contextlib.suppress(OSError, AttributeError):
+        conn.sock.shutdown(socket.SHUT_RDWR)
+
+
 class RemoteServer:
     """A sink reached over HTTP; one per session."""
 
@@ -111,31 +139,67 @@ class RemoteServer:
         assert self._smtp is not None
         return int(self._smtp[1])
 
-    @property
-    def faults(self) -> Faults:
-        """Refuse: misbehaviour rules need the in-process sink."""
-        raise RuntimeError(
-            "mailsink fault rules (reject_recipient, fail_next, ...) need the in-process sink; "
-            "they are not available with --mailsink-url"
-        )
+    def fault_rules(self, token: str) -> RemoteFaults:
+        """Return one test's fault rules, kept on the sink and scoped to its token."""
+        return RemoteFaults(self, token)
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        """Send a JSON request (POST, DELETE); return the decoded answer, raise RemoteError."""
+        data = json.dumps(body).encode() if body is not None else None
+        status, answer = self._exchange(method, path, data, 30.0)
+        if 200 <= status < 300:
+            return json.loads(answer or b"null")
+        text = answer[:300].decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            text = str(json.loads(text).get("Error", text))
+        raise RemoteError(f"{method} {path} answered {status}: {text}", status)
 
     def request(
         self, path: str, params: dict[str, Any] | None = None, timeout: float = 30.0
     ) -> tuple[int, bytes]:
         """GET a path of the API; return (status, body) for 2xx and 408, raise otherwise."""
         query = "?" + urllib.parse.urlencode(params) if params else ""
+        status, body = self._exchange("GET", path + query, None, timeout)
+        if 200 <= status < 300 or status == 408:
+            return status, body
+        raise RemoteError(f"GET {path} answered {status}: {body[:300]!r}", status)
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, timeout: float
+    ) -> tuple[int, bytes]:
+        """Make one request and return (status, body), whatever the status.
+
+        The whole request, not each socket read, ends within ``timeout``: a
+        watchdog shuts the socket at the deadline (a server sending a byte a
+        second once held a test forever).  A body past
+        :data:`MAX_RESPONSE_BYTES` is refused rather than read (a 300 MB
+        answer cost 1.5 GB).
+        """
+        parts = urllib.parse.urlsplit(self.url)
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        conn = kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+        fired = threading.Event()
+        watchdog = threading.Timer(timeout, _shut, (conn, fired))
+        watchdog.daemon = True
+        headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
-            with urllib.request.urlopen(self.url + path + query, timeout=timeout) as response:
-                return int(response.status), bytes(response.read())
-        except urllib.error.HTTPError as error:
-            body = error.read()
-            if error.code == 408:
-                return 408, body
-            raise RemoteError(
-                f"GET {path} answered {error.code}: {body[:300]!r}", error.code
-            ) from None
-        except (urllib.error.URLError, OSError) as error:
+            conn.connect()
+            watchdog.start()
+            conn.request(method, parts.path.rstrip("/") + path, body=data, headers=headers)
+            response = conn.getresponse()
+            body = _read_capped(response, path)
+        except (http.client.HTTPException, OSError) as error:
+            if fired.is_set():
+                raise RemoteError(f"{method} {path} took longer than {timeout} s") from None
             raise RemoteError(f"cannot reach the sink at {self.url}: {error}") from None
+        finally:
+            watchdog.cancel()
+            conn.close()
+        if fired.is_set():
+            raise RemoteError(f"{method} {path} took longer than {timeout} s")
+        return int(response.status), body
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET a path and decode its JSON."""
@@ -148,6 +212,95 @@ class RemoteServer:
 
     def stop(self) -> None:
         """Nothing to stop: the sink belongs to someone else."""
+
+
+class RemoteFaults:
+    """One test's fault rules on a remote sink (``/api/v1/faults``), scoped to its token.
+
+    Each rule applies only to mail whose recipient (or, at MAIL, whose sender)
+    carries the token, so parallel tests against one sink never meet each
+    other's rules; :meth:`clear` removes them when the test ends, and their
+    lifetime removes them if it never does.  Matches must be exact addresses
+    or compiled regexes: a Python predicate cannot travel to the sink.
+    """
+
+    def __init__(self, server: RemoteServer, token: str) -> None:
+        self.server = server
+        self.token = token
+        self._ids: list[str] = []
+
+    def _add(self, kind: str, **fields: Any) -> str:
+        body = {"Kind": kind, "Scope": self.token, "Lifetime": FAULT_LIFETIME, **fields}
+        try:
+            rule = self.server.send("POST", "/api/v1/faults", body)
+        except RemoteError as error:
+            if "not enabled" in str(error):
+                raise RemoteError(
+                    "fault rules in remote mode need the sink started with --enable-chaos "
+                    f"({error})",
+                    error.status,
+                ) from None
+            raise
+        rule_id = str(rule["ID"])
+        self._ids.append(rule_id)
+        return rule_id
+
+    @staticmethod
+    def _match(address: AddressMatch) -> dict[str, str]:
+        if isinstance(address, str):
+            return {"Address": address}
+        if isinstance(address, re.Pattern):
+            return {"Regex": address.pattern}
+        raise TypeError(
+            "in remote mode a fault rule matches an exact address or re.compile(...); "
+            "a predicate cannot be sent to the sink"
+        )
+
+    def reject_sender(
+        self, address: AddressMatch, code: int = 550, message: str | None = None
+    ) -> str:
+        """Refuse MAIL FROM for matching senders that carry this test's token."""
+        return self._add("reject_sender", Code=code, Message=message, **self._match(address))
+
+    def reject_recipient(
+        self, address: AddressMatch, code: int = 550, message: str | None = None
+    ) -> str:
+        """Refuse RCPT TO for matching recipients that carry this test's token."""
+        return self._add("reject_recipient", Code=code, Message=message, **self._match(address))
+
+    def fail_next(self, count: int = 1, code: int = 451, message: str | None = None) -> str:
+        """Answer DATA with ``code`` for this test's next ``count`` messages."""
+        return self._add("fail_next", Count=count, Code=code, Message=message)
+
+    def delay(self, seconds: float, stage: str = "data") -> str:
+        """Delay the replies at ``stage`` to this test's mail."""
+        if seconds == 0:
+            for rule in self.server.get_json("/api/v1/faults", {"scope": self.token})["Rules"]:
+                if rule["Kind"] == "delay" and rule["Stage"] == stage:
+                    self.server.send("DELETE", f"/api/v1/faults/{rule['ID']}")
+            return ""
+        return self._add("delay", Seconds=seconds, Stage=stage)
+
+    def drop_connection(self, stage: str = "data", count: int = 1) -> str:
+        """Close the connection at ``stage`` for this test's next ``count`` messages."""
+        return self._add("drop_connection", Stage=stage, Count=count)
+
+    def refuse(self, count: int = 1, code: int = 554, message: str | None = None) -> str:
+        """Refuse: a refused greeting cannot be scoped to one test on a shared sink."""
+        raise RemoteError(
+            "refusing connections needs the in-process sink: at connect no address is known, "
+            "so the rule would hit every test sharing the sink"
+        )
+
+    def clear(self) -> None:
+        """Remove this test's rules from the sink."""
+        ids, self._ids = self._ids, []
+        for rule_id in ids:
+            try:
+                self.server.send("DELETE", f"/api/v1/faults/{rule_id}")
+            except RemoteError as error:
+                if error.status != 404:  # used up or expired already
+                    raise
 
 
 class RemoteCapture:
@@ -168,7 +321,8 @@ class RemoteCapture:
             message_id = str(item["ID"])
             if message_id in self._messages:
                 continue
-            _status, raw = self.server.request(f"/api/v1/message/{message_id}/raw")
+            quoted = urllib.parse.quote(message_id, safe="")
+            _status, raw = self.server.request(f"/api/v1/message/{quoted}/raw")
             envelope = envelope_of(item)
             self._messages[message_id] = Message(
                 message_id,
@@ -176,7 +330,8 @@ class RemoteCapture:
                 envelope,
                 summarize(raw, envelope),
                 raw,
-                url=f"{self.server.url}/message/{message_id}",
+                url=f"{self.server.url}/message/{quoted}",
+                checks=self.server.options.check_settings(),
             )
 
     def messages(self) -> list[Message]:

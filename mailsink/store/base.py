@@ -10,10 +10,13 @@ messages) writes while web threads read.  They do not publish events;
 from __future__ import annotations
 
 import builtins
+import errno
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mailsink.message import Envelope, Summary, normalize_tags
+from mailsink.store.relays import RelayJob
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -22,16 +25,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAGE",
+    "CorruptMessageError",
     "Incoming",
     "MessageStore",
     "Page",
+    "RelayJob",
     "StoredMessage",
     "clamp_page",
+    "is_disk_full",
     "normalize_tags",
 ]
 
 MAX_PAGE = 1_000
 """The largest page a store returns, whatever limit is asked for."""
+
+
+class CorruptMessageError(Exception):
+    """A message's stored bytes failed their check (length or checksum): never served as good."""
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        super().__init__(f"the stored bytes of message {message_id} are corrupted: {reason}")
+        self.message_id = message_id
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -69,7 +84,21 @@ class Page:
 
 
 class MessageStore(Protocol):
-    """The operations every store implements; one contract suite tests them all."""
+    """The operations every store implements; one contract suite tests them all.
+
+    Relay bookkeeping (``put_relay``, ``relays``, ``pending_relays``,
+    ``forget_relays``) is the small addition relay needs: every release and
+    auto-relay is a :class:`~mailsink.store.relays.RelayJob`, written after
+    each attempt and read back to show the results on the message and, for a
+    disk store, to resume pending jobs after a restart.  A store keeps jobs
+    beside (not inside) its messages, keyed by job ID and looked up by message
+    ID and by the pending flag; it may keep them as the JSON of
+    :func:`~mailsink.store.relays.encode_job`.  Deleting messages need not
+    delete their jobs: the relayer calls ``forget_relays`` when it sees the
+    ``delete``/``truncate`` events.  A new store (PostgreSQL) implements the
+    four methods as the memory and SQLite stores do; the contract suite
+    (``tests/test_store_contract.py``) covers them.
+    """
 
     max_messages: int
 
@@ -82,7 +111,13 @@ class MessageStore(Protocol):
         ...
 
     def raw(self, message_id: str) -> bytes | None:
-        """Return the exact bytes received for this message, or None."""
+        """Return the exact bytes received for this message, or None.
+
+        A store that keeps bytes outside its own transactions (files, a
+        network) checks them on the way out: their length and a checksum
+        recorded when they were stored.  Bytes that fail the check raise
+        :class:`CorruptMessageError`; they are never returned as the message.
+        """
         ...
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
@@ -137,6 +172,22 @@ class MessageStore(Protocol):
         """Return every tag in use, sorted case-insensitively."""
         ...
 
+    def put_relay(self, job: RelayJob) -> None:
+        """Keep a relay job durably, replacing the one with its ID."""
+        ...
+
+    def relays(self, message_id: str) -> builtins.list[RelayJob]:
+        """Return the relay jobs of one message, oldest first."""
+        ...
+
+    def pending_relays(self) -> builtins.list[RelayJob]:
+        """Return every relay job still pending, oldest first."""
+        ...
+
+    def forget_relays(self, message_ids: Iterable[str] | None) -> None:
+        """Drop the relay jobs of these messages (None: of every message)."""
+        ...
+
     def disk_usage(self) -> int:
         """Return the bytes the store's files take on disk (0 for a store in memory)."""
         ...
@@ -161,6 +212,19 @@ class MessageStore(Protocol):
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
         ...
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Tell whether storing failed because the disk (or quota) is full, not because of the mail.
+
+    The listener answers such a failure ``452 4.3.1`` and the send API 507,
+    so a client learns to retry later rather than that its message was bad.
+    """
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, sqlite3.OperationalError):
+        return "full" in str(error)
+    return False
 
 
 def clamp_page(start: int, limit: int) -> tuple[int, int]:
