@@ -117,7 +117,12 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         type=_optional_address,
         metavar="HOST:PORT",
     )
-    add("store", "memory", "'memory' (default) or the path of a SQLite file", metavar="memory|PATH")
+    add(
+        "store",
+        "memory",
+        "'memory' (default), a postgresql:// URL or the path of a SQLite file",
+        metavar="memory|URL|PATH",
+    )
     add(
         "store-sync",
         "normal",
@@ -210,6 +215,17 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
     )
 
 
+def describe_store(spec: str) -> str:
+    """Return the store line's text; a PostgreSQL URL is shown without its password."""
+    if spec in ("memory", "", ":memory:"):
+        return "memory"
+    if spec.lower().startswith(("postgresql://", "postgres://")):
+        from mailsink.store.postgres import describe
+
+        return f"PostgreSQL {describe(spec)}"
+    return f"SQLite file {spec} (with {spec}-blobs/ and {spec}-index)"
+
+
 def startup_lines(sink: Sink) -> list[str]:
     """Return what the command prints once every socket is bound."""
     s = sink.settings
@@ -220,11 +236,7 @@ def startup_lines(sink: Sink) -> list[str]:
         lines.append(f"  SMTPS (implicit TLS) on {shost}:{sport}")
     if sink.web_url:
         lines.append(f"  web UI and API at {sink.web_url}/")
-    store = (
-        "memory"
-        if s.store in ("memory", "", ":memory:")
-        else f"SQLite file {s.store} (with {s.store}-blobs/ and {s.store}-index)"
-    )
+    store = describe_store(s.store)
     lines.append(f"  store: {store}")
     if sink.certificate and not s.tls_cert:
         lines.append(f"  TLS certificate (trust it as a CA): {sink.certificate.cert}")

@@ -22,6 +22,13 @@ Where a message is stored - decided here and nowhere else (:meth:`Ingestor.store
   thread takes every message waiting in its queue and stores them as one
   batch, so concurrent sessions share one commit there too.  Callers on a
   thread (the send API) always use it.
+* **On the writer thread for every message when a commit is a network round
+  trip** (the PostgreSQL store, ``remote_commit``): the event loop would
+  otherwise sit in a socket wait for every batch - 1 ms on loopback, far
+  more to a remote database, and up to the connect timeout while the
+  database is away - with every other session stalled.  On the thread, the
+  loop keeps reading DATA meanwhile, and what arrives during one commit is
+  the next batch.  :func:`inline_limit` makes this choice.
 
 Lifecycle: building an Ingestor starts nothing; :meth:`Ingestor.start` starts
 the writer thread and :meth:`Ingestor.close` finishes the queue and stops it.
@@ -57,6 +64,17 @@ class _Job:
     raw: bytes
     envelope: Envelope
     done: Done
+
+
+def inline_limit(store: object, store_sync: str = "normal") -> int:
+    """Return the ``inline_max`` for a store: 0 (all on the writer thread) or INLINE_MAX.
+
+    0 when commits are slow (``--store-sync full``: an fsync each) or go over
+    the network (a store with ``remote_commit``); see the module docstring.
+    """
+    if store_sync == "full" or getattr(store, "remote_commit", False):
+        return 0
+    return INLINE_MAX
 
 
 class Ingestor:

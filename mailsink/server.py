@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsink.config import Settings, connect_host
-from mailsink.ingest import INLINE_MAX, Ingestor
+from mailsink.ingest import Ingestor, inline_limit
 from mailsink.mailbox import Mailbox
 from mailsink.smtp import CatchAllHandler, SMTPListener
 from mailsink.store import open_store
@@ -46,10 +46,7 @@ class Sink:
             self.settings.store, self.settings.max_messages, self.settings.store_sync
         )
         self.mailbox = Mailbox(self.store)
-        # With --store-sync full every commit is an fsync: batching them on the
-        # writer thread matters more than saving the hand-off.
-        inline_max = 0 if self.settings.store_sync == "full" else INLINE_MAX
-        self.ingestor = Ingestor(self.mailbox, inline_max)
+        self.ingestor = Ingestor(self.mailbox, inline_limit(self.store, self.settings.store_sync))
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None

@@ -20,7 +20,19 @@ __all__ = [
 
 
 def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> MessageStore:
-    """Open the store named by ``--store``: ``memory`` or the path of a SQLite file."""
+    """Open the store named by ``--store``: ``memory``, a PostgreSQL URL or a SQLite file.
+
+    A PostgreSQL store is returned started (connected, tables checked, its
+    change feed listening); it needs the ``mailsink[postgres]`` extra.
+    """
     if is_memory_store(spec):
         return MemoryStore(max_messages)
+    if spec.lower().startswith(("postgresql://", "postgres://")):
+        try:
+            from mailsink.store.postgres import PostgresStore
+        except ImportError as error:
+            raise RuntimeError(
+                f"the PostgreSQL store needs psycopg: pip install 'mailsink[postgres]' ({error})"
+            ) from None
+        return PostgresStore(spec, max_messages).start()
     return SQLiteStore(spec, max_messages, synchronous=sync)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from mailsink.message import Envelope, Summary, normalize_tags
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from mailsink.events import EventData, EventKind
     from mailsink.search import Query
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Incoming",
     "MessageStore",
     "Page",
+    "SharedStore",
     "StoredMessage",
     "clamp_page",
     "normalize_tags",
@@ -139,6 +141,23 @@ class MessageStore(Protocol):
 
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class SharedStore(Protocol):
+    """A store that other processes change too (PostgreSQL): it reports their changes.
+
+    The mailbox announces its own changes; :meth:`follow` is how it hears of
+    the others', so that event streams and waits see every node's mail.
+    Stores of this kind also commit over the network (``remote_commit``),
+    which is why the ingestor stores for them on its writer thread.
+    """
+
+    remote_commit: bool
+
+    def follow(self, publish: Callable[[EventKind, EventData], object]) -> None:
+        """Call ``publish(kind, data)`` for every change another process commits."""
         ...
 
 

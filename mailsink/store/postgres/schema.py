@@ -1,0 +1,129 @@
+"""The tables of the PostgreSQL store, and creating or migrating them at start.
+
+Every table lives in the first schema of the connection's ``search_path``
+(``public`` unless the URL says ``options=-csearch_path=NAME``), so several
+sinks can share one database in schemas of their own.  The schema version is
+a row of ``mailsink_schema``; a database of a newer version than this code
+knows is refused, never altered.  Nodes that start at once take an advisory
+lock, so only one of them creates the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+MIGRATE_LOCK = 1
+PRUNE_LOCK = 2
+COUNTS_LOCK = 3
+"""Second keys of the advisory locks; the first is ``hashtext(current_schema())``."""
+
+_TABLES = """
+CREATE TABLE mailsink_messages (
+    id text COLLATE "C" PRIMARY KEY,
+    received double precision NOT NULL,
+    read boolean NOT NULL DEFAULT false,
+    size integer NOT NULL,
+    attachments integer NOT NULL,
+    inline_parts integer NOT NULL,
+    tags text[] NOT NULL,
+    s_tags text[] NOT NULL,
+    envelope bytea NOT NULL,
+    summary bytea NOT NULL,
+    s_subject text NOT NULL,
+    s_message_id text NOT NULL,
+    s_from text NOT NULL, s_from_addrs text[] NOT NULL,
+    s_to text NOT NULL, s_to_addrs text[] NOT NULL,
+    s_cc text NOT NULL, s_cc_addrs text[] NOT NULL,
+    s_bcc text NOT NULL, s_bcc_addrs text[] NOT NULL,
+    s_reply_to text NOT NULL, s_reply_to_addrs text[] NOT NULL,
+    s_headers text NOT NULL,
+    search text NOT NULL,
+    raw bytea NOT NULL
+);
+ALTER TABLE mailsink_messages ALTER COLUMN raw SET STORAGE EXTERNAL;
+CREATE INDEX mailsink_messages_unread ON mailsink_messages (id) WHERE NOT read;
+CREATE INDEX mailsink_messages_tagged ON mailsink_messages USING gin (s_tags)
+    WHERE cardinality(s_tags) > 0;
+CREATE INDEX mailsink_messages_addrs ON mailsink_messages USING gin (
+    (s_from_addrs || s_to_addrs || s_cc_addrs || s_bcc_addrs || s_reply_to_addrs)
+);
+CREATE INDEX mailsink_messages_received ON mailsink_messages (received);
+CREATE TABLE mailsink_counts (
+    total bigint NOT NULL,
+    unread bigint NOT NULL
+);
+CREATE TABLE mailsink_schema (version integer NOT NULL, trigram boolean NOT NULL);
+"""
+"""Version 1.
+
+``id`` sorts bytewise (``COLLATE "C"``): IDs begin with the time, so their
+order is the order of arrival.  The ``s_*`` columns are lowercased copies for
+searching (``*_addrs`` the bare addresses, for exact matches); ``search`` is
+the lowercased text free words are looked for in (``store/match.py``'s
+``search_text``), with a trigram index when ``pg_trgm`` is available.  The raw
+bytes are kept out of line uncompressed (``STORAGE EXTERNAL``): compressing
+them cost more at ingest than the disk it saved.
+
+``mailsink_counts`` holds count deltas, one row per committed change, summed
+on read and folded into one row now and then: a single counter row would be
+a lock that every node's commits queue on."""
+
+_TRIGRAM_INDEX = (
+    "CREATE INDEX mailsink_messages_search ON mailsink_messages USING gin (search gin_trgm_ops)"
+)
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Create the tables if they are missing; refuse another version.
+
+    Returns whether the trigram index exists (free text is then found
+    through it; otherwise by scanning).
+    """
+    with conn.transaction():
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema()), %s)", (MIGRATE_LOCK,)
+        )
+        schema = conn.execute("SELECT current_schema()").fetchone()
+        if schema is None or schema[0] is None:
+            raise RuntimeError("PostgreSQL: the search_path names no schema to keep the tables in")
+        exists = conn.execute("SELECT to_regclass('mailsink_schema') IS NOT NULL").fetchone()
+        if exists and exists[0]:
+            row = conn.execute("SELECT version, trigram FROM mailsink_schema").fetchone()
+            version = int(row[0]) if row else 0  # type: ignore[call-overload]
+            if version != SCHEMA_VERSION:
+                newer = version > SCHEMA_VERSION
+                raise RuntimeError(
+                    f"PostgreSQL schema {schema[0]!r}: mailsink schema version {version} "
+                    + (
+                        f"is newer than this mailsink knows ({SCHEMA_VERSION}): upgrade mailsink"
+                        if newer
+                        else f"is not supported (this mailsink reads version {SCHEMA_VERSION})"
+                    )
+                )
+            return bool(row[1]) if row else False
+        conn.execute(_TABLES)
+        trigram = _create_trigram_index(conn)
+        conn.execute(
+            "INSERT INTO mailsink_schema (version, trigram) VALUES (%s, %s)",
+            (SCHEMA_VERSION, trigram),
+        )
+        log.info("created mailsink tables (version %s) in schema %s", SCHEMA_VERSION, schema[0])
+        return trigram
+
+
+def _create_trigram_index(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Create ``pg_trgm`` (if allowed) and the trigram index; tell whether it worked."""
+    try:
+        with conn.transaction():  # a savepoint: a refusal leaves the rest standing
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            conn.execute(_TRIGRAM_INDEX)
+    except psycopg.Error as error:
+        log.warning("no trigram index (free text is searched by scanning): %s", error)
+        return False
+    return True
