@@ -80,8 +80,8 @@ def parse(payload: str, node: str) -> Notice | None:
     """Return the change a payload describes; None for this node's own or a malformed one."""
     try:
         body = json.loads(payload)
-        if not isinstance(body, dict) or body.get("n") == node:
-            return None
+        if not isinstance(body, dict) or body.get("n") == node or "k" not in body:
+            return None  # ours, or a wake-up call (an empty object)
         kind = str(body["k"])
         tags = body.get("t")
         return Notice(
