@@ -8,12 +8,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from pg_server import PostgresServer, start_server
 
 from mailsink.config import Settings
 from mailsink.server import Sink
 from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.tls import CertificateFiles, generate_certificate
+from pg_server import PostgresServer, start_server
 
 
 @pytest.fixture(scope="session")

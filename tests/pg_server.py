@@ -26,7 +26,9 @@ SUPERUSER = "mailsink"
 
 def _bin_dir() -> Path:
     """Return the folder of the newest installed PostgreSQL's server binaries."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     if found:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
@@ -106,7 +108,9 @@ class PostgresServer:
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``fast``: disconnect clients; ``immediate``: like a crash)."""
-        self._run(str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+        self._run(
+            str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False
+        )
 
     def log(self) -> str:
         """Return the server's log."""

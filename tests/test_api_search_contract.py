@@ -17,12 +17,12 @@ from urllib.parse import quote
 
 import pytest
 from api_helpers import make_api
-from pg_server import PostgresServer
 
 from mailsink.message import Envelope, new_id, summarize
 from mailsink.search import parse_query
 from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.store.base import Incoming
+from pg_server import PostgresServer
 
 pytest_plugins = ["conftest_api"]
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import json
 import secrets
 import smtplib
+import socket
 import threading
 import time
 import urllib.error
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from pg_server import PostgresServer, start_server
 from procs import Running, start_mailsink
 
@@ -74,7 +77,11 @@ class EventReader:
 
     def __init__(self, node: Running) -> None:
         assert node.web_url is not None
-        self.response = urllib.request.urlopen(node.web_url + "/api/v1/events", timeout=30)
+        host, port = node.web_url.removeprefix("http://").rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", "/api/v1/events")
+        self.sock = connection.sock  # the response takes it over
+        self.response = connection.getresponse()
         self.events: list[tuple[str, dict[str, Any], float]] = []
         self.changed = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -105,6 +112,9 @@ class EventReader:
                 self.changed.wait(remaining)
 
     def close(self) -> None:
+        """End the stream (a shutdown wakes the reading thread at once)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.response.close()
 
 

@@ -141,7 +141,9 @@ class ChangeListener:
         while not self._stopping.is_set():
             try:
                 with psycopg.connect(
-                    self.conninfo, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
+                    self.conninfo,
+                    autocommit=True,
+                    connect_timeout=max(1, int(self.connect_timeout)),
                 ) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     self.listening.set()

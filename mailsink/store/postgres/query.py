@@ -57,9 +57,8 @@ def compile_where(query: Query | None, trigram: bool = True) -> Where:
             where.headers.append(term)
             if term.negate:
                 continue  # only presence can be narrowed in SQL
-            clause, params = "strpos(lower(s_headers), %s) > 0", [term.header or ""]
-            clauses.append(clause)
-            where.params.extend(params)
+            clauses.append("strpos(lower(s_headers), %s) > 0")
+            where.params.append(term.header or "")
             continue
         clause, params = _term(term, trigram)
         clauses.append(f"NOT ({clause})" if term.negate else f"({clause})")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mailsink.headers import header_block
 from mailsink.message import Address, observe_id
@@ -182,7 +182,7 @@ class PostgresStore:
                 return self
             try:
                 self._pool.open(wait=True, timeout=self.timeout)
-            except Exception as error:
+            except (psycopg.Error, PoolTimeout) as error:
                 self._pool.close()
                 raise RuntimeError(
                     f"cannot connect to PostgreSQL at {describe(self.conninfo)}: {error}"
@@ -230,7 +230,9 @@ class PostgresStore:
         if self._writes % FOLD_EVERY == 0:
             self._fold_counts()
 
-    def _notify(self, conn: psycopg.Connection[Row], kind: str, ids: tuple[str, ...] = (), **kw: Any) -> None:
+    def _notify(
+        self, conn: psycopg.Connection[Row], kind: str, ids: tuple[str, ...] = (), **kw: Any
+    ) -> None:
         """Tell the other nodes of a change; delivered only if the transaction commits."""
         for payload in payloads(self.node, kind, ids, **kw):
             conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
@@ -409,8 +411,10 @@ class PostgresStore:
             with conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE mailsink_messages SET tags = %s, s_tags = %s WHERE id = %s",
-                    [([_text(t) for t in new], [_text(t.lower()) for t in new], message_id)
-                     for message_id, new in updates],
+                    [
+                        ([_text(t) for t in new], [_text(t.lower()) for t in new], message_id)
+                        for message_id, new in updates
+                    ],
                 )
             changed = tuple(message_id for message_id, _new in updates)
             if changed:
@@ -466,8 +470,7 @@ class PostgresStore:
                 matched = len(ids)
                 page_ids = ids[start : start + limit]
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM mailsink_messages WHERE id = ANY(%s) "
-                    "ORDER BY id DESC",
+                    f"SELECT {_COLUMNS} FROM mailsink_messages WHERE id = ANY(%s) ORDER BY id DESC",
                     (page_ids,),
                 ).fetchall()
             else:

@@ -1,0 +1,123 @@
+"""What the PostgreSQL store does beyond the shared contract: schema, nodes, feed, faults."""
+
+from __future__ import annotations
+
+import queue
+import socket
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from helpers import incoming
+
+from mailsink.events import Changed, Subscription, Truncated
+from mailsink.mailbox import Mailbox
+from mailsink.message import new_id, observe_id
+from mailsink.search import parse_query
+from mailsink.store.base import StoredMessage
+from mailsink.store import open_store
+from mailsink.store.postgres import PostgresStore, describe, is_postgres_url
+from mailsink.store.postgres.schema import SCHEMA_VERSION
+
+URL = Callable[[], str]
+
+
+@pytest.fixture
+def url(postgres_url: URL) -> str:
+    return postgres_url()
+
+
+@pytest.fixture
+def two_nodes(url: str) -> Iterator[tuple[Mailbox, Mailbox]]:
+    """Two mailboxes over two stores on one schema, as two nodes would have."""
+    stores = [PostgresStore(url).start(), PostgresStore(url).start()]
+    yield Mailbox(stores[0]), Mailbox(stores[1])
+    for store in stores:
+        store.close()
+
+
+def _kinds(sub: Subscription, count: int) -> list[tuple[str, object]]:
+    """Return the next ``count`` events of a subscription as (kind, data)."""
+    got = []
+    for _ in range(count):
+        event = sub.get(timeout=5)
+        assert event is not None, f"only {got} arrived"
+        got.append((event.kind, event.data))
+    return got
+
+
+def test_changes_on_one_node_are_published_once_on_the_other(
+    two_nodes: tuple[Mailbox, Mailbox],
+) -> None:
+    a, b = two_nodes
+    seen_a, seen_b = a.events.subscribe(), b.events.subscribe()
+    item = incoming(subject="from a", body="findable words")
+    a.add([item])
+    ((kind, data),) = _kinds(seen_b, 1)
+    assert isinstance(data, StoredMessage) and kind == "new"
+    assert (data.id, data.summary.subject) == (item.id, "from a")
+    assert b.store.matcher(parse_query("findable"))(data)  # waits on b match a's mail
+    b.set_read([item.id], True)
+    b.delete([item.id])
+    b.clear()
+    events = _kinds(seen_a, 4)
+    assert events[0][0] == "new"  # a's own, from a's mailbox
+    assert events[1:] == [
+        ("update", Changed((item.id,), read=True)),
+        ("delete", Changed((item.id,))),
+        ("truncate", Truncated(0)),
+    ]
+    # Nothing twice: b heard of its own changes once, from its own mailbox.
+    assert [kind for kind, _data in _kinds(seen_b, 3)] == ["update", "delete", "truncate"]
+    assert seen_a.get(timeout=0.3) is None and seen_b.get(timeout=0.3) is None
+
+
+def test_a_node_moves_its_ids_past_those_it_hears_of() -> None:
+    ahead = new_id()[:2] + "Z" * 20  # far in the future
+    observe_id(ahead)
+    assert new_id() > ahead
+
+
+def test_one_node_prunes_at_a_time_and_the_total_holds(url: str) -> None:
+    a, b = PostgresStore(url, max_messages=5).start(), PostgresStore(url, max_messages=5).start()
+    try:
+        for _ in range(6):
+            a.add([incoming()])
+            b.add([incoming()])
+        assert a.count() == b.count() == 5
+        assert len(a.ids()) == 5
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(url: str) -> None:
+    PostgresStore(url).start().close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE mailsink_schema SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(RuntimeError, match="newer than this mailsink knows"):
+        PostgresStore(url).start()
+
+
+def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://user:s3cret@127.0.0.1:{port}/mail"
+    with pytest.raises(RuntimeError) as raised:
+        PostgresStore(url, timeout=1).start()
+    assert "cannot connect to PostgreSQL at postgresql://user@127.0.0.1" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+    assert "s3cret" not in describe(url)
+
+
+def test_store_urls_are_recognised(url: str) -> None:
+    assert is_postgres_url("postgresql://h/db") and is_postgres_url("Postgres://h/db")
+    assert not is_postgres_url("mail.db")
+    store = open_store(url)
+    try:
+        assert isinstance(store, PostgresStore) and store.count() == 0
+        store.add([incoming()])
+        assert store.disk_usage() > 0
+    finally:
+        store.close()
