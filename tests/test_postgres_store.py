@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import queue
 import socket
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from helpers import incoming
 
+from helpers import incoming
 from mailsink.events import Changed, Subscription, Truncated
 from mailsink.mailbox import Mailbox
 from mailsink.message import new_id, observe_id
 from mailsink.search import parse_query
-from mailsink.store.base import StoredMessage
 from mailsink.store import open_store
+from mailsink.store.base import StoredMessage
 from mailsink.store.postgres import PostgresStore, describe, is_postgres_url
 from mailsink.store.postgres.schema import SCHEMA_VERSION
 
