@@ -3,14 +3,33 @@
 The command line (``cli.py``) builds it from flags and ``MAILSINK_*``
 environment variables; the pytest plugin builds it from its options.  Nothing
 else reads the environment: the settings flow down to whatever needs them.
+
+A ``Settings`` checks itself when built, so a bad value fails where it was
+given, as a ``SettingsError`` naming the field, instead of as a ``KeyError``
+or an odd socket error deep inside the sink once it starts.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from dataclasses import dataclass
 
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+STORE_SYNC_MODES = ("normal", "full")
+
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s]+")
+"""An Origin header's value: scheme://host[:port], no path (browsers never send one)."""
+
+
+class SettingsError(ValueError):
+    """A Settings field holds a value the sink cannot run with; ``field`` names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -49,10 +68,92 @@ class Settings:
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
 
+    def __post_init__(self) -> None:
+        """Refuse a value the sink cannot run with, naming the field."""
+        _check_listeners(self)
+        _check_limits(self)
+        _check_tls_and_auth(self)
+
     @property
     def tls_enabled(self) -> bool:
         """Tell whether a TLS context is needed at all."""
         return self.tls or self.smtps_port is not None or self.require_tls
+
+
+def _check_listeners(s: Settings) -> None:
+    _check_port("smtp_port", s.smtp_port, optional=False)
+    _check_port("smtps_port", s.smtps_port, optional=True)
+    _check_port("http_port", s.http_port, optional=True)
+    for name in ("smtp_host", "smtps_host", "http_host", "store"):
+        _check_type(name, getattr(s, name), str)
+    if s.store_sync not in STORE_SYNC_MODES:
+        raise SettingsError("store_sync", f"expected normal or full, got {s.store_sync!r}")
+    _check_type("hostname", s.hostname, str)
+    # The greeting and EHLO reply carry it verbatim: a space or CR/LF would break them.
+    if not s.hostname or any(c.isspace() or not c.isprintable() for c in s.hostname):
+        raise SettingsError("hostname", f"expected one word, got {s.hostname!r}")
+    _check_strings("allowed_hosts", s.allowed_hosts)
+    _check_strings("cors_origins", s.cors_origins)
+    for origin in s.cors_origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                "cors_origins", f"expected * or scheme://host[:port], got {origin!r}"
+            )
+
+
+def _check_limits(s: Settings) -> None:
+    _check_int("max_messages", s.max_messages, minimum=0)
+    _check_int("max_size", s.max_size, minimum=0)
+    _check_int("max_recipients", s.max_recipients, minimum=1)
+    _check_int("http_threads", s.http_threads, minimum=1)
+    _check_int("max_request_bytes", s.max_request_bytes, minimum=1)
+    timeout = s.idle_timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise SettingsError("idle_timeout", f"expected seconds, got {timeout!r}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise SettingsError("idle_timeout", f"must be a positive number, got {timeout!r}")
+
+
+def _check_tls_and_auth(s: Settings) -> None:
+    for name in ("tls", "require_tls", "require_auth"):
+        _check_type(name, getattr(s, name), bool)
+    for name in ("tls_cert", "tls_key", "tls_dir"):
+        value = getattr(s, name)
+        if value is not None:
+            _check_type(name, value, str)
+    if s.tls_key and not s.tls_cert:
+        raise SettingsError("tls_key", "a key needs its certificate (tls_cert)")
+    _check_type("auth_users", s.auth_users, tuple)
+    for pair in s.auth_users:
+        well_formed = isinstance(pair, tuple) and len(pair) == 2 and pair[0]
+        if not well_formed or not all(isinstance(part, str) for part in pair):
+            raise SettingsError("auth_users", f"expected (user, password) pairs, got {pair!r}")
+
+
+def _check_type(field: str, value: object, kind: type) -> None:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise SettingsError(field, f"expected {kind.__name__}, got {value!r}")
+
+
+def _check_int(field: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(field, f"expected int, got {value!r}")
+    if value < minimum:
+        raise SettingsError(field, f"must be at least {minimum}, got {value}")
+
+
+def _check_port(field: str, value: object, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(field, f"expected a port number, got {value!r}")
+    if not 0 <= value <= 65535:
+        raise SettingsError(field, f"expected a port 0-65535, got {value}")
+
+
+def _check_strings(field: str, value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(field, f"expected a tuple of strings, got {value!r}")
 
 
 def split_host_port(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -104,3 +205,11 @@ MEMORY_STORE_SPECS = ("", "memory", ":memory:")
 def is_memory_store(spec: str) -> bool:
     """Tell whether a ``--store`` value names the memory store (anything else is a path)."""
     return spec in MEMORY_STORE_SPECS
+
+
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_store(spec: str) -> bool:
+    """Tell whether a ``--store`` value is a PostgreSQL URL (rather than a SQLite path)."""
+    return spec.lower().startswith(POSTGRES_URL_SCHEMES)

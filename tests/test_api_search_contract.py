@@ -194,7 +194,8 @@ def stores(
     }
     sqlite["postgres"] = PostgresStore(postgres_schema).start()
     with contextlib.ExitStack() as held:
-        for kind, store in [("memory", memory), *sqlite.items()]:
+        stores: list[tuple[str, MessageStore]] = [("memory", memory), *sqlite.items()]
+        for kind, store in stores:
             half = len(records) // 2
             if kind == "lagging":
                 assert isinstance(store, SQLiteStore)

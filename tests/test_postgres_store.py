@@ -9,13 +9,14 @@ import psycopg
 import pytest
 
 from helpers import incoming
+from mailsink.config import is_postgres_store
 from mailsink.events import Changed, Subscription, Truncated
 from mailsink.mailbox import Mailbox
 from mailsink.message import new_id, observe_id
 from mailsink.search import parse_query
 from mailsink.store import open_store
 from mailsink.store.base import StoredMessage
-from mailsink.store.postgres import PostgresStore, describe, is_postgres_url
+from mailsink.store.postgres import PostgresStore, describe
 from mailsink.store.postgres.schema import SCHEMA_VERSION
 
 URL = Callable[[], str]
@@ -37,7 +38,7 @@ def two_nodes(url: str) -> Iterator[tuple[Mailbox, Mailbox]]:
 
 def _kinds(sub: Subscription, count: int) -> list[tuple[str, object]]:
     """Return the next ``count`` events of a subscription as (kind, data)."""
-    got = []
+    got: list[tuple[str, object]] = []
     for _ in range(count):
         event = sub.get(timeout=5)
         assert event is not None, f"only {got} arrived"
@@ -111,8 +112,8 @@ def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None
 
 
 def test_store_urls_are_recognised(url: str) -> None:
-    assert is_postgres_url("postgresql://h/db") and is_postgres_url("Postgres://h/db")
-    assert not is_postgres_url("mail.db")
+    assert is_postgres_store("postgresql://h/db") and is_postgres_store("Postgres://h/db")
+    assert not is_postgres_store("mail.db")
     store = open_store(url)
     try:
         assert isinstance(store, PostgresStore) and store.count() == 0

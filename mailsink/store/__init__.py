@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailsink.config import is_memory_store
+from mailsink.config import is_memory_store, is_postgres_store
 from mailsink.store.base import MAX_PAGE, Incoming, MessageStore, Page, StoredMessage
 from mailsink.store.memory import MemoryStore
 from mailsink.store.sqlite import SQLiteStore
@@ -27,7 +27,7 @@ def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> Messag
     """
     if is_memory_store(spec):
         return MemoryStore(max_messages)
-    if spec.lower().startswith(("postgresql://", "postgres://")):
+    if is_postgres_store(spec):
         try:
             from mailsink.store.postgres import PostgresStore
         except ImportError as error:

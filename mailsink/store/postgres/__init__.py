@@ -73,11 +73,4 @@ from __future__ import annotations
 
 from mailsink.store.postgres.store import PostgresStore, describe
 
-__all__ = ["URL_SCHEMES", "PostgresStore", "describe", "is_postgres_url"]
-
-URL_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres_url(spec: str) -> bool:
-    """Tell whether a ``--store`` value names a PostgreSQL database."""
-    return spec.lower().startswith(URL_SCHEMES)
+__all__ = ["PostgresStore", "describe"]
