@@ -463,7 +463,7 @@ class PostgresStore:
         """Return messages newest first, optionally only those matching a query."""
         start, limit = clamp_page(start, limit)
         where = compile_where(query, self.trigram)
-        with self._conn() as conn, conn.transaction():  # one snapshot for page and counts
+        with self._conn() as conn:
             total, unread = self._counts(conn)
             if where.headers:
                 ids = self._filtered_ids(conn, where)
