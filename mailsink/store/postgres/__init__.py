@@ -10,8 +10,9 @@ Map
     The tables, created or checked at start (versioned, under an advisory
     lock): ``mailsink_messages`` (one row per message: the raw bytes as
     ``bytea``, the envelope and summary as JSON, lowercased search columns,
-    a trigram index on the search text when ``pg_trgm`` can be created, GIN
-    indexes on addresses and tags); ``mailsink_counts`` (count deltas, so
+    a trigram index on the search text when ``pg_trgm`` can be created, which
+    also narrows address filters, and indexes on tags, unread and time);
+    ``mailsink_counts`` (count deltas, so
     that no single row is a lock every commit waits for); ``mailsink_schema``.
     Everything lives in the first schema of the ``search_path``.
 ``query.py``

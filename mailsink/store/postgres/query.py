@@ -2,8 +2,9 @@
 
 The condition is written against ``mailsink_messages`` (``schema.py``) with
 ``%s`` placeholders.  Free text uses the trigram index (``LIKE '%term%'``
-with ``pg_trgm``) where there is one; addresses, tags and times have indexes
-of their own.  Header terms are the one thing SQL cannot decide exactly
+with ``pg_trgm``) where there is one, and so do address filters (every
+address is in the search text) before the address columns decide; tags and
+times have indexes of their own.  Header terms are the one thing SQL cannot decide exactly
 (values are decoded at search time, :func:`mailsink.headers.header_matches`):
 SQL narrows the rows and :class:`Where` keeps the header terms for the store
 to check in Python.  The contract suite checks that every term answers as the
@@ -24,9 +25,6 @@ _ADDRESS_COLUMNS = {
     "bcc": ("s_bcc", "s_bcc_addrs"),
     "reply-to": ("s_reply_to", "s_reply_to_addrs"),
 }
-
-ALL_ADDRS = "(s_from_addrs || s_to_addrs || s_cc_addrs || s_bcc_addrs || s_reply_to_addrs)"
-"""The expression the address index is built on (``schema.py``)."""
 
 
 @dataclass
@@ -113,9 +111,9 @@ def _address(name: str, value: str, exact: bool, trigram: bool) -> tuple[str, li
     """Match an address filter by substring, or by whole address when exact."""
     fields = list(_ADDRESS_COLUMNS) if name == "addressed" else [name]
     if exact:
-        each = " OR ".join(f"{_ADDRESS_COLUMNS[f][1]} @> ARRAY[%s]::text[]" for f in fields)
-        return f"{ALL_ADDRS} @> ARRAY[%s]::text[] AND ({each})", [value] * (len(fields) + 1)
-    clause = " OR ".join(f"strpos({_ADDRESS_COLUMNS[f][0]}, %s) > 0" for f in fields)
+        clause = " OR ".join(f"{_ADDRESS_COLUMNS[f][1]} @> ARRAY[%s]::text[]" for f in fields)
+    else:
+        clause = " OR ".join(f"strpos({_ADDRESS_COLUMNS[f][0]}, %s) > 0" for f in fields)
     params: list[object] = [value] * len(fields)
     if trigram and len(value) >= 3 and "," not in value:
         # Every address is also in the search text, so the trigram index
