@@ -161,26 +161,35 @@ SQLITE_KINDS = ["indexed", "scanned", "lagging"]
 """The SQLite store searched through its text index, with no index, and with an
 index that holds only the first half of the corpus (the rest is scanned)."""
 
-KINDS = [*SQLITE_KINDS, "postgres"]
-"""Every store compared with the memory store: the SQLite kinds and PostgreSQL."""
+POSTGRES_KINDS = ["postgres", "postgres-new"]
+"""The PostgreSQL store with every text under its trigram index, and with none
+(the texts not moved yet, which are scanned)."""
+
+KINDS = [*SQLITE_KINDS, *POSTGRES_KINDS]
+"""Every store compared with the memory store."""
 
 
 @pytest.fixture(scope="module")
-def postgres_schema(postgres_server: PostgresServer) -> Iterator[str]:
-    """Yield the URL of a schema of its own for this module's PostgreSQL store."""
+def postgres_schemas(postgres_server: PostgresServer) -> Iterator[list[str]]:
+    """Yield the URLs of a schema of its own for each of this module's PostgreSQL stores."""
     import psycopg
 
-    name = f"contract_{secrets.token_hex(4)}"
+    names = [f"contract_{secrets.token_hex(4)}" for _ in POSTGRES_KINDS]
     with psycopg.connect(postgres_server.url(), autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield postgres_server.url() + "?options=" + quote(f"-csearch_path={name},public")
+        for name in names:
+            conn.execute(f"CREATE SCHEMA {name}")
+    yield [
+        postgres_server.url() + "?options=" + quote(f"-csearch_path={name},public")
+        for name in names
+    ]
     with psycopg.connect(postgres_server.url(), autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+        for name in names:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 @pytest.fixture(scope="module")
 def stores(
-    tmp_path_factory: pytest.TempPathFactory, postgres_schema: str
+    tmp_path_factory: pytest.TempPathFactory, postgres_schemas: list[str]
 ) -> Iterator[tuple[MemoryStore, dict[str, MessageStore]]]:
     """Yield a memory store and the other stores of each kind, holding the same corpus and flags."""
     from mailsink.store.postgres import PostgresStore
@@ -192,7 +201,8 @@ def stores(
         kind: SQLiteStore(folder / f"{kind}.db", text_index=kind != "scanned")
         for kind in SQLITE_KINDS
     }
-    sqlite["postgres"] = PostgresStore(postgres_schema).start()
+    for kind, url in zip(POSTGRES_KINDS, postgres_schemas, strict=True):
+        sqlite[kind] = PostgresStore(url, text_index=kind == "postgres").start()
     with contextlib.ExitStack() as held:
         stores: list[tuple[str, MessageStore]] = [("memory", memory), *sqlite.items()]
         for kind, store in stores:
@@ -212,6 +222,8 @@ def stores(
         indexed, lagging = sqlite["indexed"], sqlite["lagging"]
         assert isinstance(indexed, SQLiteStore) and isinstance(lagging, SQLiteStore)
         assert indexed.wait_indexed()
+        postgres = sqlite["postgres"]
+        assert isinstance(postgres, PostgresStore) and postgres.wait_indexed()
         lagging_index = lagging.text_index
         assert lagging_index is not None and lagging_index.upto < len(records)
         yield memory, sqlite

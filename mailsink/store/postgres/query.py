@@ -101,10 +101,20 @@ def like_pattern(value: str) -> str:
 
 
 def _text(value: str, trigram: bool) -> tuple[str, list[object]]:
-    """Match free text by substring: through the trigram index for three characters or more."""
+    """Match free text by substring, in the indexed texts and the ones not indexed yet.
+
+    Through the trigram index for three characters or more; shorter terms
+    (and stores without ``pg_trgm``) scan.
+    """
     if trigram and len(value) >= 3:
-        return "search LIKE %s", [like_pattern(value)]
-    return "strpos(search, %s) > 0", [value]
+        test, param = "search LIKE %s", like_pattern(value)
+    else:
+        test, param = "strpos(search, %s) > 0", value
+    clause = (
+        f"id IN (SELECT id FROM mailsink_text WHERE {test} "
+        f"UNION ALL SELECT id FROM mailsink_text_new WHERE {test})"
+    )
+    return clause, [param, param]
 
 
 def _address(name: str, value: str, exact: bool, trigram: bool) -> tuple[str, list[object]]:
@@ -119,5 +129,6 @@ def _address(name: str, value: str, exact: bool, trigram: bool) -> tuple[str, li
         # Every address is also in the search text, so the trigram index
         # narrows the rows first (a superset); the column test then decides.
         # A value with a comma could span two addresses of one header: not so.
-        return f"search LIKE %s AND ({clause})", [like_pattern(value), *params]
+        prefilter, prefilter_params = _text(value, trigram)
+        return f"{prefilter} AND ({clause})", [*prefilter_params, *params]
     return clause, params

@@ -30,6 +30,7 @@ from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
 from mailsink.store.postgres.query import Where, compile_where
 from mailsink.store.postgres.schema import COUNTS_LOCK, PRUNE_LOCK, migrate
+from mailsink.store.postgres.text_index import TextIndexer
 
 if TYPE_CHECKING:
     from mailsink.events import EventData, EventKind
@@ -51,9 +52,14 @@ _INSERT = (
     "INSERT INTO mailsink_messages (id, received, size, attachments, inline_parts, tags, "
     "s_tags, envelope, summary, s_subject, s_message_id, s_from, s_from_addrs, s_to, "
     "s_to_addrs, s_cc, s_cc_addrs, s_bcc, s_bcc_addrs, s_reply_to, s_reply_to_addrs, "
-    "s_headers, search, raw) VALUES "
+    "s_headers, raw) VALUES "
     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s, %s, %s)"
+    "%s, %s)"
+)
+_INSERT_TEXT = "INSERT INTO mailsink_text_new (id, search) VALUES (%s, %s)"
+_SEARCH_TEXT = (
+    "coalesce((SELECT search FROM mailsink_text_new t WHERE t.id = m.id), "
+    "(SELECT search FROM mailsink_text t WHERE t.id = m.id), '')"
 )
 
 Row = tuple[Any, ...]
@@ -79,8 +85,8 @@ def _addrs(addresses: tuple[Address, ...]) -> list[str]:
     return [_text(a.address.lower()) for a in addresses]
 
 
-def _row(item: Incoming) -> tuple[object, ...]:
-    """Return the column values of an incoming message, in ``_INSERT``'s order."""
+def _row(item: Incoming) -> tuple[tuple[object, ...], tuple[str, str]]:
+    """Return the ``_INSERT`` values of an incoming message, and its ``_INSERT_TEXT`` values."""
     s = item.summary
     sender = (s.from_,) if s.from_ else ()
     record = StoredMessage(item.id, item.received, item.envelope, s, False, s.tags)
@@ -107,9 +113,8 @@ def _row(item: Incoming) -> tuple[object, ...]:
         _text(address_text(s.reply_to)),
         _addrs(s.reply_to),
         _text(header_block(item.raw)),
-        _text(search_text(record)),
         item.raw,
-    )
+    ), (item.id, _text(search_text(record)))
 
 
 def _record(row: Row, text: str = "") -> StoredMessage:
@@ -144,14 +149,17 @@ class PostgresStore:
         *,
         pool_size: int = POOL_SIZE,
         timeout: float = CONNECT_TIMEOUT,
+        text_index: bool = True,
     ) -> None:
         """Prepare a store on the database ``conninfo`` names (a URL or libpq's key=value).
 
-        Nothing connects until :meth:`start`.
+        Nothing connects until :meth:`start`.  ``text_index=False`` moves no
+        text under the trigram index (tests use it to check the scan path).
         """
         self.conninfo = conninfo
         self.max_messages = max_messages
         self.timeout = timeout
+        self._text_index = text_index
         self.node = secrets.token_hex(8)
         """This process's name in change notifications (its own are ignored)."""
         self._pool = ConnectionPool(
@@ -169,6 +177,7 @@ class PostgresStore:
         self.channel = ""
         self._followers: builtins.list[Publish] = []
         self._listener: ChangeListener | None = None
+        self._indexer: TextIndexer | None = None
         self._writes = 0
         self._started = False
         self._lock = threading.Lock()
@@ -195,6 +204,9 @@ class PostgresStore:
             except BaseException:
                 self._pool.close()
                 raise
+            if self.trigram and self._text_index:
+                self._indexer = TextIndexer(self._pool)
+                self._indexer.start()
             self._listener = ChangeListener(
                 self.conninfo, self.channel, self.node, self._on_notice, self.timeout
             )
@@ -208,6 +220,9 @@ class PostgresStore:
             if self._listener is not None:
                 self._listener.stop(wake=self._wake_listener)
                 self._listener = None
+            if self._indexer is not None:
+                self._indexer.stop()
+                self._indexer = None
             self._pool.close()
             self._started = False
 
@@ -274,25 +289,32 @@ class PostgresStore:
 
     def _on_notice(self, notice: Notice) -> None:
         """Turn another node's change into events (on the listener thread)."""
-        from mailsink.events import Changed, Truncated
-
-        if not self._followers:
-            return
-        events: builtins.list[tuple[EventKind, EventData]] = []
         if notice.kind == "new":
             for message_id in notice.ids:
                 observe_id(message_id)
-            events = [("new", m) for m in self._fetch(notice.ids)]
-        elif notice.kind in ("update", "delete"):
-            kind: EventKind = "update" if notice.kind == "update" else "delete"
-            events = [(kind, Changed(notice.ids, read=notice.read, tags=notice.tags))]
-        elif notice.kind == "truncate":
-            events = [("truncate", Truncated(notice.count))]
-        elif notice.kind == "resync":
-            events = [("resync", None)]
-        for kind, data in events:
+            if self._indexer is not None:
+                self._indexer.notify()  # any node may move the texts under the index
+        if not self._followers:
+            return
+        for kind, data in self._events_of(notice):
             for publish in self._followers:
                 publish(kind, data)
+
+    def _events_of(self, notice: Notice) -> builtins.list[tuple[EventKind, EventData]]:
+        """Return the events that announce another node's change."""
+        from mailsink.events import Changed, Truncated
+
+        if notice.kind == "new":
+            return [("new", m) for m in self._fetch(notice.ids)]
+        if notice.kind == "update":
+            return [("update", Changed(notice.ids, read=notice.read, tags=notice.tags))]
+        if notice.kind == "delete":
+            return [("delete", Changed(notice.ids))]
+        if notice.kind == "truncate":
+            return [("truncate", Truncated(notice.count))]
+        if notice.kind == "resync":
+            return [("resync", None)]
+        return []
 
     def _fetch(self, ids: tuple[str, ...]) -> builtins.list[StoredMessage]:
         """Return the records of these IDs, oldest first, with their search text filled in.
@@ -301,7 +323,8 @@ class PostgresStore:
         """
         with self._conn() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS}, search FROM mailsink_messages WHERE id = ANY(%s) ORDER BY id",
+                f"SELECT {_COLUMNS}, {_SEARCH_TEXT} FROM mailsink_messages m "
+                "WHERE id = ANY(%s) ORDER BY id",
                 (list(ids),),
             ).fetchall()
         records = []
@@ -318,12 +341,15 @@ class PostgresStore:
         rows = [_row(item) for item in batch]
         with self._write() as conn:
             with conn.cursor() as cur:
-                cur.executemany(_INSERT, rows)
+                cur.executemany(_INSERT, [values for values, _text in rows])
+                cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
             self._count_delta(conn, len(batch), len(batch))
             pruned = self._prune(conn)
             self._notify(conn, "new", tuple(item.id for item in batch))
             if pruned:
                 self._notify(conn, "delete", tuple(pruned))
+        if self._indexer is not None:
+            self._indexer.notify()
         return pruned
 
     def _prune(self, conn: psycopg.Connection[Row]) -> builtins.list[str]:
@@ -364,7 +390,9 @@ class PostgresStore:
         """Delete every message; return how many there were."""
         with self._write() as conn:
             count = self._counts(conn)[0]
-            conn.execute("TRUNCATE mailsink_messages, mailsink_counts")
+            conn.execute(
+                "TRUNCATE mailsink_messages, mailsink_counts, mailsink_text, mailsink_text_new"
+            )
             self._notify(conn, "truncate", count=count)
         return count
 
@@ -541,10 +569,18 @@ class PostgresStore:
         with self._conn() as conn:
             row = conn.execute(
                 "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
-                "WHERE c.relname IN ('mailsink_messages', 'mailsink_counts', 'mailsink_schema') "
+                "WHERE c.relname IN ('mailsink_messages', 'mailsink_counts', 'mailsink_schema', "
+                "'mailsink_text', 'mailsink_text_new') "
                 "AND c.relnamespace = current_schema()::regnamespace"
             ).fetchone()
         return int(row[0] or 0) if row else 0
+
+    def wait_indexed(self, timeout: float = 60.0) -> bool:
+        """Wait until every message's text is under the trigram index (tests, benchmarks).
+
+        Searches never need this: texts not indexed yet are scanned.
+        """
+        return self._indexer is None or self._indexer.wait_indexed(timeout)
 
     def ready(self) -> bool:
         """Tell whether the database answers now (``/readyz``)."""
