@@ -29,6 +29,7 @@ from pg_server import PostgresServer, start_server
 from procs import Running, start_mailsink
 
 pytestmark = pytest.mark.slow
+pytest_plugins = ["pytester"]
 
 Nodes = Callable[[int, str], list[Running]]
 
@@ -321,3 +322,34 @@ def test_a_database_restart_under_load_costs_4xx_and_loses_nothing(
     assert refused, "the gap answered 4xx"
     missing = set(acknowledged) - _stored_hashes(node)
     assert missing == set(), f"{len(missing)} acknowledged messages are gone"
+
+
+REMOTE_TESTS = """
+import smtplib, threading
+
+def send(ms, to, subject):
+    data = f"From: app@example.test\\r\\nTo: {to}\\r\\nSubject: {subject}\\r\\n\\r\\nhi\\r\\n"
+    with smtplib.SMTP(ms.host, ms.port) as client:
+        client.sendmail("app@example.test", [to], data.encode())
+
+def test_sent_to_one_node_asserted_on_another(mailsink):
+    me = mailsink.address("user@example.test")
+    send(mailsink, me, "via node a")
+    assert mailsink.assert_sent(to=me).subject == "via node a"
+
+def test_a_wait_on_one_node_sees_mail_sent_later_to_another(mailsink):
+    me = mailsink.address("late")
+    threading.Timer(0.3, send, (mailsink, me, "late one")).start()
+    assert mailsink.wait_for(subject="late one", timeout=10).to == [me]
+"""
+
+
+def test_the_pytest_plugin_in_remote_mode_spans_nodes(
+    nodes: Nodes, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = nodes(2, "")
+    monkeypatch.setenv("MAILSINK_PYTEST_URL", str(b.web_url))  # reads and waits on node b
+    monkeypatch.setenv("MAILSINK_PYTEST_SMTP", f"{a.smtp[0]}:{a.smtp[1]}")  # sends to node a
+    pytester.makepyfile(REMOTE_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -10,9 +10,10 @@ Map
     The tables, created or checked at start (versioned, under an advisory
     lock): ``mailsink_messages`` (one row per message: the raw bytes as
     ``bytea``, the envelope and summary as JSON, lowercased search columns,
-    a trigram index on the search text when ``pg_trgm`` can be created, which
-    also narrows address filters, and indexes on tags, unread and time);
-    ``mailsink_counts`` (count deltas, so
+    indexes on tags, unread and time); the search texts, in
+    ``mailsink_text_new`` until they are moved to ``mailsink_text``, which
+    has the trigram index (when ``pg_trgm`` can be created) that free text
+    and address filters go through; ``mailsink_counts`` (count deltas, so
     that no single row is a lock every commit waits for); ``mailsink_schema``.
     Everything lives in the first schema of the ``search_path``.
 ``query.py``
@@ -21,6 +22,9 @@ Map
 ``store.py``
     :class:`PostgresStore`, the ``MessageStore`` contract over a connection
     pool (psycopg 3 and psycopg-pool).
+``text_index.py``
+    The thread that moves new texts under the trigram index in batches,
+    one node at a time, so that the 250 never waits for the index.
 ``changes.py``
     Events across nodes: ``pg_notify`` in each write transaction, and the
     thread that ``LISTEN``s for the other nodes' notifications.
@@ -64,7 +68,8 @@ Threads
 -------
 The ingestor's writer thread writes; web and listener threads read through
 the pool (``POOL_SIZE`` connections at most, autocommit); one
-``mailsink-listen`` thread per store holds its own connection in ``LISTEN``.
+``mailsink-listen`` thread per store holds its own connection in ``LISTEN``;
+one ``mailsink-index`` thread moves texts under the index (through the pool).
 Building a store connects nothing; :meth:`PostgresStore.start` opens the
 pool, migrates and starts the listener; :meth:`PostgresStore.close` stops
 them.
