@@ -77,31 +77,56 @@ def inline_limit(store: object, store_sync: str = "normal") -> int:
     return INLINE_MAX
 
 
+REMOTE_WRITERS = 4
+"""Writer threads for a store whose commit is a network round trip (:func:`writer_count`)."""
+
+
+def writer_count(store: object) -> int:
+    """Return how many writer threads store batches for this store at once.
+
+    One, so that IDs follow the order of commits, except for a store whose
+    commit is a network round trip (``remote_commit``): there a batch spends
+    most of its time waiting for the database's WAL flush, and with one
+    writer each batch also waits for the one before it.  With several, the
+    next batch is on its way while the last one commits (PostgreSQL flushes
+    concurrent commits together).  Nodes of a shared store order by ID, not
+    by commit, so nothing is lost by it.
+    """
+    return REMOTE_WRITERS if getattr(store, "remote_commit", False) else 1
+
+
 class Ingestor:
     """Summarise, number and store received messages; the only way mail enters a mailbox."""
 
-    def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX) -> None:
+    def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX, writers: int = 1) -> None:
+        """``writers`` > 1 stores that many batches at once (see :func:`writer_count`)."""
         self.mailbox = mailbox
         self.inline_max = inline_max
+        self.writers = max(1, writers)
         self._order = threading.Lock()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit] = (
             weakref.WeakKeyDictionary()
         )
 
     def start(self) -> Ingestor:
-        """Start the writer thread (idempotent); return self."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="mailsink-ingest", daemon=True)
-            self._thread.start()
+        """Start the writer thread(s) (idempotent); return self."""
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name="mailsink-ingest", daemon=True)
+                for _ in range(self.writers)
+            ]
+            for thread in self._threads:
+                thread.start()
         return self
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish the queued messages and stop the writer thread."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._jobs.put(None)
+        """Finish the queued messages and stop the writer thread(s)."""
+        threads, self._threads = self._threads, []
+        for _thread in threads:
+            self._jobs.put(None)  # each thread ends on the first None it takes
+        for thread in threads:
             thread.join(timeout)
 
     def stores_inline(self, size: int) -> bool:
@@ -164,7 +189,7 @@ class Ingestor:
 
     def _submit(self, raw: bytes, envelope: Envelope, done: Done) -> None:
         """Queue a message; ``done`` is called from the writer thread when it is stored."""
-        if self._thread is None:
+        if not self._threads:
             raise RuntimeError("the ingestor is not running: call start() first")
         self._jobs.put(_Job(raw, envelope, done))
 
@@ -183,7 +208,11 @@ class Ingestor:
                 Incoming(new_id(), now, raw, envelope, summary)
                 for (raw, envelope), summary in zip(items, summaries, strict=True)
             ]
-            return incoming, self.mailbox.add(incoming)
+            if self.writers == 1:
+                return incoming, self.mailbox.add(incoming)
+        # Several writers (a shared store): batches commit side by side, and the
+        # IDs, given out in order above, are what the store lists by.
+        return incoming, self.mailbox.add(incoming)
 
     def _run(self) -> None:
         """Take batches of jobs until told to stop."""

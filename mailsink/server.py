@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsink.config import Settings, connect_host
-from mailsink.ingest import Ingestor, inline_limit
+from mailsink.ingest import Ingestor, inline_limit, writer_count
 from mailsink.mailbox import Mailbox
 from mailsink.smtp import CatchAllHandler, SMTPListener
 from mailsink.store import open_store
@@ -46,7 +46,11 @@ class Sink:
             self.settings.store, self.settings.max_messages, self.settings.store_sync
         )
         self.mailbox = Mailbox(self.store)
-        self.ingestor = Ingestor(self.mailbox, inline_limit(self.store, self.settings.store_sync))
+        self.ingestor = Ingestor(
+            self.mailbox,
+            inline_limit(self.store, self.settings.store_sync),
+            writers=writer_count(self.store),
+        )
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 Publish = Callable[["EventKind", "EventData"], object]
 """Where other nodes' changes go: :meth:`mailsink.events.EventBus.publish`."""
 
-POOL_SIZE = 8
+POOL_SIZE = 10
 CONNECT_TIMEOUT = 5.0
 """Seconds a call waits for a connection before it fails (SMTP then answers 451)."""
 FOLD_EVERY = 256
@@ -140,7 +140,7 @@ class PostgresStore:
     """Keep messages in a PostgreSQL database that other mailsink nodes may share."""
 
     remote_commit = True
-    """A commit is a network round trip: the ingestor stores on its writer thread."""
+    """A commit is a network round trip: the ingestor stores on writer threads (ingest.py)."""
 
     def __init__(
         self,
