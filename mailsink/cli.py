@@ -40,6 +40,9 @@ def startup_lines(sink: Sink) -> list[str]:
     if sink.listener and sink.listener.smtps_address:
         shost, sport = sink.listener.smtps_address
         lines.append(f"  SMTPS (implicit TLS) on {shost}:{sport}")
+    if sink.readers is not None:
+        for name, (rhost, rport) in sink.readers.addresses.items():
+            lines.append(f"  {name.upper()} on {rhost}:{rport}")
     if sink.web_url:
         lines.append(f"  web UI and API at {sink.web_url}/")
     store = describe_store(s.store)
@@ -53,6 +56,7 @@ def startup_lines(sink: Sink) -> list[str]:
     for bound, label in (
         (s.smtp_host, "SMTP"),
         (s.http_host if s.http_port is not None else "", "HTTP"),
+        *((host, name.upper()) for name, host, _port in s.reader_endpoints()),
     ):
         if bound and not is_loopback(bound):
             lines.append(

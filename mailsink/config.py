@@ -65,6 +65,19 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     """Extra Host header names the web server answers to (beyond the bound address)."""
     cors_origins: tuple[str, ...] = ()
+    # POP3 and IMAP (issue 16): each listener is off while its port is None.
+    pop3_host: str = "127.0.0.1"
+    pop3_port: int | None = None
+    pop3s_host: str = "127.0.0.1"
+    pop3s_port: int | None = None
+    imap_host: str = "127.0.0.1"
+    imap_port: int | None = None
+    imaps_host: str = "127.0.0.1"
+    imaps_port: int | None = None
+    reader_connections: int = 100
+    """Most POP3 and IMAP connections open at once (together); more are refused."""
+    reader_idle_timeout: float = 1800.0
+    """Seconds a silent POP3/IMAP client is kept (RFC 3501 asks for at least 30 minutes)."""
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
 
@@ -77,13 +90,34 @@ class Settings:
     @property
     def tls_enabled(self) -> bool:
         """Tell whether a TLS context is needed at all."""
-        return self.tls or self.smtps_port is not None or self.require_tls
+        return (
+            self.tls
+            or self.smtps_port is not None
+            or self.require_tls
+            or self.pop3s_port is not None
+            or self.imaps_port is not None
+        )
+
+    def reader_endpoints(self) -> list[tuple[str, str, int]]:
+        """Return (name, host, port) of each POP3/IMAP listener switched on."""
+        return [
+            (name, host, port)
+            for name, host, port in (
+                ("pop3", self.pop3_host, self.pop3_port),
+                ("pop3s", self.pop3s_host, self.pop3s_port),
+                ("imap", self.imap_host, self.imap_port),
+                ("imaps", self.imaps_host, self.imaps_port),
+            )
+            if port is not None
+        ]
 
 
 def _check_listeners(s: Settings) -> None:
     _check_port("smtp_port", s.smtp_port, optional=False)
     _check_port("smtps_port", s.smtps_port, optional=True)
     _check_port("http_port", s.http_port, optional=True)
+    for reader in ("pop3", "pop3s", "imap", "imaps"):
+        _check_port(f"{reader}_port", getattr(s, f"{reader}_port"), optional=True)
     for name in ("smtp_host", "smtps_host", "http_host", "store"):
         _check_type(name, getattr(s, name), str)
     if s.store_sync not in STORE_SYNC_MODES:
@@ -107,11 +141,16 @@ def _check_limits(s: Settings) -> None:
     _check_int("max_recipients", s.max_recipients, minimum=1)
     _check_int("http_threads", s.http_threads, minimum=1)
     _check_int("max_request_bytes", s.max_request_bytes, minimum=1)
-    timeout = s.idle_timeout
+    _check_int("reader_connections", s.reader_connections, minimum=1)
+    _check_seconds("idle_timeout", s.idle_timeout)
+    _check_seconds("reader_idle_timeout", s.reader_idle_timeout)
+
+
+def _check_seconds(name: str, timeout: object) -> None:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise SettingsError("idle_timeout", f"expected seconds, got {timeout!r}")
+        raise SettingsError(name, f"expected seconds, got {timeout!r}")
     if not (timeout > 0 and math.isfinite(timeout)):
-        raise SettingsError("idle_timeout", f"must be a positive number, got {timeout!r}")
+        raise SettingsError(name, f"must be a positive number, got {timeout!r}")
 
 
 def _check_tls_and_auth(s: Settings) -> None:

@@ -72,7 +72,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageSto
         url: PostgresURL = request.getfixturevalue("postgres_url")
         made = PostgresStore(url()).start()
     else:
-        made = SQLiteStore(tmp_path / "mail.db", text_index=request.param == "sqlite")
+        made = SQLiteStore(tmp_path / "mail.db", text_index=request.param == "sqlite").start()
     yield made
     made.close()
 

@@ -40,7 +40,7 @@ def api_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
 
         store = PostgresStore(request.getfixturevalue("postgres_url")()).start()
     else:
-        store = SQLiteStore(tmp_path / "api.db")
+        store = SQLiteStore(tmp_path / "api.db").start()
     made = make_api(store)
     yield made
     made.close()

@@ -1,7 +1,7 @@
 """Every store's search agrees: the same corpus, the same queries, the same answers.
 
 The memory store filters with a Python predicate (``store/match.py``), the
-SQLite store with SQL and FTS5 (``store/sqlite_query.py``), the PostgreSQL
+SQLite store with SQL and FTS5 (``store/sqlite/query.py``), the PostgreSQL
 store with SQL and pg_trgm (``store/postgres/query.py``); this suite runs
 every kind of term, negated too, against all of them and through the HTTP API.
 """
@@ -198,7 +198,7 @@ def stores(
     folder = Path(tmp_path_factory.mktemp("contract"))
     memory = MemoryStore()
     sqlite: dict[str, MessageStore] = {
-        kind: SQLiteStore(folder / f"{kind}.db", text_index=kind != "scanned")
+        kind: SQLiteStore(folder / f"{kind}.db", text_index=kind != "scanned").start()
         for kind in SQLITE_KINDS
     }
     for kind, url in zip(POSTGRES_KINDS, postgres_schemas, strict=True):
@@ -264,7 +264,7 @@ def test_search_api_answers_the_same_over_every_store(
     records = _incoming()
     apis = [
         make_api(MemoryStore()),
-        make_api(SQLiteStore(tmp_path / "api.db")),
+        make_api(SQLiteStore(tmp_path / "api.db").start()),
         make_api(PostgresStore(postgres_url()).start()),
     ]
     try:

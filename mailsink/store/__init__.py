@@ -22,8 +22,10 @@ __all__ = [
 def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> MessageStore:
     """Open the store named by ``--store``: ``memory``, a PostgreSQL URL or a SQLite file.
 
-    A PostgreSQL store is returned started (connected, tables checked, its
-    change feed listening); it needs the ``mailsink[postgres]`` extra.
+    Either disk store is returned started: a SQLite store's helper threads
+    (:meth:`SQLiteStore.start`), a PostgreSQL store connected, its tables
+    checked and its change feed listening (it needs the ``mailsink[postgres]``
+    extra); both stop when the store is closed.
     """
     if is_memory_store(spec):
         return MemoryStore(max_messages)
@@ -35,4 +37,4 @@ def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> Messag
                 f"the PostgreSQL store needs psycopg: pip install 'mailsink[postgres]' ({error})"
             ) from None
         return PostgresStore(spec, max_messages).start()
-    return SQLiteStore(spec, max_messages, synchronous=sync)
+    return SQLiteStore(spec, max_messages, synchronous=sync).start()

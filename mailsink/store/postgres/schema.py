@@ -11,6 +11,8 @@ lock, so only one of them creates the tables.
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -28,6 +30,7 @@ INDEX_LOCK = 4
 _TABLES = """
 CREATE TABLE mailsink_messages (
     id text COLLATE "C" PRIMARY KEY,
+    uid bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     received double precision NOT NULL,
     read boolean NOT NULL DEFAULT false,
     size integer NOT NULL,
@@ -64,12 +67,22 @@ CREATE TABLE mailsink_counts (
     total bigint NOT NULL,
     unread bigint NOT NULL
 );
-CREATE TABLE mailsink_schema (version integer NOT NULL, trigram boolean NOT NULL);
+CREATE TABLE mailsink_schema (
+    version integer NOT NULL,
+    trigram boolean NOT NULL,
+    uid_validity bigint NOT NULL
+);
 """
 """Version 1.
 
 ``id`` sorts bytewise (``COLLATE "C"``): IDs begin with the time, so their
-order is the order of arrival.  The ``s_*`` columns are lowercased copies for
+order is the order of arrival.  ``uid`` is the IMAP/POP3 UID, from the
+table's identity sequence: shared by every node, never given twice, and kept
+by ``TRUNCATE`` (delete-all); ``mailsink_schema.uid_validity`` is set once,
+when the tables are made.  Two batches committing at the same moment (on two
+nodes or two writers) may become visible in the other order than their
+UIDs, for a moment; an IMAP client that fetched new mail in between sees the
+lower UID only at its next full look.  The ``s_*`` columns are lowercased copies for
 searching (``*_addrs`` the bare addresses, for exact matches).
 
 The search text of each message (lowercased; ``store/match.py``'s
@@ -92,12 +105,17 @@ a lock that every node's commits queue on."""
 _TRIGRAM_INDEX = "CREATE INDEX mailsink_text_search ON mailsink_text USING gin (search {opclass})"
 
 
-def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
-    """Create the tables if they are missing; refuse another version.
+@dataclass(frozen=True)
+class Schema:
+    """What the store learns from the tables at start."""
 
-    Returns whether the trigram index exists (free text is then found
-    through it; otherwise by scanning).
-    """
+    trigram: bool
+    """Whether the trigram index exists (else free text is found by scanning)."""
+    uid_validity: int
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> Schema:
+    """Create the tables if they are missing; refuse another version."""
     with conn.transaction():
         conn.execute(
             "SELECT pg_advisory_xact_lock(hashtext(current_schema()), %s)", (MIGRATE_LOCK,)
@@ -107,7 +125,7 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
             raise RuntimeError("PostgreSQL: the search_path names no schema to keep the tables in")
         exists = conn.execute("SELECT to_regclass('mailsink_schema') IS NOT NULL").fetchone()
         if exists and exists[0]:
-            row = conn.execute("SELECT version, trigram FROM mailsink_schema").fetchone()
+            row = conn.execute("SELECT version FROM mailsink_schema").fetchone()
             version = int(row[0]) if row else 0  # type: ignore[call-overload]
             if version != SCHEMA_VERSION:
                 newer = version > SCHEMA_VERSION
@@ -119,15 +137,18 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
                         else f"is not supported (this mailsink reads version {SCHEMA_VERSION})"
                     )
                 )
-            return bool(row[1]) if row else False
+            found = conn.execute("SELECT trigram, uid_validity FROM mailsink_schema").fetchone()
+            assert found is not None
+            return Schema(bool(found[0]), int(found[1]))  # type: ignore[call-overload]
         conn.execute(_TABLES)
         trigram = _create_trigram_index(conn)
+        validity = int(time.time()) & 0xFFFFFFFF or 1  # as SQLite's: the second it was made
         conn.execute(
-            "INSERT INTO mailsink_schema (version, trigram) VALUES (%s, %s)",
-            (SCHEMA_VERSION, trigram),
+            "INSERT INTO mailsink_schema (version, trigram, uid_validity) VALUES (%s, %s, %s)",
+            (SCHEMA_VERSION, trigram, validity),
         )
         log.info("created mailsink tables (version %s) in schema %s", SCHEMA_VERSION, schema[0])
-        return trigram
+        return Schema(trigram, validity)
 
 
 def _create_trigram_index(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

@@ -174,6 +174,7 @@ class PostgresStore:
             name="mailsink",
         )
         self.trigram = False
+        self._uid_validity = 0
         self.channel = ""
         self._followers: builtins.list[Publish] = []
         self._listener: ChangeListener | None = None
@@ -198,7 +199,8 @@ class PostgresStore:
                 ) from None
             try:
                 with self._pool.connection() as conn:
-                    self.trigram = migrate(conn)
+                    schema = migrate(conn)
+                    self.trigram, self._uid_validity = schema.trigram, schema.uid_validity
                     row = conn.execute("SELECT current_schema()").fetchone()
                     self.channel = f"mailsink:{row[0] if row else 'public'}"
             except BaseException:
@@ -540,6 +542,24 @@ class PostgresStore:
                 where.params,
             ).fetchall()
         return [str(r[0]) for r in rows]
+
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching) with uid > after, oldest first."""
+        where = compile_where(query, self.trigram)
+        columns = "uid, id, s_headers" if where.headers else "uid, id"
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM mailsink_messages WHERE ({where.sql}) AND uid > %s "
+                "ORDER BY uid",
+                [*where.params, int(after)],
+            ).fetchall()
+        if where.headers:
+            rows = [r for r in rows if where.keeps(str(r[2]))]
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def uid_validity(self) -> int:
+        """Return the UIDVALIDITY set when the tables were made (``schema.py``)."""
+        return self._uid_validity
 
     def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
         """Return a predicate that tells whether one of this store's records matches."""
