@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import poplib
 import socket
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import pytest
 
-from helpers import incoming
+from helpers import incoming, make_raw
 from mailsink.config import is_postgres_store
 from mailsink.events import Changed, Subscription, Truncated
 from mailsink.mailbox import Mailbox
@@ -18,6 +21,7 @@ from mailsink.store import open_store
 from mailsink.store.base import StoredMessage
 from mailsink.store.postgres import PostgresStore, describe
 from mailsink.store.postgres.schema import SCHEMA_VERSION
+from reader_helpers import RawSession, send
 
 URL = Callable[[], str]
 
@@ -121,3 +125,30 @@ def test_store_urls_are_recognised(url: str) -> None:
         assert store.disk_usage() > 0
     finally:
         store.close()
+
+
+def test_imap_and_pop3_on_one_node_serve_mail_sent_to_another(
+    make_sink: Any, postgres_url: URL
+) -> None:
+    url = postgres_url()
+    a = make_sink(store=url)
+    b = make_sink(store=url, pop3_port=0, imap_port=0)
+    send(a, make_raw(subject="to node a"))
+    pop = poplib.POP3(*b.reader_address("pop3"), timeout=10)
+    pop.user("any")
+    pop.pass_("any")
+    assert pop.stat()[0] == 1
+    pop.quit()
+    client = RawSession(b.reader_address("imap"))
+    client.line()
+    client.send(b"a LOGIN any any\r\nb SELECT INBOX\r\n")
+    assert any(line.startswith(b"* 1 EXISTS") for line in client.until(b"b OK"))
+    client.send(b"c IDLE\r\n")
+    assert client.line().startswith(b"+ ")
+    send(a, make_raw(subject="while b idles"))
+    deadline = time.monotonic() + 5
+    while not client.line().endswith(b"2 EXISTS\r\n"):
+        assert time.monotonic() < deadline
+    client.send(b"DONE\r\n")
+    client.until(b"c OK")
+    client.close()
