@@ -134,7 +134,8 @@ def test_imap_and_pop3_on_one_node_serve_mail_sent_to_another(
     a = make_sink(store=url)
     b = make_sink(store=url, pop3_port=0, imap_port=0)
     send(a, make_raw(subject="to node a"))
-    pop = poplib.POP3(*b.reader_address("pop3"), timeout=10)
+    host, port = b.reader_address("pop3")
+    pop = poplib.POP3(host, port, timeout=10)
     pop.user("any")
     pop.pass_("any")
     assert pop.stat()[0] == 1
