@@ -102,7 +102,13 @@ them cost more at ingest than the disk it saved.
 on read and folded into one row now and then: a single counter row would be
 a lock that every node's commits queue on."""
 
-_TRIGRAM_INDEX = "CREATE INDEX mailsink_text_search ON mailsink_text USING gin (search {opclass})"
+_TRIGRAM_INDEX = (
+    "CREATE INDEX mailsink_text_search ON mailsink_text USING gin (search {opclass}) "
+    "WITH (gin_pending_list_limit = 16384)"
+)
+"""A 16 MB pending list (4 MB by default): merging bigger runs of new entries into the
+index cut its cost per message by about 40% (measured with 32 MB), for a longer list that
+each search also scans."""
 
 
 @dataclass(frozen=True)
