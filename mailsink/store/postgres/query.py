@@ -78,7 +78,8 @@ def _term(term: Term, trigram: bool) -> tuple[str, list[object]]:  # noqa: PLR09
     if name == "message-id":
         return "strpos(s_message_id, %s) > 0", [value]
     if name == "tag":
-        return "cardinality(s_tags) > 0 AND s_tags @> ARRAY[%s]::text[]", [value]
+        # The condition of the partial index of tagged messages, so that it is used.
+        return "cardinality(tags) > 0 AND s_tags @> ARRAY[%s]::text[]", [value]
     if name == "is":
         return {"read": "read", "unread": "NOT read", "tagged": "cardinality(tags) > 0"}[value], []
     if name == "has":

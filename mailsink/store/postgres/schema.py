@@ -52,8 +52,7 @@ CREATE TABLE mailsink_messages (
 );
 ALTER TABLE mailsink_messages ALTER COLUMN raw SET STORAGE EXTERNAL;
 CREATE INDEX mailsink_messages_unread ON mailsink_messages (id) WHERE NOT read;
-CREATE INDEX mailsink_messages_tagged ON mailsink_messages USING gin (s_tags)
-    WHERE cardinality(s_tags) > 0;
+CREATE INDEX mailsink_messages_tagged ON mailsink_messages (tags) WHERE cardinality(tags) > 0;
 CREATE INDEX mailsink_messages_received ON mailsink_messages (received);
 CREATE TABLE mailsink_text_new (
     id text COLLATE "C" PRIMARY KEY REFERENCES mailsink_messages (id) ON DELETE CASCADE,

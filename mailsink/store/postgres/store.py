@@ -438,7 +438,7 @@ class PostgresStore:
         """Rewrite the tags of every message carrying ``tag``; return the IDs changed."""
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT id, tags FROM mailsink_messages WHERE cardinality(s_tags) > 0 "
+                "SELECT id, tags FROM mailsink_messages WHERE cardinality(tags) > 0 "
                 "AND s_tags @> ARRAY[%s]::text[] ORDER BY id FOR UPDATE",
                 (tag.lower(),),
             ).fetchall()
@@ -579,7 +579,7 @@ class PostgresStore:
         """Return every tag in use, sorted case-insensitively."""
         with self._conn() as conn:
             rows = conn.execute(
-                "SELECT DISTINCT tags FROM mailsink_messages WHERE cardinality(s_tags) > 0"
+                "SELECT DISTINCT tags FROM mailsink_messages WHERE cardinality(tags) > 0"
             ).fetchall()
         found = normalize_tags(t for (tags,) in rows for t in tags)
         return sorted(found, key=str.lower)
