@@ -19,10 +19,26 @@ import socket
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from mailsink.chaos import Chaos
 from mailsink.config import WILDCARD_HOSTS, Settings
+from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
-from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
+from mailsink.relay.relayer import Relayer
+from mailsink.web import (
+    api,
+    checks_api,
+    events_api,
+    faults_api,
+    health,
+    mailhog,
+    message_api,
+    openapi,
+    relay_api,
+    send,
+    ui,
+    view,
+)
 from mailsink.web.errors import ApiError, json_error
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
 
@@ -30,8 +46,11 @@ BLUEPRINTS = (
     health.bp,  # /livez, /readyz
     api.bp,  # Mailpit v1: list, search, mark, delete, tags, info
     message_api.bp,  # Mailpit v1: one message, its headers, raw source and parts
+    checks_api.bp,  # Mailpit v1 html/link/sa-check, and our auth-check
     view.bp,  # the sandboxed HTML/text views
     send.bp,  # POST /api/v1/send
+    relay_api.bp,  # release to the upstream (Mailpit's and MailHog's routes)
+    faults_api.bp,  # /api/v1/chaos (Mailpit) and /api/v1/faults
     events_api.bp,  # Server-Sent Events and the server-side wait
     mailhog.bp,  # MailHog's API for its clients
     openapi.bp,  # the OpenAPI document
@@ -76,11 +95,15 @@ def create_app(
     *,
     ingestor: Ingestor,
     smtp_address: tuple[str, int] | None = None,
+    faults: Faults | None = None,
+    chaos: Chaos | None = None,
+    relayer: Relayer | None = None,
 ) -> Flask:
     """Create the web application over a mailbox; ``ingestor`` stores what the send API builds.
 
-    The caller owns the ingestor's lifecycle (``start()`` before serving,
-    ``close()`` after): the app starts no thread of its own.
+    ``faults`` and ``chaos`` are the SMTP listener's misbehaviour rules,
+    ``relayer`` sends releases upstream.  The caller owns the lifecycles
+    (``start()`` before serving, ``close()`` after): the app starts no thread.
     """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -92,6 +115,9 @@ def create_app(
         smtp_address=smtp_address or (settings.smtp_host, settings.smtp_port),
         # Leave a few worker threads for ordinary requests however many streams are open.
         long_requests=LongRequests(max(1, settings.http_threads - 4)),
+        faults=faults or Faults(),
+        chaos=chaos or Chaos(settings.enable_chaos),
+        relayer=relayer,
     )
     _guard_requests(app, allowed_host_names(settings))
     _answer_errors_as_json(app)

@@ -16,9 +16,12 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
+from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
+from mailsink.relay.relayer import Relayer
 
 EXTENSION_KEY = "mailsink"
 KEEPALIVE_SECONDS = 15.0
@@ -56,6 +59,12 @@ class AppState:
     smtp_address: tuple[str, int]
     """Where the SMTP listener is bound (may be a wildcard address)."""
     long_requests: LongRequests
+    faults: Faults = field(default_factory=Faults)
+    """The SMTP listener's fault rules (the ``/api/v1/faults`` API changes them)."""
+    chaos: Chaos = field(default_factory=Chaos)
+    """Mailpit's chaos triggers; ``chaos.enabled`` gates both misbehaviour APIs."""
+    relayer: Relayer | None = None
+    """Release and auto-relay to the configured upstream; None without ``--relay``."""
     started: float = field(default_factory=time.time)
     sse_keepalive: float = KEEPALIVE_SECONDS
     """Seconds between ``: keepalive`` comments on the event stream."""

@@ -66,6 +66,15 @@ CREATE TABLE mailsink_counts (
     total bigint NOT NULL,
     unread bigint NOT NULL
 );
+CREATE TABLE mailsink_relay_jobs (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    message_id text NOT NULL,
+    pending boolean NOT NULL,
+    job text NOT NULL
+);
+CREATE INDEX mailsink_relay_jobs_message ON mailsink_relay_jobs (message_id);
+CREATE INDEX mailsink_relay_jobs_pending ON mailsink_relay_jobs (seq) WHERE pending;
 CREATE TABLE mailsink_schema (
     version integer NOT NULL,
     trigram boolean NOT NULL,
@@ -96,6 +105,10 @@ narrowed by the same index (a GIN index of their own cost a fifth of an
 insert).  The raw
 bytes are kept out of line uncompressed (``STORAGE EXTERNAL``): compressing
 them cost more at ingest than the disk it saved.
+
+``mailsink_relay_jobs`` keeps relay jobs as the JSON of
+``store/relays.py``'s ``encode_job`` (delete-all leaves them: the relayer
+forgets the jobs of deleted messages itself).
 
 ``mailsink_counts`` holds count deltas, one row per committed change, summed
 on read and folded into one row now and then: a single counter row would be

@@ -31,6 +31,7 @@ from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
 from mailsink.store.postgres.query import Where, compile_where
 from mailsink.store.postgres.schema import COUNTS_LOCK, PRUNE_LOCK, migrate
 from mailsink.store.postgres.text_index import TextIndexer
+from mailsink.store.relays import RelayJob, decode_job, encode_job
 
 if TYPE_CHECKING:
     from mailsink.events import EventData, EventKind
@@ -584,13 +585,51 @@ class PostgresStore:
         found = normalize_tags(t for (tags,) in rows for t in tags)
         return sorted(found, key=str.lower)
 
+    def put_relay(self, job: RelayJob) -> None:
+        """Keep a relay job durably, replacing the one with its ID."""
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO mailsink_relay_jobs (id, message_id, pending, job) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE "
+                "SET pending = excluded.pending, job = excluded.job",
+                (job.id, job.message_id, job.pending, encode_job(job)),
+            )
+
+    def relays(self, message_id: str) -> builtins.list[RelayJob]:
+        """Return the relay jobs of one message, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT job FROM mailsink_relay_jobs WHERE message_id = %s ORDER BY seq",
+                (message_id,),
+            ).fetchall()
+        return [decode_job(str(text)) for (text,) in rows]
+
+    def pending_relays(self) -> builtins.list[RelayJob]:
+        """Return every relay job still pending, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT job FROM mailsink_relay_jobs WHERE pending ORDER BY seq"
+            ).fetchall()
+        return [decode_job(str(text)) for (text,) in rows]
+
+    def forget_relays(self, message_ids: Iterable[str] | None) -> None:
+        """Drop the relay jobs of these messages (None: of every message)."""
+        with self._conn() as conn:
+            if message_ids is None:
+                conn.execute("DELETE FROM mailsink_relay_jobs")
+            else:
+                conn.execute(
+                    "DELETE FROM mailsink_relay_jobs WHERE message_id = ANY(%s)",
+                    (list(message_ids),),
+                )
+
     def disk_usage(self) -> int:
         """Return the bytes this store's tables (with indexes and TOAST) take in the database."""
         with self._conn() as conn:
             row = conn.execute(
                 "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
                 "WHERE c.relname IN ('mailsink_messages', 'mailsink_counts', 'mailsink_schema', "
-                "'mailsink_text', 'mailsink_text_new') "
+                "'mailsink_text', 'mailsink_text_new', 'mailsink_relay_jobs') "
                 "AND c.relnamespace = current_schema()::regnamespace"
             ).fetchone()
         return int(row[0] or 0) if row else 0
