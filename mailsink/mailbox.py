@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailsink.events import Changed, EventBus, Truncated
+from mailsink.events import Changed, EventBus, EventData, EventKind, Truncated
 from mailsink.store.base import SharedStore, StoredMessage
 
 if TYPE_CHECKING:
@@ -28,8 +28,12 @@ class Mailbox:
         self.events = events or EventBus()
         if isinstance(store, SharedStore):
             # Other nodes' changes reach this node's subscribers too (not its own:
-            # the store drops those, they are published below).
-            store.follow(self.events.publish)
+            # the store drops those, they are published below), marked remote.
+            store.follow(self._publish_remote)
+
+    def _publish_remote(self, kind: EventKind, data: EventData) -> None:
+        """Publish a change another node of a shared store made."""
+        self.events.publish(kind, data, remote=True)
 
     def add(self, batch: list[Incoming]) -> list[StoredMessage]:
         """Store a batch, then announce the new messages and any pruned ones."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import poplib
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -153,3 +154,42 @@ def test_imap_and_pop3_on_one_node_serve_mail_sent_to_another(
     client.send(b"DONE\r\n")
     client.until(b"c OK")
     client.close()
+
+
+def test_other_nodes_events_are_marked_remote(two_nodes: tuple[Mailbox, Mailbox]) -> None:
+    a, b = two_nodes
+    seen_a, seen_b = a.events.subscribe(), b.events.subscribe()
+    a.add([incoming()])
+    here, there = seen_a.get(timeout=5), seen_b.get(timeout=5)
+    assert here is not None and there is not None
+    assert (here.kind, here.remote) == ("new", False)  # side effects (auto-relay) run here
+    assert (there.kind, there.remote) == ("new", True)  # and not again on node b
+
+
+def test_deletes_while_the_indexer_moves_texts_do_not_deadlock(url: str) -> None:
+    store = PostgresStore(url).start()
+    errors: list[BaseException] = []
+
+    def delete(part: list[str]) -> None:
+        try:
+            for start in range(0, len(part), 20):
+                store.delete(part[start : start + 20])
+        except BaseException as error:
+            errors.append(error)
+
+    try:
+        for _round in range(3):
+            items = [incoming(body=f"word{i} " * 50) for i in range(600)]
+            store.add(items)  # the indexer starts moving these texts at once
+
+            ids = [item.id for item in items]
+            threads = [threading.Thread(target=delete, args=(ids[k::2],)) for k in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert errors == []
+            assert store.count() == 0
+        assert store.wait_indexed(timeout=30)
+    finally:
+        store.close()

@@ -81,9 +81,14 @@ class TextIndexer:
                 ).fetchone()
                 if not got or not got[0]:
                     return -1
+                # The messages' rows are locked first, as a delete locks them before its
+                # cascade reaches the texts: the other order deadlocked with deletes.
+                # Rows being deleted are skipped (their texts go with them).
                 cursor = conn.execute(
-                    "WITH moved AS (DELETE FROM mailsink_text_new WHERE id IN "
-                    "(SELECT id FROM mailsink_text_new ORDER BY id LIMIT %s) "
+                    "WITH picked AS (SELECT m.id FROM mailsink_messages m "
+                    "JOIN mailsink_text_new n ON n.id = m.id ORDER BY m.id LIMIT %s "
+                    "FOR KEY SHARE OF m SKIP LOCKED), "
+                    "moved AS (DELETE FROM mailsink_text_new WHERE id IN (SELECT id FROM picked) "
                     "RETURNING id, search) "
                     "INSERT INTO mailsink_text (id, search) SELECT id, search FROM moved",
                     (BATCH,),
