@@ -29,7 +29,7 @@ class Mailbox:
         if isinstance(store, SharedStore):
             # Other nodes' changes reach this node's subscribers too (not its own:
             # the store drops those, they are published below), marked remote.
-            store.follow(self._publish_remote)
+            store.follow(self._publish_remote, lambda: self.events.subscriber_count > 0)
 
     def _publish_remote(self, kind: EventKind, data: EventData) -> None:
         """Publish a change another node of a shared store made."""

@@ -209,8 +209,16 @@ class SharedStore(Protocol):
 
     remote_commit: bool
 
-    def follow(self, publish: Callable[[EventKind, EventData], object]) -> None:
-        """Call ``publish(kind, data)`` for every change another process commits."""
+    def follow(
+        self,
+        publish: Callable[[EventKind, EventData], object],
+        listening: Callable[[], bool] | None = None,
+    ) -> None:
+        """Call ``publish(kind, data)`` for every change another process commits.
+
+        ``listening()`` tells whether anyone would hear it: while it says no,
+        the store need not fetch the records of new messages to publish.
+        """
         ...
 
 

@@ -177,7 +177,7 @@ class PostgresStore:
         self.trigram = False
         self._uid_validity = 0
         self.channel = ""
-        self._followers: builtins.list[Publish] = []
+        self._followers: builtins.list[tuple[Publish, Callable[[], bool] | None]] = []
         self._listener: ChangeListener | None = None
         self._indexer: TextIndexer | None = None
         self._writes = 0
@@ -286,9 +286,14 @@ class PostgresStore:
 
     # -- other nodes' changes ---------------------------------------------------------
 
-    def follow(self, publish: Publish) -> None:
-        """Publish the changes other nodes make (``publish(kind, data)``) from now on."""
-        self._followers.append(publish)
+    def follow(self, publish: Publish, listening: Callable[[], bool] | None = None) -> None:
+        """Publish the changes other nodes make (``publish(kind, data)``) from now on.
+
+        While ``listening()`` says no one listens, other nodes' new messages
+        are not fetched: with two nodes, fetching every message the other one
+        received doubled each node's work per message.
+        """
+        self._followers.append((publish, listening))
 
     def _on_notice(self, notice: Notice) -> None:
         """Turn another node's change into events (on the listener thread)."""
@@ -297,10 +302,13 @@ class PostgresStore:
                 observe_id(message_id)
             if self._indexer is not None:
                 self._indexer.notify()  # any node may move the texts under the index
-        if not self._followers:
+        followers = [
+            publish for publish, listening in self._followers if listening is None or listening()
+        ]
+        if not followers:
             return
         for kind, data in self._events_of(notice):
-            for publish in self._followers:
+            for publish in followers:
                 publish(kind, data)
 
     def _events_of(self, notice: Notice) -> builtins.list[tuple[EventKind, EventData]]:
