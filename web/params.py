@@ -93,16 +93,39 @@ def json_body(required: bool = False) -> dict[str, Any]:
         raise ApiError("the body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise ApiError("the body must be a JSON object")
+    if b"\\u" in data and _has_lone_surrogate(parsed):
+        raise ApiError("the body holds a lone surrogate (\\udXXX escape): not a Unicode string")
     return {str(key).lower(): value for key, value in parsed.items()}
 
 
-def string_list(body: dict[str, Any], key: str, label: str) -> list[str] | None:
-    """Return body[key] as a list of strings, None when absent or null."""
+def _has_lone_surrogate(value: object) -> bool:
+    """Tell whether decoded JSON holds a string no UTF-8 can carry (a lone ``\\ud800``)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except RecursionError:  # nested too deep to be a request any route takes
+        return False
+    return False
+
+
+MAX_IDS = 100_000
+"""Most message IDs one request may name (IDs of PUT/DELETE /api/v1/messages, PUT tags)."""
+MAX_TAGS = 100
+"""Most tags one request may set on messages (PUT /api/v1/tags)."""
+
+
+def string_list(
+    body: dict[str, Any], key: str, label: str, maximum: int = MAX_IDS
+) -> list[str] | None:
+    """Return body[key] as a list of at most ``maximum`` strings, None when absent or null."""
     value = body.get(key.lower())
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ApiError(f"{label} must be an array of strings")
+    if len(value) > maximum:
+        raise ApiError(f"{label} holds {len(value)} items; at most {maximum} per request")
     return value
 
 

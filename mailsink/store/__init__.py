@@ -24,7 +24,7 @@ def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> Messag
 
     Either disk store is returned started: a SQLite store's helper threads
     (:meth:`SQLiteStore.start`), a PostgreSQL store connected, its tables
-    checked and its change feed listening (it needs the ``mailsink[postgres]``
+    checked and its change feed listening (it needs the ``mailsink-server[postgres]``
     extra); both stop when the store is closed.
     """
     if is_memory_store(spec):
@@ -34,7 +34,8 @@ def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> Messag
             from mailsink.store.postgres import PostgresStore
         except ImportError as error:
             raise RuntimeError(
-                f"the PostgreSQL store needs psycopg: pip install 'mailsink[postgres]' ({error})"
+                "the PostgreSQL store needs psycopg: "
+                f"pip install 'mailsink-server[postgres]' ({error})"
             ) from None
         return PostgresStore(spec, max_messages).start()
     return SQLiteStore(spec, max_messages, synchronous=sync).start()
