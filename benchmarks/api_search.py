@@ -25,7 +25,7 @@ from mailsink.config import Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope, new_id, summarize
-from mailsink.store import SQLiteStore
+from mailsink.store import MessageStore, SQLiteStore
 from mailsink.store.base import Incoming
 from mailsink.web import create_app
 
@@ -63,7 +63,7 @@ def make_messages(count: int, seed: int = 7) -> list[Incoming]:
     return batch
 
 
-def fill(store: SQLiteStore, count: int) -> float:
+def fill(store: MessageStore, count: int) -> float:
     """Insert ``count`` messages in batches; return the seconds taken by ``store.add``."""
     spent = 0.0
     done = 0
@@ -78,7 +78,7 @@ def fill(store: SQLiteStore, count: int) -> float:
     return spent
 
 
-def measure(store: SQLiteStore, rounds: int) -> dict[str, dict[str, float]]:
+def measure(store: MessageStore, rounds: int) -> dict[str, dict[str, float]]:
     """Time each request through the Flask app; return median and max in ms."""
     mailbox = Mailbox(store)
     ingestor = Ingestor(mailbox).start()
@@ -123,12 +123,12 @@ def measure(store: SQLiteStore, rounds: int) -> dict[str, dict[str, float]]:
     return results
 
 
-def _middle_id(store: SQLiteStore) -> str:
+def _middle_id(store: MessageStore) -> str:
     """Return the ID of a message in the middle of the mailbox."""
     return store.list(store.count() // 2, 1).items[0].id
 
 
-def _common_word(store: SQLiteStore) -> str:
+def _common_word(store: MessageStore) -> str:
     """Return the first subject word of the newest message (a frequent word)."""
     newest = store.list(0, 1).items[0]
     return newest.summary.subject.split()[0]

@@ -1,6 +1,7 @@
 """Run one SMTP server kind in this process, for the benchmarks to load from outside.
 
     python -m benchmarks.servers sink|memory|memory-uvloop|sqlite [DB_PATH]
+    python -m benchmarks.servers postgres URL
 
 Prints ``PORT <n>`` once listening on 127.0.0.1 (a free port), then serves until
 stdin closes or SIGTERM.  ``sink`` is the baseline: aiosmtpd's bare ``Sink``
@@ -95,6 +96,8 @@ def main() -> None:
     elif kind == "sqlite":
         path = sys.argv[2] if len(sys.argv) > 2 else tempfile.mktemp(suffix=".db")
         port = run_mailsink(path)
+    elif kind == "postgres":
+        port = run_mailsink(sys.argv[2])
     else:
         raise SystemExit(f"unknown server kind {kind!r}")
     print(f"PORT {port}", flush=True)

@@ -20,12 +20,23 @@ from typing import TextIO
 from mailsink import __version__
 from mailsink.activity import configure_logging
 from mailsink.commands import SUBCOMMANDS
-from mailsink.config import Settings, is_loopback, is_memory_store
+from mailsink.config import Settings, is_loopback, is_memory_store, is_postgres_store
 from mailsink.connections import raise_open_file_limit
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
 
 __all__ = ["main", "settings_from_args", "startup_lines"]
+
+
+def describe_store(spec: str) -> str:
+    """Return the start-up line's name of a store; a PostgreSQL URL without its password."""
+    if is_memory_store(spec):
+        return "memory"
+    if is_postgres_store(spec):
+        from mailsink.store.postgres import describe
+
+        return f"PostgreSQL {describe(spec)}"
+    return f"SQLite file {spec} (with {spec}-blobs/ and {spec}-index)"
 
 
 def startup_lines(sink: Sink) -> list[str]:
@@ -41,11 +52,7 @@ def startup_lines(sink: Sink) -> list[str]:
             lines.append(f"  {name.upper()} on {rhost}:{rport}")
     if sink.web_url:
         lines.append(f"  web UI and API at {sink.web_url}/")
-    store = (
-        "memory"
-        if is_memory_store(s.store)
-        else f"SQLite file {s.store} (with {s.store}-blobs/ and {s.store}-index)"
-    )
+    store = describe_store(s.store)
     lines.append(f"  store: {store}")
     if sink.certificate and not s.tls_cert:
         lines.append(f"  TLS certificate (trust it as a CA): {sink.certificate.cert}")

@@ -360,3 +360,11 @@ MEMORY_STORE_SPECS = ("", "memory", ":memory:")
 def is_memory_store(spec: str) -> bool:
     """Tell whether a ``--store`` value names the memory store (anything else is a path)."""
     return spec in MEMORY_STORE_SPECS
+
+
+POSTGRES_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_store(spec: str) -> bool:
+    """Tell whether a ``--store`` value is a PostgreSQL URL (rather than a SQLite path)."""
+    return spec.lower().startswith(POSTGRES_URL_SCHEMES)

@@ -52,6 +52,9 @@ class Event:
     kind: EventKind
     data: EventData = None
     seq: int = 0
+    remote: bool = False
+    """Made by another node of a shared store (side effects such as auto-relay skip it:
+    the node that received the message does them)."""
 
     @property
     def message(self) -> StoredMessage:
@@ -123,11 +126,11 @@ class EventBus:
             if sub in self._subscribers:
                 self._subscribers.remove(sub)
 
-    def publish(self, kind: EventKind, data: EventData = None) -> Event:
-        """Send an event to every subscriber and return it."""
+    def publish(self, kind: EventKind, data: EventData = None, *, remote: bool = False) -> Event:
+        """Send an event to every subscriber and return it (``remote``: see :class:`Event`)."""
         with self._lock:
             self._seq += 1
-            event = Event(kind, data, self._seq)
+            event = Event(kind, data, self._seq, remote)
             subscribers = list(self._subscribers)
         for sub in subscribers:
             try:

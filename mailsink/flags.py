@@ -256,7 +256,11 @@ OPTIONS: tuple[Option, ...] = (
         "HOST:PORT",
     ),
     Option(
-        "store", "memory", "'memory' or the path of a SQLite file", "store", metavar="memory|PATH"
+        "store",
+        "memory",
+        "'memory', a postgresql:// URL or the path of a SQLite file",
+        "store",
+        metavar="memory|URL|PATH",
     ),
     Option(
         "store-sync",

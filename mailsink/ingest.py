@@ -27,6 +27,13 @@ Where a message is stored - decided here and nowhere else (:meth:`Ingestor.store
   thread takes every message waiting in its queue and stores them as one
   batch, so concurrent sessions share one commit there too.  Callers on a
   thread (the send API) always use it.
+* **On the writer thread for every message when a commit is a network round
+  trip** (the PostgreSQL store, ``remote_commit``): the event loop would
+  otherwise sit in a socket wait for every batch - 1 ms on loopback, far
+  more to a remote database, and up to the connect timeout while the
+  database is away - with every other session stalled.  On the thread, the
+  loop keeps reading DATA meanwhile, and what arrives during one commit is
+  the next batch.  :func:`inline_limit` makes this choice.
 
 A batch fails only the message that caused it: when a shared store call
 raises, each message of the batch is stored again on its own, so one bad
@@ -86,31 +93,67 @@ class _Job:
     done: Done
 
 
+def inline_limit(store: object, store_sync: str = "normal") -> int:
+    """Return the ``inline_max`` for a store: 0 (all on the writer thread) or INLINE_MAX.
+
+    0 when commits are slow (``--store-sync full``: an fsync each) or go over
+    the network (a store with ``remote_commit``); see the module docstring.
+    """
+    if store_sync == "full" or getattr(store, "remote_commit", False):
+        return 0
+    return INLINE_MAX
+
+
+REMOTE_WRITERS = 4
+"""Writer threads for a store whose commit is a network round trip (:func:`writer_count`)."""
+
+
+def writer_count(store: object) -> int:
+    """Return how many writer threads store batches for this store at once.
+
+    One, so that IDs follow the order of commits, except for a store whose
+    commit is a network round trip (``remote_commit``): there a batch spends
+    most of its time waiting for the database's WAL flush, and with one
+    writer each batch also waits for the one before it.  With several, the
+    next batch is on its way while the last one commits (PostgreSQL flushes
+    concurrent commits together).  Nodes of a shared store order by ID, not
+    by commit, so nothing is lost by it.
+    """
+    return REMOTE_WRITERS if getattr(store, "remote_commit", False) else 1
+
+
 class Ingestor:
     """Summarise, number and store received messages; the only way mail enters a mailbox."""
 
-    def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX) -> None:
+    def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX, writers: int = 1) -> None:
+        """``writers`` > 1 stores that many batches at once (see :func:`writer_count`)."""
         self.mailbox = mailbox
         self.inline_max = inline_max
+        self.writers = max(1, writers)
         self._order = threading.Lock()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._group_commits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit] = (
             weakref.WeakKeyDictionary()
         )
 
     def start(self) -> Ingestor:
-        """Start the writer thread (idempotent); return self."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="mailsink-ingest", daemon=True)
-            self._thread.start()
+        """Start the writer thread(s) (idempotent); return self."""
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name="mailsink-ingest", daemon=True)
+                for _ in range(self.writers)
+            ]
+            for thread in self._threads:
+                thread.start()
         return self
 
     def close(self, timeout: float = 30.0) -> None:
-        """Finish the queued messages and stop the writer thread."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._jobs.put(None)
+        """Finish the queued messages and stop the writer thread(s)."""
+        threads, self._threads = self._threads, []
+        for _thread in threads:
+            self._jobs.put(None)  # each thread ends on the first None it takes
+        for thread in threads:
             thread.join(timeout)
 
     def stores_inline(self, raw: bytes) -> bool:
@@ -173,7 +216,7 @@ class Ingestor:
 
     def _submit(self, raw: bytes, envelope: Envelope, done: Done) -> None:
         """Queue a message; ``done`` is called from the writer thread when it is stored."""
-        if self._thread is None:
+        if not self._threads:
             raise RuntimeError("the ingestor is not running: call start() first")
         self._jobs.put(_Job(raw, envelope, done))
 
@@ -192,7 +235,11 @@ class Ingestor:
                 Incoming(new_id(), now, raw, envelope, summary)
                 for (raw, envelope), summary in zip(items, summaries, strict=True)
             ]
-            return incoming, self.mailbox.add(incoming)
+            if self.writers == 1:
+                return incoming, self.mailbox.add(incoming)
+        # Several writers (a shared store): batches commit side by side, and the
+        # IDs, given out in order above, are what the store lists by.
+        return incoming, self.mailbox.add(incoming)
 
     def store_each(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
         """Store messages as one batch; if that fails, each on its own; return IDs or errors.

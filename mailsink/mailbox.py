@@ -2,15 +2,17 @@
 
 Everything that changes mail goes through here (the listener's ingest, the
 API, the pytest fixture), which is what keeps the SSE stream, server-side
-waits and fixture waits consistent with the store.
+waits and fixture waits consistent with the store.  A store that other
+nodes share (:class:`~mailsink.store.base.SharedStore`) reports their
+changes, which the mailbox publishes on the same bus.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailsink.events import Changed, EventBus, Truncated
-from mailsink.store.base import StoredMessage
+from mailsink.events import Changed, EventBus, EventData, EventKind, Truncated
+from mailsink.store.base import SharedStore, StoredMessage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -24,6 +26,14 @@ class Mailbox:
     def __init__(self, store: MessageStore, events: EventBus | None = None) -> None:
         self.store = store
         self.events = events or EventBus()
+        if isinstance(store, SharedStore):
+            # Other nodes' changes reach this node's subscribers too (not its own:
+            # the store drops those, they are published below), marked remote.
+            store.follow(self._publish_remote, lambda: self.events.subscriber_count > 0)
+
+    def _publish_remote(self, kind: EventKind, data: EventData) -> None:
+        """Publish a change another node of a shared store made."""
+        self.events.publish(kind, data, remote=True)
 
     def add(self, batch: list[Incoming]) -> list[StoredMessage]:
         """Store a batch, then announce the new messages and any pruned ones."""

@@ -72,6 +72,26 @@ def new_id() -> str:
     return "".join(reversed(chars))
 
 
+def observe_id(message_id: str) -> None:
+    """Note an ID another process gave out, so that IDs given out here sort after it.
+
+    A node of a shared store calls this for the messages other nodes store:
+    its next IDs then sort after every message it has seen, however far its
+    clock lags (a hybrid logical clock).  Malformed IDs are ignored.
+    """
+    global _last_id_value  # noqa: PLW0603 - the one piece of state IDs need
+    if len(message_id) != 22:
+        return
+    value = 0
+    for char in message_id:
+        digit = _ID_ALPHABET.find(char)
+        if digit < 0:
+            return
+        value = (value << 5) | digit
+    with _id_lock:
+        _last_id_value = max(_last_id_value, value)
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
     """A mailbox: display name (may be empty) and address."""

@@ -28,7 +28,7 @@ from mailsink.config import Settings, connect_host
 from mailsink.connections import ConnectionLimits, RateLimitedLog, effective_cap, limit_waitress
 from mailsink.faults import Faults
 from mailsink.https import TLSFront, web_server_context
-from mailsink.ingest import INLINE_MAX, Ingestor
+from mailsink.ingest import Ingestor, inline_limit, writer_count
 from mailsink.mailbox import Mailbox
 from mailsink.readers import Credentials, ReaderContext
 from mailsink.relay.relayer import Relayer
@@ -64,10 +64,11 @@ class Sink:
             self.settings.store, self.settings.max_messages, self.settings.store_sync
         )
         self.mailbox = Mailbox(self.store)
-        # With --store-sync full every commit is an fsync: batching them on the
-        # writer thread matters more than saving the hand-off.
-        inline_max = 0 if self.settings.store_sync == "full" else INLINE_MAX
-        self.ingestor = Ingestor(self.mailbox, inline_max)
+        self.ingestor = Ingestor(
+            self.mailbox,
+            inline_limit(self.store, self.settings.store_sync),
+            writers=writer_count(self.store),
+        )
         self.faults = Faults()
         """The SMTP listener's fault rules (the pytest fixture and ``/api/v1/faults``)."""
         self.chaos = Chaos(self.settings.enable_chaos)

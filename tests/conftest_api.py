@@ -29,12 +29,18 @@ def api() -> Iterator[Api]:
     made.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def api_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """Yield an Api over each kind of store."""
-    store: MessageStore = (
-        MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "api.db").start()
-    )
+    store: MessageStore
+    if request.param == "memory":
+        store = MemoryStore()
+    elif request.param == "postgres":
+        from mailsink.store.postgres import PostgresStore
+
+        store = PostgresStore(request.getfixturevalue("postgres_url")()).start()
+    else:
+        store = SQLiteStore(tmp_path / "api.db").start()
     made = make_api(store)
     yield made
     made.close()

@@ -1,16 +1,19 @@
-"""Memory and SQLite search agree: the same corpus, the same queries, the same answers.
+"""Every store's search agrees: the same corpus, the same queries, the same answers.
 
 The memory store filters with a Python predicate (``store/match.py``), the
-SQLite store with SQL and FTS5 (``store/sqlite/query.py``); this suite runs
-every kind of term, negated too, against both and through the HTTP API.
+SQLite store with SQL and FTS5 (``store/sqlite/query.py``), the PostgreSQL
+store with SQL and pg_trgm (``store/postgres/query.py``); this suite runs
+every kind of term, negated too, against all of them and through the HTTP API.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from api_helpers import make_api
@@ -19,6 +22,7 @@ from mailsink.message import Envelope, new_id, summarize
 from mailsink.search import parse_query
 from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.store.base import Incoming
+from pg_server import PostgresServer
 
 pytest_plugins = ["conftest_api"]
 
@@ -157,19 +161,48 @@ SQLITE_KINDS = ["indexed", "scanned", "lagging"]
 """The SQLite store searched through its text index, with no index, and with an
 index that holds only the first half of the corpus (the rest is scanned)."""
 
+POSTGRES_KINDS = ["postgres", "postgres-new"]
+"""The PostgreSQL store with every text under its trigram index, and with none
+(the texts not moved yet, which are scanned)."""
+
+KINDS = [*SQLITE_KINDS, *POSTGRES_KINDS]
+"""Every store compared with the memory store."""
+
+
+@pytest.fixture(scope="module")
+def postgres_schemas(postgres_server: PostgresServer) -> Iterator[list[str]]:
+    """Yield the URLs of a schema of its own for each of this module's PostgreSQL stores."""
+    import psycopg
+
+    names = [f"contract_{secrets.token_hex(4)}" for _ in POSTGRES_KINDS]
+    with psycopg.connect(postgres_server.url(), autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"CREATE SCHEMA {name}")
+    yield [
+        postgres_server.url() + "?options=" + quote(f"-csearch_path={name},public")
+        for name in names
+    ]
+    with psycopg.connect(postgres_server.url(), autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
 
 @pytest.fixture(scope="module")
 def stores(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[MemoryStore, dict[str, SQLiteStore]]]:
-    """Yield a memory store and SQLite stores of each kind, holding the same corpus and flags."""
+    tmp_path_factory: pytest.TempPathFactory, postgres_schemas: list[str]
+) -> Iterator[tuple[MemoryStore, dict[str, MessageStore]]]:
+    """Yield a memory store and the other stores of each kind, holding the same corpus and flags."""
+    from mailsink.store.postgres import PostgresStore
+
     records = _incoming()
     folder = Path(tmp_path_factory.mktemp("contract"))
     memory = MemoryStore()
-    sqlite = {
+    sqlite: dict[str, MessageStore] = {
         kind: SQLiteStore(folder / f"{kind}.db", text_index=kind != "scanned").start()
         for kind in SQLITE_KINDS
     }
+    for kind, url in zip(POSTGRES_KINDS, postgres_schemas, strict=True):
+        sqlite[kind] = PostgresStore(url, text_index=kind == "postgres").start()
     with contextlib.ExitStack() as held:
         stores: list[tuple[str, MessageStore]] = [("memory", memory), *sqlite.items()]
         for kind, store in stores:
@@ -186,8 +219,12 @@ def stores(
                 store.add(records)
             store.set_read([records[0].id, records[3].id], True)
             store.set_tags([records[4].id], ["Shipping", "promo"])
-        assert sqlite["indexed"].wait_indexed()
-        lagging_index = sqlite["lagging"].text_index
+        indexed, lagging = sqlite["indexed"], sqlite["lagging"]
+        assert isinstance(indexed, SQLiteStore) and isinstance(lagging, SQLiteStore)
+        assert indexed.wait_indexed()
+        postgres = sqlite["postgres"]
+        assert isinstance(postgres, PostgresStore) and postgres.wait_indexed()
+        lagging_index = lagging.text_index
         assert lagging_index is not None and lagging_index.upto < len(records)
         yield memory, sqlite
     memory.close()
@@ -195,10 +232,10 @@ def stores(
         store.close()
 
 
-@pytest.mark.parametrize("kind", SQLITE_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("text", QUERIES)
 def test_memory_and_sqlite_search_agree(
-    stores: tuple[MemoryStore, dict[str, SQLiteStore]], text: str, kind: str
+    stores: tuple[MemoryStore, dict[str, MessageStore]], text: str, kind: str
 ) -> None:
     memory, stores_by_kind = stores
     sqlite = stores_by_kind[kind]
@@ -212,16 +249,24 @@ def test_memory_and_sqlite_search_agree(
 
 
 def test_the_corpus_exercises_both_matches_and_misses(
-    stores: tuple[MemoryStore, dict[str, SQLiteStore]],
+    stores: tuple[MemoryStore, dict[str, MessageStore]],
 ) -> None:
     memory, _ = stores
     counts = [len(memory.ids(parse_query(q))) for q in QUERIES]
     assert sum(1 for c in counts if 0 < c < len(CORPUS)) >= len(QUERIES) * 3 // 4
 
 
-def test_search_api_answers_the_same_over_both_stores(tmp_path: Path) -> None:
+def test_search_api_answers_the_same_over_every_store(
+    tmp_path: Path, postgres_url: Callable[[], str]
+) -> None:
+    from mailsink.store.postgres import PostgresStore
+
     records = _incoming()
-    apis = [make_api(MemoryStore()), make_api(SQLiteStore(tmp_path / "api.db").start())]
+    apis = [
+        make_api(MemoryStore()),
+        make_api(SQLiteStore(tmp_path / "api.db").start()),
+        make_api(PostgresStore(postgres_url()).start()),
+    ]
     try:
         for api in apis:
             api.mailbox.store.add(records)
@@ -230,7 +275,7 @@ def test_search_api_answers_the_same_over_both_stores(tmp_path: Path) -> None:
                 api.client.get("/api/v1/search", query_string={"query": text}).get_json()
                 for api in apis
             ]
-            assert answers[0] == answers[1], text
+            assert answers[0] == answers[1] == answers[2], text
     finally:
         for api in apis:
             api.close()

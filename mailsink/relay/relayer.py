@@ -146,7 +146,7 @@ class Relayer:
             if event is None:
                 continue
             try:
-                if event.kind == "new" and self._rules:
+                if event.kind == "new" and self._rules and not event.remote:  # its node relays
                     self._auto(event.message)
                 elif event.kind == "delete":
                     self._forget(list(event.changed.ids))

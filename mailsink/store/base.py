@@ -13,7 +13,7 @@ import builtins
 import errno
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from mailsink.message import Envelope, Summary, normalize_tags
 from mailsink.store.relays import RelayJob
@@ -21,6 +21,7 @@ from mailsink.store.relays import RelayJob
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from mailsink.events import EventData, EventKind
     from mailsink.search import Query
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "MessageStore",
     "Page",
     "RelayJob",
+    "SharedStore",
     "StoredMessage",
     "clamp_page",
     "is_disk_full",
@@ -211,6 +213,31 @@ class MessageStore(Protocol):
 
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
+        ...
+
+
+@runtime_checkable
+class SharedStore(Protocol):
+    """A store that other processes change too (PostgreSQL): it reports their changes.
+
+    The mailbox announces its own changes; :meth:`follow` is how it hears of
+    the others', so that event streams and waits see every node's mail.
+    Stores of this kind also commit over the network (``remote_commit``),
+    which is why the ingestor stores for them on its writer thread.
+    """
+
+    remote_commit: bool
+
+    def follow(
+        self,
+        publish: Callable[[EventKind, EventData], object],
+        listening: Callable[[], bool] | None = None,
+    ) -> None:
+        """Call ``publish(kind, data)`` for every change another process commits.
+
+        ``listening()`` tells whether anyone would hear it: while it says no,
+        the store need not fetch the records of new messages to publish.
+        """
         ...
 
 

@@ -1,0 +1,186 @@
+"""SMTP ingest into the PostgreSQL store: one node vs the SQLite store, two nodes vs one.
+
+    python -m benchmarks.postgres_ingest [--messages N] [--rounds R]
+
+Postfix's ``smtp-source`` sends the load (see ``smtp_ingest.py``): 10 sessions
+with connections kept, 1 KB and 100 KB messages.  ``sqlite`` is one mailsink
+on a SQLite file (the baseline); ``pg-1node`` one mailsink on a PostgreSQL
+database; ``pg-2nodes`` two mailsink processes on the same database, the load
+split over both (5 sessions and half the messages each, at once, as a TCP
+load balancer would).  Every run starts fresh servers (a new schema for
+PostgreSQL).  The server started here is local, with fsync on, on the same
+machine as the nodes and the load, so they share its cores: "DB CPU" is what
+the PostgreSQL server spent per message (the background text index
+included), which a database on its own machine would take off the nodes'.
+Medians of ``--rounds`` alternating runs; ratios are to the SQLite baseline
+and, for two nodes, to one node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.postgres_server import new_schema, start
+from benchmarks.results_file import save
+from benchmarks.smtp_ingest import POSTFIX_DIR, ROOT, TICKS, cpu_seconds, smtp_source
+
+KINDS = ("sqlite", "pg-1node", "pg-2nodes")
+
+
+@dataclass
+class Result:
+    scenario: str
+    server: str
+    round: int
+    seconds: float
+    msgs_per_s: float
+    cpu_ms_per_msg: float
+    db_cpu_ms_per_msg: float
+
+
+def _serve(args: list[str]) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.servers", *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("PORT "):
+        process.kill()
+        raise RuntimeError(f"server {args[0]} did not start: {line!r}")
+    return process, int(line.split()[1])
+
+
+def _load(port: int, sessions: int, messages: int, size: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "LD_LIBRARY_PATH": str(POSTFIX_DIR / "usr/lib/postfix")}
+    command = [
+        *smtp_source(),
+        "-s", str(sessions),
+        "-m", str(messages),
+        "-l", str(size),
+        "-f", "load@bench.test",
+        "-t", "sink@bench.test",
+        "-d",
+        f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def database_cpu(server: Any) -> float:
+    """Return the CPU seconds used so far by the PostgreSQL server and its live backends."""
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        if pid == postmaster or int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+    return total
+
+
+def run_one(
+    kind: str, size: int, messages: int, server: Any, workdir: Path
+) -> tuple[float, float, float]:
+    """Load fresh mailsink processes of one kind; return seconds, node CPU and database CPU.
+
+    Database CPU counts only while the nodes' connections are open (before they stop).
+    """
+    if kind == "sqlite":
+        targets = [["sqlite", str(workdir / f"bench-{time.monotonic_ns()}.db")]]
+    else:
+        url = new_schema(server)
+        targets = [["postgres", url]] * (2 if kind == "pg-2nodes" else 1)
+    processes = [_serve(args) for args in targets]
+    try:
+        cpu_before = sum(cpu_seconds(p.pid) for p, _port in processes)
+        db_before = database_cpu(server)
+        began = time.perf_counter()
+        share = messages // len(processes)
+        loads = [_load(port, 10 // len(processes), share, size) for _p, port in processes]
+        for load in loads:
+            if load.wait(600) != 0:
+                raise RuntimeError("smtp-source failed")
+        seconds = time.perf_counter() - began
+        time.sleep(0.5)  # the text index catches up meanwhile (the database CPU counts it)
+        cpu = sum(cpu_seconds(p.pid) for p, _port in processes) - cpu_before
+        db_cpu = database_cpu(server) - db_before
+    finally:
+        for process, _port in processes:
+            process.terminate()
+        for process, _port in processes:
+            process.wait(10)
+    return seconds, cpu, db_cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    server = start()
+    results: list[Result] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, size, count in (
+                ("1KB x10 kept", 1024, args.messages),
+                ("100KB x10 kept", 100 * 1024, max(200, args.messages // 4)),
+            ):
+                for round_no in range(args.rounds):
+                    for kind in KINDS:
+                        seconds, cpu, db = run_one(kind, size, count, server, Path(tmp))
+                        results.append(
+                            Result(
+                                name,
+                                kind,
+                                round_no,
+                                seconds,
+                                count / seconds,
+                                cpu * 1000 / count,
+                                db * 1000 / count,
+                            )
+                        )
+    finally:
+        server.remove()
+    report(results)
+    print(f"\nresults: {save('postgres_ingest', [asdict(r) for r in results])}")
+
+
+def report(results: list[Result]) -> None:
+    """Print medians per scenario and kind, with the ratios the issue asks about."""
+    print(
+        f"{'scenario':<16}{'server':<11}{'msg/s':>8}{'node CPU ms':>12}{'DB CPU ms':>10}"
+        f"{'ratio':>20}"
+    )
+    for name in dict.fromkeys(r.scenario for r in results):
+        rates = {}
+        for kind in KINDS:
+            runs = [r for r in results if r.scenario == name and r.server == kind]
+            rates[kind] = statistics.median(r.msgs_per_s for r in runs)
+            cpu = statistics.median(r.cpu_ms_per_msg for r in runs)
+            db = statistics.median(r.db_cpu_ms_per_msg for r in runs)
+            if kind == "sqlite":
+                ratio = "baseline"
+            elif kind == "pg-1node":
+                ratio = f"{rates[kind] / rates['sqlite']:.2f}x SQLite"
+            else:
+                ratio = f"{rates[kind] / rates['pg-1node']:.2f}x one node"
+            print(f"{name:<16}{kind:<11}{rates[kind]:>8.0f}{cpu:>12.2f}{db:>10.2f}{ratio:>20}")
+
+
+if __name__ == "__main__":
+    main()

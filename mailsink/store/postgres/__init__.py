@@ -1,0 +1,82 @@
+"""The PostgreSQL store: one database shared by any number of mailsink nodes.
+
+``--store postgresql://user:pass@host:port/db`` (or ``postgres://``; what the
+URL leaves out comes from libpq's ``PG*`` environment variables).  The nodes
+hold no state of their own: any node accepts SMTP and serves every read.
+
+Map
+---
+``schema.py``
+    The tables, created or checked at start (versioned, under an advisory
+    lock): ``mailsink_messages`` (one row per message: the raw bytes as
+    ``bytea``, the envelope and summary as JSON, lowercased search columns,
+    indexes on tags, unread and time); the search texts, in
+    ``mailsink_text_new`` until they are moved to ``mailsink_text``, which
+    has the trigram index (when ``pg_trgm`` can be created) that free text
+    and address filters go through; ``mailsink_counts`` (count deltas, so
+    that no single row is a lock every commit waits for); ``mailsink_schema``.
+    Everything lives in the first schema of the ``search_path``.
+``query.py``
+    The search language compiled to SQL; header terms are narrowed in SQL and
+    decided in Python, as the other stores decide them.
+``store.py``
+    :class:`PostgresStore`, the ``MessageStore`` contract over a connection
+    pool (psycopg 3 and psycopg-pool).
+``text_index.py``
+    The thread that moves new texts under the trigram index in batches,
+    one node at a time, so that the 250 never waits for the index.
+``changes.py``
+    Events across nodes: ``pg_notify`` in each write transaction, and the
+    thread that ``LISTEN``s for the other nodes' notifications.
+
+How a 250 is made durable
+-------------------------
+:meth:`PostgresStore.add` stores a batch in one transaction; it returns (and
+the listener answers 250) only after ``COMMIT`` has returned, so with the
+server's default ``synchronous_commit = on`` the message is in the WAL on
+the database's disk (and on a synchronous standby, if the database has one).
+A node killed with ``-9`` holds nothing that was acknowledged.  The
+ingestor's writer thread makes the batches (``Ingestor.stores_inline``: a
+network round trip must not run on the SMTP event loop), so concurrent
+sessions share a commit.  When the database cannot be reached, ``add``
+raises within ``timeout`` seconds and the session answers 451; the pool
+reconnects by itself, checking each connection before lending it.
+
+How events cross nodes
+----------------------
+Every write also sends ``pg_notify`` on the channel ``mailsink:<schema>``
+with the node's name and what changed (IDs, the new read flag or tags).
+Notifications are delivered on commit, in commit order, and only then.  The
+listener thread of every other node turns them into the same events its
+own mailbox publishes (``new`` carries the record, fetched by ID), through
+:meth:`PostgresStore.follow`, which the :class:`~mailsink.mailbox.Mailbox`
+calls for every store that offers it; a node ignores its own notifications,
+which its mailbox has announced already.  After the feed reconnects it
+publishes ``resync`` (changes may have been missed).
+
+IDs and pruning
+---------------
+IDs are made by each node (time in the high bits, random below: unique
+without coordination) and sort bytewise in the ``id`` column, which is the
+listing order.  A node that hears of another's message moves its own clock
+past that ID (:func:`mailsink.message.observe_id`), so causally later mail
+always sorts later.  Pruning to ``--max-messages`` happens inside the add
+transaction of whichever node holds the prune advisory lock; the others
+skip it for that batch.
+
+Threads
+-------
+The ingestor's writer thread writes; web and listener threads read through
+the pool (``POOL_SIZE`` connections at most, autocommit); one
+``mailsink-listen`` thread per store holds its own connection in ``LISTEN``;
+one ``mailsink-index`` thread moves texts under the index (through the pool).
+Building a store connects nothing; :meth:`PostgresStore.start` opens the
+pool, migrates and starts the listener; :meth:`PostgresStore.close` stops
+them.
+"""
+
+from __future__ import annotations
+
+from mailsink.store.postgres.store import PostgresStore, describe
+
+__all__ = ["PostgresStore", "describe"]

@@ -1,0 +1,135 @@
+"""Compile a search :class:`~mailsink.search.Query` into a PostgreSQL condition.
+
+The condition is written against ``mailsink_messages`` (``schema.py``) with
+``%s`` placeholders.  Free text uses the trigram index (``LIKE '%term%'``
+with ``pg_trgm``) where there is one, and so do address filters (every
+address is in the search text) before the address columns decide; tags and
+times have indexes of their own.  Header terms are the one thing SQL cannot decide exactly
+(values are decoded at search time, :func:`mailsink.headers.header_matches`):
+SQL narrows the rows and :class:`Where` keeps the header terms for the store
+to check in Python.  The contract suite checks that every term answers as the
+memory store's predicates do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailsink.headers import header_matches
+from mailsink.search import Query, Term
+
+_ADDRESS_COLUMNS = {
+    "to": ("s_to", "s_to_addrs"),
+    "from": ("s_from", "s_from_addrs"),
+    "cc": ("s_cc", "s_cc_addrs"),
+    "bcc": ("s_bcc", "s_bcc_addrs"),
+    "reply-to": ("s_reply_to", "s_reply_to_addrs"),
+}
+
+
+@dataclass
+class Where:
+    """An SQL condition, its parameters, and the header terms left for Python."""
+
+    sql: str = "true"
+    params: list[object] = field(default_factory=list)
+    headers: list[Term] = field(default_factory=list)
+
+    def keeps(self, headers: str) -> bool:
+        """Tell whether a message's header block passes the header terms."""
+        for term in self.headers:
+            found = header_matches(headers, term.header or "", term.value)
+            if found == term.negate:
+                return False
+        return True
+
+
+def compile_where(query: Query | None, trigram: bool = True) -> Where:
+    """Return the condition of a query; ``true`` when it is empty."""
+    where = Where()
+    if query is None or query.is_empty():
+        return where
+    clauses: list[str] = []
+    for term in query.terms:
+        if term.field == "header":
+            where.headers.append(term)
+            if term.negate:
+                continue  # only presence can be narrowed in SQL
+            clauses.append("strpos(lower(s_headers), %s) > 0")
+            where.params.append(term.header or "")
+            continue
+        clause, params = _term(term, trigram)
+        clauses.append(f"NOT ({clause})" if term.negate else f"({clause})")
+        where.params.extend(params)
+    if clauses:
+        where.sql = " AND ".join(clauses)
+    return where
+
+
+def _term(term: Term, trigram: bool) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch per field
+    """Return the un-negated condition of one term."""
+    name, value = term.field, term.value
+    if name == "text":
+        return _text(value, trigram)
+    if name in _ADDRESS_COLUMNS or name == "addressed":
+        return _address(name, value, term.exact, trigram)
+    if name == "subject":
+        return "strpos(s_subject, %s) > 0", [value]
+    if name == "message-id":
+        return "strpos(s_message_id, %s) > 0", [value]
+    if name == "tag":
+        # The condition of the partial index of tagged messages, so that it is used.
+        return "cardinality(tags) > 0 AND s_tags @> ARRAY[%s]::text[]", [value]
+    if name == "is":
+        return {"read": "read", "unread": "NOT read", "tagged": "cardinality(tags) > 0"}[value], []
+    if name == "has":
+        return ("attachments > 0" if value == "attachment" else "inline_parts > 0"), []
+    if name in ("larger", "smaller", "after", "before"):
+        column, op = {
+            "larger": ("size", ">"),
+            "smaller": ("size", "<"),
+            "after": ("received", ">="),
+            "before": ("received", "<"),
+        }[name]
+        return f"{column} {op} %s", [float(term.number or 0)]
+    raise ValueError(f"unknown search field {name!r}")
+
+
+def like_pattern(value: str) -> str:
+    """Return a LIKE pattern matching ``value`` anywhere (wildcards escaped)."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _text(value: str, trigram: bool) -> tuple[str, list[object]]:
+    """Match free text by substring, in the indexed texts and the ones not indexed yet.
+
+    Through the trigram index for three characters or more; shorter terms
+    (and stores without ``pg_trgm``) scan.
+    """
+    if trigram and len(value) >= 3:
+        test, param = "search LIKE %s", like_pattern(value)
+    else:
+        test, param = "strpos(search, %s) > 0", value
+    clause = (
+        f"id IN (SELECT id FROM mailsink_text WHERE {test} "
+        f"UNION ALL SELECT id FROM mailsink_text_new WHERE {test})"
+    )
+    return clause, [param, param]
+
+
+def _address(name: str, value: str, exact: bool, trigram: bool) -> tuple[str, list[object]]:
+    """Match an address filter by substring, or by whole address when exact."""
+    fields = list(_ADDRESS_COLUMNS) if name == "addressed" else [name]
+    if exact:
+        clause = " OR ".join(f"{_ADDRESS_COLUMNS[f][1]} @> ARRAY[%s]::text[]" for f in fields)
+    else:
+        clause = " OR ".join(f"strpos({_ADDRESS_COLUMNS[f][0]}, %s) > 0" for f in fields)
+    params: list[object] = [value] * len(fields)
+    if trigram and len(value) >= 3 and "," not in value:
+        # Every address is also in the search text, so the trigram index
+        # narrows the rows first (a superset); the column test then decides.
+        # A value with a comma could span two addresses of one header: not so.
+        prefilter, prefilter_params = _text(value, trigram)
+        return f"{prefilter} AND ({clause})", [*prefilter_params, *params]
+    return clause, params

@@ -1,0 +1,677 @@
+"""The PostgreSQL store: one database that several mailsink nodes share.
+
+See the package docstring for the map (tables, durability, events, threads).
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from mailsink.headers import header_block
+from mailsink.message import Address, observe_id
+from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
+from mailsink.store.codec import (
+    envelope_from_json,
+    envelope_to_json,
+    summary_from_json,
+    summary_to_json,
+)
+from mailsink.store.match import address_text, compile_query, search_text
+from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
+from mailsink.store.postgres.query import Where, compile_where
+from mailsink.store.postgres.schema import COUNTS_LOCK, PRUNE_LOCK, migrate
+from mailsink.store.postgres.text_index import TextIndexer
+from mailsink.store.relays import RelayJob, decode_job, encode_job
+
+if TYPE_CHECKING:
+    from mailsink.events import EventData, EventKind
+    from mailsink.search import Query
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[["EventKind", "EventData"], object]
+"""Where other nodes' changes go: :meth:`mailsink.events.EventBus.publish`."""
+
+POOL_SIZE = 10
+CONNECT_TIMEOUT = 5.0
+"""Seconds a call waits for a connection before it fails (SMTP then answers 451)."""
+FOLD_EVERY = 256
+"""Fold the count deltas into one row after this many writes by this node."""
+
+_COLUMNS = "id, received, read, tags, envelope, summary"
+_INSERT = (
+    "INSERT INTO mailsink_messages (id, received, size, attachments, inline_parts, tags, "
+    "s_tags, envelope, summary, s_subject, s_message_id, s_from, s_from_addrs, s_to, "
+    "s_to_addrs, s_cc, s_cc_addrs, s_bcc, s_bcc_addrs, s_reply_to, s_reply_to_addrs, "
+    "s_headers, raw) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+    "%s, %s)"
+)
+_INSERT_TEXT = "INSERT INTO mailsink_text_new (id, search) VALUES (%s, %s)"
+_SEARCH_TEXT = (
+    "coalesce((SELECT search FROM mailsink_text_new t WHERE t.id = m.id), "
+    "(SELECT search FROM mailsink_text t WHERE t.id = m.id), '')"
+)
+
+Row = tuple[Any, ...]
+
+
+def _text(value: str) -> str:
+    """Return text PostgreSQL accepts: no NUL characters, no lone surrogates."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _json_bytes(text: str) -> bytes:
+    """Return JSON text as bytes, byte-exact even with lone surrogates."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _addrs(addresses: tuple[Address, ...]) -> list[str]:
+    return [_text(a.address.lower()) for a in addresses]
+
+
+def _row(item: Incoming) -> tuple[tuple[object, ...], tuple[str, str]]:
+    """Return the ``_INSERT`` values of an incoming message, and its ``_INSERT_TEXT`` values."""
+    s = item.summary
+    sender = (s.from_,) if s.from_ else ()
+    record = StoredMessage(item.id, item.received, item.envelope, s, False, s.tags)
+    return (
+        item.id,
+        item.received,
+        s.size,
+        s.attachments,
+        s.inline,
+        [_text(t) for t in s.tags],
+        [_text(t.lower()) for t in s.tags],
+        _json_bytes(envelope_to_json(item.envelope)),
+        _json_bytes(summary_to_json(s)),
+        _text(s.subject.lower()),
+        _text(s.message_id.lower()),
+        _text(address_text(sender)),
+        _addrs(sender),
+        _text(address_text(s.to)),
+        _addrs(s.to),
+        _text(address_text(s.cc)),
+        _addrs(s.cc),
+        _text(address_text(s.bcc)),
+        _addrs(s.bcc),
+        _text(address_text(s.reply_to)),
+        _addrs(s.reply_to),
+        _text(header_block(item.raw)),
+        item.raw,
+    ), (item.id, _text(search_text(record)))
+
+
+def _record(row: Row, text: str = "") -> StoredMessage:
+    """Build a StoredMessage from a row of ``_COLUMNS``."""
+    message_id, received, read, tags, envelope, summary = row[:6]
+    return StoredMessage(
+        id=str(message_id),
+        received=float(received),
+        envelope=envelope_from_json(bytes(envelope).decode("utf-8", "surrogatepass")),
+        summary=summary_from_json(bytes(summary).decode("utf-8", "surrogatepass")),
+        read=bool(read),
+        tags=tuple(tags),
+    )
+
+
+def _in_order(wanted: Iterable[str], found: Iterable[str]) -> builtins.list[str]:
+    """Return the found IDs in the order they were asked for."""
+    have = set(found)
+    return [i for i in wanted if i in have]
+
+
+class PostgresStore:
+    """Keep messages in a PostgreSQL database that other mailsink nodes may share."""
+
+    remote_commit = True
+    """A commit is a network round trip: the ingestor stores on writer threads (ingest.py)."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        max_messages: int = 0,
+        *,
+        pool_size: int = POOL_SIZE,
+        timeout: float = CONNECT_TIMEOUT,
+        text_index: bool = True,
+    ) -> None:
+        """Prepare a store on the database ``conninfo`` names (a URL or libpq's key=value).
+
+        Nothing connects until :meth:`start`.  ``text_index=False`` moves no
+        text under the trigram index (tests use it to check the scan path).
+        """
+        self.conninfo = conninfo
+        self.max_messages = max_messages
+        self.timeout = timeout
+        self._text_index = text_index
+        self.node = secrets.token_hex(8)
+        """This process's name in change notifications (its own are ignored)."""
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            timeout=timeout,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=365 * 86400.0,  # keep trying while the database is away
+            name="mailsink",
+        )
+        self.trigram = False
+        self._uid_validity = 0
+        self.channel = ""
+        self._followers: builtins.list[tuple[Publish, Callable[[], bool] | None]] = []
+        self._listener: ChangeListener | None = None
+        self._indexer: TextIndexer | None = None
+        self._writes = 0
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> PostgresStore:
+        """Connect, create or check the tables, and start listening to other nodes."""
+        with self._lock:
+            if self._started:
+                return self
+            try:
+                self._pool.open(wait=True, timeout=self.timeout)
+            except (psycopg.Error, PoolTimeout) as error:
+                self._pool.close()
+                raise RuntimeError(
+                    f"cannot connect to PostgreSQL at {describe(self.conninfo)}: {error}"
+                ) from None
+            try:
+                with self._pool.connection() as conn:
+                    schema = migrate(conn)
+                    self.trigram, self._uid_validity = schema.trigram, schema.uid_validity
+                    row = conn.execute("SELECT current_schema()").fetchone()
+                    self.channel = f"mailsink:{row[0] if row else 'public'}"
+            except BaseException:
+                self._pool.close()
+                raise
+            if self.trigram and self._text_index:
+                self._indexer = TextIndexer(self._pool)
+                self._indexer.start()
+            self._listener = ChangeListener(
+                self.conninfo, self.channel, self.node, self._on_notice, self.timeout
+            )
+            self._listener.start()
+            self._started = True
+        return self
+
+    def close(self) -> None:
+        """Stop listening and close every connection."""
+        with self._lock:
+            if self._listener is not None:
+                self._listener.stop(wake=self._wake_listener)
+                self._listener = None
+            if self._indexer is not None:
+                self._indexer.stop()
+                self._indexer = None
+            self._pool.close()
+            self._started = False
+
+    def _wake_listener(self) -> None:
+        with self._pool.connection(timeout=1.0) as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, "{}"))
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Row]]:
+        """Lend a pooled connection (autocommit: each statement is its own transaction)."""
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[Row]]:
+        """Lend a connection inside one transaction: committed at the end, or rolled back.
+
+        In pipeline mode: statements whose results nobody reads yet go out
+        together, so a batch costs about two round trips (and the commit's
+        WAL flush) rather than one per statement.
+        """
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            yield conn
+        self._writes += 1
+        if self._writes % FOLD_EVERY == 0:
+            self._fold_counts()
+
+    def _notify(
+        self, conn: psycopg.Connection[Row], kind: str, ids: tuple[str, ...] = (), **kw: Any
+    ) -> None:
+        """Tell the other nodes of a change; delivered only if the transaction commits."""
+        for payload in payloads(self.node, kind, ids, **kw):
+            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+
+    @staticmethod
+    def _count_delta(conn: psycopg.Connection[Row], total: int, unread: int) -> None:
+        if total or unread:
+            conn.execute(
+                "INSERT INTO mailsink_counts (total, unread) VALUES (%s, %s)", (total, unread)
+            )
+
+    def _fold_counts(self) -> None:
+        """Sum the count deltas into one row (one node at a time; others skip)."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                got = conn.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)",
+                    (COUNTS_LOCK,),
+                ).fetchone()
+                if got and got[0]:
+                    conn.execute(
+                        "WITH gone AS (DELETE FROM mailsink_counts RETURNING total, unread) "
+                        "INSERT INTO mailsink_counts SELECT coalesce(sum(total), 0), "
+                        "coalesce(sum(unread), 0) FROM gone"
+                    )
+        except psycopg.Error:
+            log.debug("folding the counts failed; the next write tries again", exc_info=True)
+
+    # -- other nodes' changes ---------------------------------------------------------
+
+    def follow(self, publish: Publish, listening: Callable[[], bool] | None = None) -> None:
+        """Publish the changes other nodes make (``publish(kind, data)``) from now on.
+
+        While ``listening()`` says no one listens, other nodes' new messages
+        are not fetched: with two nodes, fetching every message the other one
+        received doubled each node's work per message.
+        """
+        self._followers.append((publish, listening))
+
+    def _on_notice(self, notice: Notice) -> None:
+        """Turn another node's change into events (on the listener thread)."""
+        if notice.kind == "new":
+            for message_id in notice.ids:
+                observe_id(message_id)
+            if self._indexer is not None:
+                self._indexer.notify()  # any node may move the texts under the index
+        followers = [
+            publish for publish, listening in self._followers if listening is None or listening()
+        ]
+        if not followers:
+            return
+        for kind, data in self._events_of(notice):
+            for publish in followers:
+                publish(kind, data)
+
+    def _events_of(self, notice: Notice) -> builtins.list[tuple[EventKind, EventData]]:
+        """Return the events that announce another node's change."""
+        from mailsink.events import Changed, Truncated
+
+        if notice.kind == "new":
+            return [("new", m) for m in self._fetch(notice.ids)]
+        if notice.kind == "update":
+            return [("update", Changed(notice.ids, read=notice.read, tags=notice.tags))]
+        if notice.kind == "delete":
+            return [("delete", Changed(notice.ids))]
+        if notice.kind == "truncate":
+            return [("truncate", Truncated(notice.count))]
+        if notice.kind == "resync":
+            return [("resync", None)]
+        return []
+
+    def _fetch(self, ids: tuple[str, ...]) -> builtins.list[StoredMessage]:
+        """Return the records of these IDs, oldest first, with their search text filled in.
+
+        The text lets :meth:`matcher` find free words in a message of another node.
+        """
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS}, {_SEARCH_TEXT} FROM mailsink_messages m "
+                "WHERE id = ANY(%s) ORDER BY id",
+                (list(ids),),
+            ).fetchall()
+        records = []
+        for row in rows:
+            record = _record(row)
+            record.summary = _with_text(record, str(row[6]))
+            records.append(record)
+        return records
+
+    # -- writes -------------------------------------------------------------------------
+
+    def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
+        """Store the batch in one committed transaction; return the IDs pruned."""
+        rows = [_row(item) for item in batch]
+        with self._write() as conn:
+            with conn.cursor() as cur:
+                cur.executemany(_INSERT, [values for values, _text in rows])
+                cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
+            self._count_delta(conn, len(batch), len(batch))
+            pruned = self._prune(conn)
+            self._notify(conn, "new", tuple(item.id for item in batch))
+            if pruned:
+                self._notify(conn, "delete", tuple(pruned))
+        if self._indexer is not None:
+            self._indexer.notify()
+        return pruned
+
+    def _prune(self, conn: psycopg.Connection[Row]) -> builtins.list[str]:
+        """Delete the oldest messages beyond max_messages, if no other node is pruning."""
+        if not self.max_messages:
+            return []
+        got = conn.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)", (PRUNE_LOCK,)
+        ).fetchone()
+        if not got or not got[0]:
+            return []  # another node prunes right now; the next add catches up
+        excess = self._counts(conn)[0] - self.max_messages
+        if excess <= 0:
+            return []
+        rows = conn.execute(
+            "DELETE FROM mailsink_messages WHERE id IN "
+            "(SELECT id FROM mailsink_messages ORDER BY id LIMIT %s) RETURNING id, read",
+            (excess,),
+        ).fetchall()
+        self._count_delta(conn, -len(rows), -sum(1 for r in rows if not r[1]))
+        return sorted(str(r[0]) for r in rows)
+
+    def delete(self, ids: Iterable[str]) -> builtins.list[str]:
+        """Delete these messages; return the IDs that existed."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        with self._write() as conn:
+            rows = conn.execute(
+                "DELETE FROM mailsink_messages WHERE id = ANY(%s) RETURNING id, read", (wanted,)
+            ).fetchall()
+            self._count_delta(conn, -len(rows), -sum(1 for r in rows if not r[1]))
+            deleted = _in_order(wanted, (str(r[0]) for r in rows))
+            self._notify(conn, "delete", tuple(deleted))
+        return deleted
+
+    def clear(self) -> int:
+        """Delete every message; return how many there were."""
+        with self._write() as conn:
+            count = self._counts(conn)[0]
+            conn.execute(
+                "TRUNCATE mailsink_messages, mailsink_counts, mailsink_text, mailsink_text_new"
+            )
+            self._notify(conn, "truncate", count=count)
+        return count
+
+    def set_read(self, ids: Iterable[str], read: bool) -> builtins.list[str]:
+        """Mark messages read or unread; return the IDs whose flag changed."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        with self._write() as conn:
+            rows = conn.execute(
+                "UPDATE mailsink_messages SET read = %s WHERE id = ANY(%s) AND read != %s "
+                "RETURNING id",
+                (read, wanted, read),
+            ).fetchall()
+            changed = _in_order(wanted, (str(r[0]) for r in rows))
+            self._count_delta(conn, 0, -len(changed) if read else len(changed))
+            if changed:
+                self._notify(conn, "update", tuple(changed), read=read)
+        return changed
+
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> builtins.list[str]:
+        """Replace the tags of these messages; return the IDs that exist."""
+        clean = normalize_tags(tags)
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        with self._write() as conn:
+            rows = conn.execute(
+                "UPDATE mailsink_messages SET tags = %s, s_tags = %s WHERE id = ANY(%s) "
+                "RETURNING id",
+                ([_text(t) for t in clean], [_text(t.lower()) for t in clean], wanted),
+            ).fetchall()
+            found = _in_order(wanted, (str(r[0]) for r in rows))
+            if found:
+                self._notify(conn, "update", tuple(found), tags=clean)
+        return found
+
+    def _edit_tag(
+        self, tag: str, edit: Callable[[tuple[str, ...]], tuple[str, ...]]
+    ) -> builtins.list[str]:
+        """Rewrite the tags of every message carrying ``tag``; return the IDs changed."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id, tags FROM mailsink_messages WHERE cardinality(tags) > 0 "
+                "AND s_tags @> ARRAY[%s]::text[] ORDER BY id FOR UPDATE",
+                (tag.lower(),),
+            ).fetchall()
+            updates = [(str(r[0]), edit(tuple(r[1]))) for r in rows]
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE mailsink_messages SET tags = %s, s_tags = %s WHERE id = %s",
+                    [
+                        ([_text(t) for t in new], [_text(t.lower()) for t in new], message_id)
+                        for message_id, new in updates
+                    ],
+                )
+            changed = tuple(message_id for message_id, _new in updates)
+            if changed:
+                self._notify(conn, "update", changed)
+        return list(changed)
+
+    def rename_tag(self, old: str, new: str) -> builtins.list[str]:
+        """Rename a tag on every message; return the IDs changed."""
+        wanted = old.lower()
+        return self._edit_tag(
+            old, lambda tags: normalize_tags(new if t.lower() == wanted else t for t in tags)
+        )
+
+    def delete_tag(self, tag: str) -> builtins.list[str]:
+        """Remove a tag from every message; return the IDs changed."""
+        wanted = tag.lower()
+        return self._edit_tag(tag, lambda tags: tuple(t for t in tags if t.lower() != wanted))
+
+    # -- reads --------------------------------------------------------------------------
+
+    @staticmethod
+    def _counts(conn: psycopg.Connection[Row]) -> tuple[int, int]:
+        row = conn.execute(
+            "SELECT coalesce(sum(total), 0)::bigint, coalesce(sum(unread), 0)::bigint "
+            "FROM mailsink_counts"
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def get(self, message_id: str) -> StoredMessage | None:
+        """Return the message with this ID, or None."""
+        with self._conn() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM mailsink_messages WHERE id = %s", (message_id,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def raw(self, message_id: str) -> bytes | None:
+        """Return the exact bytes received for this message, or None."""
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT raw FROM mailsink_messages WHERE id = %s", (message_id,)
+            ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
+        """Return messages newest first, optionally only those matching a query."""
+        start, limit = clamp_page(start, limit)
+        where = compile_where(query, self.trigram)
+        with self._conn() as conn:
+            total, unread = self._counts(conn)
+            if where.headers:
+                ids = self._filtered_ids(conn, where)
+                matched = len(ids)
+                page_ids = ids[start : start + limit]
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM mailsink_messages WHERE id = ANY(%s) ORDER BY id DESC",
+                    (page_ids,),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM mailsink_messages WHERE {where.sql} "
+                    "ORDER BY id DESC LIMIT %s OFFSET %s",
+                    [*where.params, limit, start],
+                ).fetchall()
+                if where.sql == "true":
+                    matched = total
+                else:
+                    found = conn.execute(
+                        f"SELECT count(*) FROM mailsink_messages WHERE {where.sql}", where.params
+                    ).fetchone()
+                    matched = int(found[0]) if found else 0
+        return Page([_record(r) for r in rows], total, unread, matched, start)
+
+    def _filtered_ids(self, conn: psycopg.Connection[Row], where: Where) -> builtins.list[str]:
+        """Return the IDs matching a condition with header terms, newest first."""
+        rows = conn.execute(
+            f"SELECT id, s_headers FROM mailsink_messages WHERE {where.sql} ORDER BY id DESC",
+            where.params,
+        )
+        return [str(r[0]) for r in rows if where.keeps(str(r[1]))]
+
+    def ids(self, query: Query | None = None) -> builtins.list[str]:
+        """Return the IDs of all messages (matching the query), newest first."""
+        where = compile_where(query, self.trigram)
+        with self._conn() as conn:
+            if where.headers:
+                return self._filtered_ids(conn, where)
+            rows = conn.execute(
+                f"SELECT id FROM mailsink_messages WHERE {where.sql} ORDER BY id DESC",
+                where.params,
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching) with uid > after, oldest first."""
+        where = compile_where(query, self.trigram)
+        columns = "uid, id, s_headers" if where.headers else "uid, id"
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} FROM mailsink_messages WHERE ({where.sql}) AND uid > %s "
+                "ORDER BY uid",
+                [*where.params, int(after)],
+            ).fetchall()
+        if where.headers:
+            rows = [r for r in rows if where.keeps(str(r[2]))]
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def uid_validity(self) -> int:
+        """Return the UIDVALIDITY set when the tables were made (``schema.py``)."""
+        return self._uid_validity
+
+    def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
+        """Return a predicate that tells whether one of this store's records matches."""
+        return compile_query(query, self.raw)
+
+    def count(self) -> int:
+        """Return the number of stored messages."""
+        with self._conn() as conn:
+            return self._counts(conn)[0]
+
+    def unread(self) -> int:
+        """Return the number of unread messages."""
+        with self._conn() as conn:
+            return self._counts(conn)[1]
+
+    def tags(self) -> builtins.list[str]:
+        """Return every tag in use, sorted case-insensitively."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT tags FROM mailsink_messages WHERE cardinality(tags) > 0"
+            ).fetchall()
+        found = normalize_tags(t for (tags,) in rows for t in tags)
+        return sorted(found, key=str.lower)
+
+    def put_relay(self, job: RelayJob) -> None:
+        """Keep a relay job durably, replacing the one with its ID."""
+        with self._conn() as conn:
+            conn.execute(
+                "INSERT INTO mailsink_relay_jobs (id, message_id, pending, job) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE "
+                "SET pending = excluded.pending, job = excluded.job",
+                (job.id, job.message_id, job.pending, encode_job(job)),
+            )
+
+    def relays(self, message_id: str) -> builtins.list[RelayJob]:
+        """Return the relay jobs of one message, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT job FROM mailsink_relay_jobs WHERE message_id = %s ORDER BY seq",
+                (message_id,),
+            ).fetchall()
+        return [decode_job(str(text)) for (text,) in rows]
+
+    def pending_relays(self) -> builtins.list[RelayJob]:
+        """Return every relay job still pending, oldest first."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT job FROM mailsink_relay_jobs WHERE pending ORDER BY seq"
+            ).fetchall()
+        return [decode_job(str(text)) for (text,) in rows]
+
+    def forget_relays(self, message_ids: Iterable[str] | None) -> None:
+        """Drop the relay jobs of these messages (None: of every message)."""
+        with self._conn() as conn:
+            if message_ids is None:
+                conn.execute("DELETE FROM mailsink_relay_jobs")
+            else:
+                conn.execute(
+                    "DELETE FROM mailsink_relay_jobs WHERE message_id = ANY(%s)",
+                    (list(message_ids),),
+                )
+
+    def disk_usage(self) -> int:
+        """Return the bytes this store's tables (with indexes and TOAST) take in the database."""
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
+                "WHERE c.relname IN ('mailsink_messages', 'mailsink_counts', 'mailsink_schema', "
+                "'mailsink_text', 'mailsink_text_new', 'mailsink_relay_jobs') "
+                "AND c.relnamespace = current_schema()::regnamespace"
+            ).fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def wait_indexed(self, timeout: float = 60.0) -> bool:
+        """Wait until every message's text is under the trigram index (tests, benchmarks).
+
+        Searches never need this: texts not indexed yet are scanned.
+        """
+        return self._indexer is None or self._indexer.wait_indexed(timeout)
+
+    def ready(self) -> bool:
+        """Tell whether the database answers now (``/readyz``)."""
+        try:
+            self.count()
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False
+        return True
+
+
+def _with_text(record: StoredMessage, text: str) -> Any:
+    """Return the record's summary with ``text`` as its text (for :meth:`matcher`)."""
+    return dataclasses.replace(record.summary, text=text)
+
+
+def describe(conninfo: str) -> str:
+    """Return where a connection string points, without its password."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "(an unparsable connection string)"
+    host = params.get("host") or "(PGHOST or the local socket)"
+    port = params.get("port") or "5432"
+    user = params.get("user")
+    database = params.get("dbname") or "(default database)"
+    who = f"{user}@" if user else ""
+    return f"postgresql://{who}{host}:{port}/{database}"

@@ -1,0 +1,112 @@
+"""The text indexer: moves new messages' search text under the trigram index, off the 250's path.
+
+``add`` writes each message's search text to ``mailsink_text_new``; this
+thread moves it, in batches of ``BATCH``, to ``mailsink_text``, which has
+the trigram index (``schema.py`` says why).  A move is one statement
+(``DELETE ... RETURNING`` into ``INSERT``), so at every snapshot each text is
+in exactly one of the two tables, and searches, which look in both, never
+miss a message.  One node moves at a time (an advisory lock); the thread
+wakes when this node adds mail or hears that another did, and also every
+``IDLE`` seconds, in case a node stopped before moving what it added.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from mailsink.store.postgres.schema import INDEX_LOCK
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+IDLE = 5.0
+"""Seconds between looks when nothing woke the thread."""
+BUSY = 1.0
+"""Seconds before trying again when another node holds the lock or the database is away."""
+
+
+class TextIndexer:
+    """Move search texts from ``mailsink_text_new`` to ``mailsink_text`` on a thread."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread; it moves whatever is waiting at once."""
+        if self._thread is None:
+            self._wake.set()
+            self._thread = threading.Thread(target=self._run, name="mailsink-index", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (a batch being moved is finished first)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def notify(self) -> None:
+        """Tell the thread that new texts are waiting."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(IDLE)
+            self._wake.clear()
+            while not self._stopping.is_set():
+                moved = self.move()
+                if moved < 0:
+                    self._stopping.wait(BUSY)
+                    break
+                if moved < BATCH:
+                    break
+
+    def move(self) -> int:
+        """Move one batch; return how many texts moved, -1 if another node is moving."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                got = conn.execute(
+                    "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)",
+                    (INDEX_LOCK,),
+                ).fetchone()
+                if not got or not got[0]:
+                    return -1
+                # The messages' rows are locked first, as a delete locks them before its
+                # cascade reaches the texts: the other order deadlocked with deletes.
+                # Rows being deleted are skipped (their texts go with them).
+                cursor = conn.execute(
+                    "WITH picked AS (SELECT m.id FROM mailsink_messages m "
+                    "JOIN mailsink_text_new n ON n.id = m.id ORDER BY m.id LIMIT %s "
+                    "FOR KEY SHARE OF m SKIP LOCKED), "
+                    "moved AS (DELETE FROM mailsink_text_new WHERE id IN (SELECT id FROM picked) "
+                    "RETURNING id, search) "
+                    "INSERT INTO mailsink_text (id, search) SELECT id, search FROM moved",
+                    (BATCH,),
+                )
+                return max(0, int(cursor.rowcount))
+        except psycopg.Error as error:  # the database is away, or a message went meanwhile
+            if not self._stopping.is_set():
+                log.debug("moving texts under the index failed, trying again: %s", error)
+            return -1
+
+    def wait_indexed(self, timeout: float = 60.0) -> bool:
+        """Wait until no text waits to be indexed (tests and benchmarks; searches never need it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._pool.connection() as conn:
+                row = conn.execute("SELECT EXISTS (SELECT 1 FROM mailsink_text_new)").fetchone()
+            if row is not None and not row[0]:
+                return True
+            self.notify()
+            time.sleep(0.05)
+        return False

@@ -1,0 +1,135 @@
+"""Start a real PostgreSQL server for the tests: ``initdb`` into a temporary folder, ``pg_ctl``.
+
+Debian's ``postgresql`` package (installed by ``scripts/test``) provides the
+binaries.  PostgreSQL refuses to run as root, and the tests run as root in
+CI, so the server's folder belongs to the ``postgres`` user and the
+commands run as that user (as the current user otherwise).  The server
+listens on a free loopback port (TCP only, no socket file) and trusts local
+connections: it lives only as long as the test session.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SUPERUSER = "mailsink"
+
+
+def _bin_dir() -> Path:
+    """Return the folder of the newest installed PostgreSQL's server binaries."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        raise RuntimeError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    return Path(initdb).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server in a temporary folder, on a free loopback port."""
+
+    folder: Path
+    port: int = 0
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        """Return the URL of a database on this server."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            prefix = ["runuser", "-u", "postgres", "--"]
+        return subprocess.run(
+            [*prefix, *command], check=check, capture_output=True, text=True, timeout=120
+        )
+
+    def init(self) -> None:
+        """Create the cluster (``initdb``)."""
+        self.data.mkdir(parents=True)
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            for path in (self.folder, self.data):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        self._run(
+            str(_bin_dir() / "initdb"),
+            "-D", str(self.data),
+            "-U", SUPERUSER,
+            "--auth=trust",
+            "-E", "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )  # fmt: skip
+
+    def start(self) -> None:
+        """Start (or restart after :meth:`stop`) the server on a free port, and wait for it."""
+        for _attempt in range(5):
+            self.port = self.port or _free_port()
+            options = (
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                "-c max_connections=200 -c shared_buffers=64MB"
+            )
+            done = self._run(
+                str(_bin_dir() / "pg_ctl"),
+                "-D", str(self.data),
+                "-o", options,
+                "-l", str(self.folder / "server.log"),
+                "-w", "-t", "60",
+                "start",
+                check=False,
+            )  # fmt: skip
+            if done.returncode == 0:
+                return
+            self.port = 0  # the port was taken in between: try another
+            time.sleep(0.2)
+        raise RuntimeError(f"PostgreSQL did not start: {done.stderr}\n{self.log()}")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: disconnect clients; ``immediate``: like a crash)."""
+        self._run(
+            str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False
+        )
+
+    def log(self) -> str:
+        """Return the server's log."""
+        path = self.folder / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def remove(self) -> None:
+        """Stop the server and delete its folder."""
+        self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_server() -> PostgresServer:
+    """Create and start a server in a new temporary folder."""
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="mailsink-pg-")))
+    try:
+        server.init()
+        server.start()
+    except BaseException:
+        shutil.rmtree(server.folder, ignore_errors=True)
+        raise
+    return server

@@ -1,0 +1,195 @@
+"""What the PostgreSQL store does beyond the shared contract: schema, nodes, feed, faults."""
+
+from __future__ import annotations
+
+import poplib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from helpers import incoming, make_raw
+from mailsink.config import is_postgres_store
+from mailsink.events import Changed, Subscription, Truncated
+from mailsink.mailbox import Mailbox
+from mailsink.message import new_id, observe_id
+from mailsink.search import parse_query
+from mailsink.store import open_store
+from mailsink.store.base import StoredMessage
+from mailsink.store.postgres import PostgresStore, describe
+from mailsink.store.postgres.schema import SCHEMA_VERSION
+from reader_helpers import RawSession, send
+
+URL = Callable[[], str]
+
+
+@pytest.fixture
+def url(postgres_url: URL) -> str:
+    return postgres_url()
+
+
+@pytest.fixture
+def two_nodes(url: str) -> Iterator[tuple[Mailbox, Mailbox]]:
+    """Two mailboxes over two stores on one schema, as two nodes would have."""
+    stores = [PostgresStore(url).start(), PostgresStore(url).start()]
+    yield Mailbox(stores[0]), Mailbox(stores[1])
+    for store in stores:
+        store.close()
+
+
+def _kinds(sub: Subscription, count: int) -> list[tuple[str, object]]:
+    """Return the next ``count`` events of a subscription as (kind, data)."""
+    got: list[tuple[str, object]] = []
+    for _ in range(count):
+        event = sub.get(timeout=5)
+        assert event is not None, f"only {got} arrived"
+        got.append((event.kind, event.data))
+    return got
+
+
+def test_changes_on_one_node_are_published_once_on_the_other(
+    two_nodes: tuple[Mailbox, Mailbox],
+) -> None:
+    a, b = two_nodes
+    seen_a, seen_b = a.events.subscribe(), b.events.subscribe()
+    item = incoming(subject="from a", body="findable words")
+    a.add([item])
+    ((kind, data),) = _kinds(seen_b, 1)
+    assert isinstance(data, StoredMessage) and kind == "new"
+    assert (data.id, data.summary.subject) == (item.id, "from a")
+    assert b.store.matcher(parse_query("findable"))(data)  # waits on b match a's mail
+    b.set_read([item.id], True)
+    b.delete([item.id])
+    b.clear()
+    events = _kinds(seen_a, 4)
+    assert events[0][0] == "new"  # a's own, from a's mailbox
+    assert events[1:] == [
+        ("update", Changed((item.id,), read=True)),
+        ("delete", Changed((item.id,))),
+        ("truncate", Truncated(0)),
+    ]
+    # Nothing twice: b heard of its own changes once, from its own mailbox.
+    assert [kind for kind, _data in _kinds(seen_b, 3)] == ["update", "delete", "truncate"]
+    assert seen_a.get(timeout=0.3) is None and seen_b.get(timeout=0.3) is None
+
+
+def test_a_node_moves_its_ids_past_those_it_hears_of() -> None:
+    ahead = new_id()[:2] + "Z" * 20  # far in the future
+    observe_id(ahead)
+    assert new_id() > ahead
+
+
+def test_one_node_prunes_at_a_time_and_the_total_holds(url: str) -> None:
+    a, b = PostgresStore(url, max_messages=5).start(), PostgresStore(url, max_messages=5).start()
+    try:
+        for _ in range(6):
+            a.add([incoming()])
+            b.add([incoming()])
+        assert a.count() == b.count() == 5
+        assert len(a.ids()) == 5
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_newer_schema_is_refused_with_a_clear_message(url: str) -> None:
+    PostgresStore(url).start().close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE mailsink_schema SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(RuntimeError, match="newer than this mailsink knows"):
+        PostgresStore(url).start()
+
+
+def test_an_unreachable_database_is_a_clear_error_without_the_password() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://user:s3cret@127.0.0.1:{port}/mail"
+    with pytest.raises(RuntimeError) as raised:
+        PostgresStore(url, timeout=1).start()
+    assert "cannot connect to PostgreSQL at postgresql://user@127.0.0.1" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+    assert "s3cret" not in describe(url)
+
+
+def test_store_urls_are_recognised(url: str) -> None:
+    assert is_postgres_store("postgresql://h/db") and is_postgres_store("Postgres://h/db")
+    assert not is_postgres_store("mail.db")
+    store = open_store(url)
+    try:
+        assert isinstance(store, PostgresStore) and store.count() == 0
+        store.add([incoming()])
+        assert store.disk_usage() > 0
+    finally:
+        store.close()
+
+
+def test_imap_and_pop3_on_one_node_serve_mail_sent_to_another(
+    make_sink: Any, postgres_url: URL
+) -> None:
+    url = postgres_url()
+    a = make_sink(store=url)
+    b = make_sink(store=url, pop3_port=0, imap_port=0)
+    send(a, make_raw(subject="to node a"))
+    host, port = b.reader_address("pop3")
+    pop = poplib.POP3(host, port, timeout=10)
+    pop.user("any")
+    pop.pass_("any")
+    assert pop.stat()[0] == 1
+    pop.quit()
+    client = RawSession(b.reader_address("imap"))
+    client.line()
+    client.send(b"a LOGIN any any\r\nb SELECT INBOX\r\n")
+    assert any(line.startswith(b"* 1 EXISTS") for line in client.until(b"b OK"))
+    client.send(b"c IDLE\r\n")
+    assert client.line().startswith(b"+ ")
+    send(a, make_raw(subject="while b idles"))
+    deadline = time.monotonic() + 5
+    while not client.line().endswith(b"2 EXISTS\r\n"):
+        assert time.monotonic() < deadline
+    client.send(b"DONE\r\n")
+    client.until(b"c OK")
+    client.close()
+
+
+def test_other_nodes_events_are_marked_remote(two_nodes: tuple[Mailbox, Mailbox]) -> None:
+    a, b = two_nodes
+    seen_a, seen_b = a.events.subscribe(), b.events.subscribe()
+    a.add([incoming()])
+    here, there = seen_a.get(timeout=5), seen_b.get(timeout=5)
+    assert here is not None and there is not None
+    assert (here.kind, here.remote) == ("new", False)  # side effects (auto-relay) run here
+    assert (there.kind, there.remote) == ("new", True)  # and not again on node b
+
+
+def test_deletes_while_the_indexer_moves_texts_do_not_deadlock(url: str) -> None:
+    store = PostgresStore(url).start()
+    errors: list[BaseException] = []
+
+    def delete(part: list[str]) -> None:
+        try:
+            for start in range(0, len(part), 20):
+                store.delete(part[start : start + 20])
+        except BaseException as error:
+            errors.append(error)
+
+    try:
+        for _round in range(3):
+            items = [incoming(body=f"word{i} " * 50) for i in range(600)]
+            store.add(items)  # the indexer starts moving these texts at once
+
+            ids = [item.id for item in items]
+            threads = [threading.Thread(target=delete, args=(ids[k::2],)) for k in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert errors == []
+            assert store.count() == 0
+        assert store.wait_indexed(timeout=30)
+    finally:
+        store.close()
