@@ -167,8 +167,29 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "extra Host names the web server answers to (comma-separated; *.example.test allowed)",
         metavar="NAMES",
     )
+    add("webhook-url", None, "POST each new message's summary (JSON) to this URL", metavar="URL")
+    add(
+        "webhook-limit",
+        "0",
+        "most webhook POSTs per second (0: no limit)",
+        type=_rate,
+        metavar="N[/s]",
+    )
+    add("metrics", "on", "serve Prometheus metrics at /metrics", choices=("on", "off"))
     parser.add_argument("--version", action="version", version=f"mailsink {__version__}")
     return parser
+
+
+def _rate(text: str) -> float:
+    """Parse ``N`` or ``N/s`` (per second) into a non-negative number."""
+    number = text.strip().removesuffix("/s")
+    try:
+        value = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or N/s, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"the rate must be 0 or more, got {text!r}")
+    return value
 
 
 def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Settings:
@@ -207,6 +228,9 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
         auth_users=auth_users,
         require_auth=args.require_auth,
         allowed_hosts=tuple(h.strip() for h in str(args.allowed_hosts).split(",") if h.strip()),
+        webhook_url=args.webhook_url or None,
+        webhook_limit=args.webhook_limit,
+        metrics=args.metrics == "on",
     )
 
 

@@ -48,6 +48,12 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
+    webhook_url: str | None = None
+    """POST each new message's summary here (Mailpit's webhook); None: no webhook."""
+    webhook_limit: float = 0.0
+    """Most webhook POSTs per second (0: no limit); messages beyond it get none."""
+    metrics: bool = True
+    """Serve Prometheus metrics at ``/metrics``."""
 
     @property
     def tls_enabled(self) -> bool:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope, new_id, summarize
+from mailsink.stats import Stats
 from mailsink.store.base import Incoming, StoredMessage
 
 MAX_BATCH = 256
@@ -62,9 +63,13 @@ class _Job:
 class Ingestor:
     """Summarise, number and store received messages; the only way mail enters a mailbox."""
 
-    def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX) -> None:
+    def __init__(
+        self, mailbox: Mailbox, inline_max: int = INLINE_MAX, stats: Stats | None = None
+    ) -> None:
         self.mailbox = mailbox
         self.inline_max = inline_max
+        self.stats = stats if stats is not None else Stats()
+        """Counts what is stored and how long storing took (``RuntimeStats``, ``/metrics``)."""
         self._order = threading.Lock()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -158,6 +163,7 @@ class Ingestor:
         Both paths come here, so IDs are given out in the order messages are
         stored.  Returns what was received and what is stored (not pruned).
         """
+        began = time.perf_counter()
         summaries = [summarize(raw, envelope) for raw, envelope in items]
         with self._order:
             now = time.time()
@@ -165,7 +171,10 @@ class Ingestor:
                 Incoming(new_id(), now, raw, envelope, summary)
                 for (raw, envelope), summary in zip(items, summaries, strict=True)
             ]
-            return incoming, self.mailbox.add(incoming)
+            stored = self.mailbox.add(incoming)
+        size = sum(len(raw) for raw, _envelope in items)
+        self.stats.record_stored(len(items), size, time.perf_counter() - began)
+        return incoming, stored
 
     def _run(self) -> None:
         """Take batches of jobs until told to stop."""

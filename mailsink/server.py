@@ -23,8 +23,10 @@ from mailsink.config import Settings, connect_host
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.smtp import CatchAllHandler, SMTPListener
+from mailsink.stats import Stats
 from mailsink.store import open_store
 from mailsink.tls import CertificateFiles, generate_certificate, server_context
+from mailsink.webhook import Webhook
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -49,7 +51,16 @@ class Sink:
         # With --store-sync full every commit is an fsync: batching them on the
         # writer thread matters more than saving the hand-off.
         inline_max = 0 if self.settings.store_sync == "full" else INLINE_MAX
-        self.ingestor = Ingestor(self.mailbox, inline_max)
+        self.stats = Stats()
+        """Counters for ``RuntimeStats`` and ``/metrics``; counts deletions once started."""
+        self.ingestor = Ingestor(self.mailbox, inline_max, self.stats)
+        self.webhook: Webhook | None = None
+        if self.settings.webhook_url:
+            from mailsink.web.serialize import summary_json
+
+            self.webhook = Webhook(
+                self.settings.webhook_url, summary_json, self.settings.webhook_limit
+            )
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None
@@ -79,6 +90,9 @@ class Sink:
         s = self.settings
         try:
             self.ingestor.start()
+            self.stats.start(self.mailbox.events)
+            if self.webhook is not None:
+                self.webhook.start(self.mailbox.events)
             if s.tls_enabled:
                 self._setup_tls()
             self.listener = SMTPListener(CatchAllHandler(self.ingestor, s), s, self.tls_context)
@@ -140,7 +154,11 @@ class Sink:
         """Serve the web app with waitress on a thread."""
         from waitress.server import create_server
 
+        from mailsink.web.state import app_state
+        from mailsink.web.websocket import channel_class
+
         s = self.settings
+        hub = app_state(self.app).websockets.start()
         server = create_server(
             self.app,
             host=s.http_host,
@@ -150,6 +168,7 @@ class Sink:
             max_request_body_size=s.max_request_bytes,
             clear_untrusted_proxy_headers=True,
         )
+        server.channel_class = channel_class(hub)  # hands /api/events upgrades to the hub
         self._http = server
         self.http_address = (str(server.effective_host), int(server.effective_port))
         self._http_thread = threading.Thread(target=server.run, name="mailsink-http", daemon=True)
@@ -163,7 +182,14 @@ class Sink:
             self._end_long_requests()
             self._stop_http()
             self._http = None
+        if self._app is not None:
+            from mailsink.web.state import app_state
+
+            app_state(self._app).websockets.stop()
+        if self.webhook is not None:
+            self.webhook.stop()
         self.ingestor.close()
+        self.stats.stop()
         self.store.close()
         if self._temporary_tls_dir is not None:
             shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)

@@ -35,6 +35,7 @@ from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
+from mailsink.stats import Stats
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,28 @@ def has_control_chars(text: str) -> bool:
 
 
 class SinkSMTP(FastSMTP):
-    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted."""
+    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted, sessions counted."""
 
     line_length_limit = LINE_LIMIT
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Count the session, then let aiosmtpd greet."""
+        self._stats().session_opened()
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Count the session's end (and whether it was encrypted)."""
+        self._stats().session_closed(self.session is not None and _uses_tls(self, self.session))
+        super().connection_lost(exc)
+
+    def data_too_big(self) -> None:
+        """Count a message refused for its size."""
+        self._stats().record_rejected("size")
+
+    def _stats(self) -> Stats:
+        """Return the counters of the handler this session serves."""
+        handler = self.event_handler
+        return handler.ingestor.stats if isinstance(handler, CatchAllHandler) else _NO_STATS
 
 
 class CatchAllHandler:
@@ -103,11 +123,13 @@ class CatchAllHandler:
     ) -> str:
         """Accept any sender, the null sender too, but never control characters."""
         if has_control_chars(address):
-            return "501 5.1.7 Bad sender address syntax (control characters)"
+            return self._refuse(
+                "syntax", "501 5.1.7 Bad sender address syntax (control characters)"
+            )
         if self.settings.require_auth and not session.authenticated:
-            return "530 5.7.0 Authentication required"
+            return self._refuse("auth", "530 5.7.0 Authentication required")
         if fault := await self.faults.apply("mail", server, address):
-            return fault
+            return self._refuse("fault", fault)
         envelope.mail_from = address  # "<>" for the null sender; stored as ""
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -122,11 +144,13 @@ class CatchAllHandler:
     ) -> str:
         """Accept any recipient up to the cap; refuse control characters."""
         if has_control_chars(address):
-            return "501 5.1.3 Bad recipient address syntax (control characters)"
+            return self._refuse(
+                "syntax", "501 5.1.3 Bad recipient address syntax (control characters)"
+            )
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
-            return "452 4.5.3 Too many recipients"
+            return self._refuse("recipients", "452 4.5.3 Too many recipients")
         if fault := await self.faults.apply("rcpt", server, address):
-            return fault
+            return self._refuse("fault", fault)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -136,7 +160,7 @@ class CatchAllHandler:
     ) -> str:
         """Store the exact bytes received, then answer 250 with the new ID."""
         if fault := await self.faults.apply("data", server):
-            return fault
+            return self._refuse("fault", fault)
         raw = envelope.original_content or b""
         record = MessageEnvelope(
             mail_from="" if envelope.mail_from in (None, "<>") else envelope.mail_from,
@@ -150,9 +174,20 @@ class CatchAllHandler:
             message_id = await self.ingestor.receive(raw, record)
         except Exception:
             log.exception("storing a message failed")
-            return "451 4.3.0 Error: the message could not be stored, try again"
+            return self._refuse(
+                "storage", "451 4.3.0 Error: the message could not be stored, try again"
+            )
         return f"250 2.0.0 Ok: queued as {message_id}"
 
+    def _refuse(self, reason: str, reply: str) -> str:
+        """Count a refusal by its reason and return its reply (a fault's 2xx is not one)."""
+        if not reply.startswith("2"):
+            self.ingestor.stats.record_rejected(reason)
+        return reply
+
+
+_NO_STATS = Stats()
+"""Counters for sessions of a handler that is not ours (never read)."""
 
 _HANDLER_NAMES = sorted(n for n in dir(CatchAllHandler) if n.startswith(("handle_", "auth_")))
 

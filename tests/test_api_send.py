@@ -79,7 +79,10 @@ def test_sent_message_is_found_by_search(api: Api) -> None:
         ({"From": {"Email": "a@x.test"}, "Bcc": [{"Email": "b@x.test"}]}, "Bcc[0]"),
         ({"From": {"Email": "a@x.test"}, "Headers": {"Bad Name": "x"}}, "not a valid header"),
         ({"From": {"Email": "a@x.test"}, "Headers": {"X-A": "1\n2"}}, "line breaks"),
-        ({"From": {"Email": "a@x.test"}, "Headers": {"Content-Type": "x"}}, "set by the server"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"Content-Type": "x"}}, "cannot overwrite"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"subject": "x"}}, "cannot overwrite"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"To": "x@y.test"}}, "cannot overwrite"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"Sender": "a", "sender": "b"}}, "sender"),
         ({"From": {"Email": "a@x.test"}, "Tags": "x"}, "Tags must be an array"),
         ({"From": {"Email": "a@x.test"}, "Text": 5}, "Text must be a string"),
         (
@@ -105,3 +108,31 @@ def test_send_needs_a_json_content_type(api: Api) -> None:
 
 def test_send_get_is_a_405(api: Api) -> None:
     assert api.client.get("/api/v1/send").status_code == 405
+
+
+def test_a_message_id_header_replaces_the_generated_one(api: Api) -> None:
+    """npm mailpit-api's sendMessage with Headers: {"Message-ID": ...} was a 500."""
+    body = {
+        "From": {"Email": "a@x.test"},
+        "To": [{"Email": "b@x.test"}],
+        "Headers": {"Message-ID": "<chosen@example.test>"},
+    }
+    response = api.client.post("/api/v1/send", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    message = api.get_json(f"/api/v1/message/{response.get_json()['ID']}")
+    assert message["MessageID"] == "chosen@example.test"
+    raw = api.client.get(f"/api/v1/message/{message['ID']}/raw").data
+    assert raw.lower().count(b"message-id:") == 1
+
+
+def test_a_data_url_attachment_prefix_is_stripped(api: Api) -> None:
+    body = {
+        "From": {"Email": "a@x.test"},
+        "To": [{"Email": "b@x.test"}],
+        "Attachments": [{"Filename": "a.txt", "Content": "data:text/plain;base64,aGVsbG8="}],
+    }
+    response = api.client.post("/api/v1/send", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    message = api.get_json(f"/api/v1/message/{response.get_json()['ID']}")
+    part = message["Attachments"][0]["PartID"]
+    assert api.client.get(f"/api/v1/message/{message['ID']}/part/{part}").data == b"hello"

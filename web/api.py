@@ -21,6 +21,7 @@ from flask import Blueprint, Response, request
 from mailsink import __version__
 from mailsink.config import is_memory_store
 from mailsink.search import Query, Term
+from mailsink.store.base import MAX_PAGE, MessageStore, Page
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
     json_body,
@@ -56,12 +57,31 @@ def ok() -> Response:
     return Response("ok", mimetype="text/plain")
 
 
+UNREAD = Term("is", "unread")
+
+
+def list_page(store: MessageStore, start: int, limit: int, query: Query | None = None) -> Page:
+    """Return up to ``limit`` messages from ``start``, reading the store ``MAX_PAGE`` at a time."""
+    page = store.list(start, min(limit, MAX_PAGE), query)
+    items = list(page.items)
+    while len(items) < limit and len(page.items) == MAX_PAGE:
+        page = store.list(start + len(items), min(limit - len(items), MAX_PAGE), query)
+        items.extend(page.items)
+    return Page(items, page.total, page.unread, page.matched, start)
+
+
+def matched_unread(store: MessageStore, query: Query) -> int:
+    """Return how many of the messages matching ``query`` are unread (``messages_unread``)."""
+    return store.list(0, 0, Query((*query.terms, UNREAD))).matched
+
+
 @bp.get("/api/v1/messages")
 def list_messages() -> Any:
     """List messages newest first (start, limit)."""
     start, limit = page_args()
     store = mailbox().store
-    return page_json(store.list(start, limit), store.tags())
+    page = list_page(store, start, limit)
+    return page_json(page, store.tags(), page.unread)
 
 
 @bp.get("/api/v1/search")
@@ -72,7 +92,8 @@ def search_messages() -> Any:
     query = search_query()
     start, limit = page_args()
     store = mailbox().store
-    return page_json(store.list(start, limit, query), store.tags())
+    page = list_page(store, start, limit, query)
+    return page_json(page, store.tags(), matched_unread(store, query))
 
 
 @bp.delete("/api/v1/search")
@@ -112,8 +133,8 @@ def set_read() -> Response:
 
 @bp.delete("/api/v1/messages")
 def delete_messages() -> Response:
-    """Delete messages by ``IDs``; without IDs delete every message."""
-    ids = string_list(json_body(), "IDs", "IDs")
+    """Delete messages by ``IDs``; without IDs (or with a body that is not JSON) delete all."""
+    ids = string_list(json_body(lenient=True), "IDs", "IDs")
     box = mailbox()
     if ids:
         box.delete(ids)
@@ -171,7 +192,7 @@ def delete_tag(tag: str) -> Response:
     return ok()
 
 
-def _database(spec: str) -> tuple[str, int]:
+def database_file(spec: str) -> tuple[str, int]:
     """Return the store's path and size in bytes ('' and 0 for memory)."""
     if is_memory_store(spec):
         return "", 0
@@ -191,7 +212,8 @@ def info() -> Any:
     """Return Mailpit's AppInformation: version, counts, tags, runtime stats."""
     state = app_state()
     store = state.mailbox.store
-    database, size = _database(state.settings.store)
+    stats = state.stats.snapshot()
+    database, size = database_file(state.settings.store)
     tags = {
         tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
     }
@@ -206,11 +228,11 @@ def info() -> Any:
         "RuntimeStats": {
             "Uptime": int(time.time() - state.started),
             "Memory": _memory_bytes(),
-            "MessagesDeleted": 0,
-            "SMTPAccepted": 0,
-            "SMTPAcceptedSize": 0,
-            "SMTPRejected": 0,
-            "SMTPIgnored": 0,
+            "MessagesDeleted": stats.deleted,
+            "SMTPAccepted": stats.accepted,
+            "SMTPAcceptedSize": stats.accepted_bytes,
+            "SMTPRejected": stats.rejected_total,
+            "SMTPIgnored": stats.ignored,
         },
     }
 

@@ -22,19 +22,40 @@ from werkzeug.exceptions import HTTPException
 from mailsink.config import WILDCARD_HOSTS, Settings
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
-from mailsink.web import api, events_api, health, mailhog, message_api, openapi, send, ui, view
+from mailsink.web import (
+    aliases,
+    api,
+    checks_placeholder,
+    events_api,
+    health,
+    mailhog,
+    message_api,
+    metrics,
+    openapi,
+    send,
+    thumbnails,
+    ui,
+    view,
+    websocket,
+)
 from mailsink.web.errors import ApiError, json_error
+from mailsink.web.serialize import summary_json
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
 
 BLUEPRINTS = (
     health.bp,  # /livez, /readyz
     api.bp,  # Mailpit v1: list, search, mark, delete, tags, info
     message_api.bp,  # Mailpit v1: one message, its headers, raw source and parts
+    thumbnails.bp,  # Mailpit v1: a JPEG thumbnail of an image part
+    checks_placeholder.bp,  # html-check, link-check, sa-check: 400 until the checks land
     view.bp,  # the sandboxed HTML/text views
     send.bp,  # POST /api/v1/send
     events_api.bp,  # Server-Sent Events and the server-side wait
+    websocket.bp,  # /api/events without an upgrade (the feed itself bypasses WSGI)
+    metrics.bp,  # Prometheus /metrics, and the request counter
     mailhog.bp,  # MailHog's API for its clients
     openapi.bp,  # the OpenAPI document
+    aliases.bp,  # Mailpit's paths users hit: /api/v1/swagger.json, /view/latest, /view/{ID}
     ui.bp,  # the browser UI
 )
 
@@ -92,6 +113,7 @@ def create_app(
         smtp_address=smtp_address or (settings.smtp_host, settings.smtp_port),
         # Leave a few worker threads for ordinary requests however many streams are open.
         long_requests=LongRequests(max(1, settings.http_threads - 4)),
+        websockets=websocket.WebSocketHub(mailbox, settings, summary_json),
     )
     _guard_requests(app, allowed_host_names(settings))
     _answer_errors_as_json(app)
