@@ -162,6 +162,7 @@ class Stats:
         while True:
             event = sub.get()
             if event is None or event.kind == "close":
+                sub.close()  # the sink waits for every subscriber to leave when it stops
                 return
             if event.kind == "delete" and isinstance(event.data, Changed):
                 self.record_deleted(len(event.data.ids))

@@ -109,6 +109,7 @@ class Webhook:
         while True:
             event = sub.get()
             if event is None or event.kind == "close" or self._thread is None:
+                sub.close()  # the sink waits for every subscriber to leave when it stops
                 return
             if sub.overflowed:
                 sub.overflowed = False

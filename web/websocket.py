@@ -379,6 +379,7 @@ class WebSocketHub:
             frames: list[str] = []
             if event is not None:
                 if event.kind == "close":
+                    sub.close()  # the sink waits for every subscriber to leave when it stops
                     return
                 frames = self.frames(event) if self.clients else []
                 if sub.overflowed:
