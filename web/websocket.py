@@ -52,6 +52,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.utilities import RemoteProtocolError
 
 from mailsink import __version__
 from mailsink.config import Settings
@@ -274,8 +275,14 @@ class WebSocketHub:
             if not data:
                 return False
             received += len(data)
-            ws.receive_data(data)
-            for event in ws.events():
+            try:
+                ws.receive_data(data)
+                events = list(ws.events())
+            except RemoteProtocolError as error:  # a malformed upgrade request
+                body = json.dumps({"Error": f"bad WebSocket upgrade: {error}"[:200]}).encode()
+                await loop.sock_sendall(sock, _plain_response(400, body))
+                return False
+            for event in events:
                 if isinstance(event, Request):
                     refused = self.refusal(event)
                     if refused is None:
@@ -421,6 +428,15 @@ class WebSocketHub:
         return _frame(
             "stats", {"Total": store.count(), "Unread": store.unread(), "Version": __version__}
         )
+
+
+def _plain_response(status: int, body: bytes) -> bytes:
+    """Return a whole HTTP/1.1 response with a JSON body, for when wsproto cannot make one."""
+    head = (
+        f"HTTP/1.1 {status} Bad Request\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 def _frame(kind: str, data: Any) -> str:
