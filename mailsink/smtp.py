@@ -74,9 +74,11 @@ class SinkSMTP(FastSMTP):
         self._stats().session_closed(self.session is not None and _uses_tls(self, self.session))
         super().connection_lost(exc)
 
-    def data_too_big(self) -> None:
-        """Count a message refused for its size."""
-        self._stats().record_rejected("size")
+    async def push(self, status: str | bytes) -> None:
+        """Send a reply; count the size refusals aiosmtpd makes itself (MAIL SIZE=, DATA)."""
+        if status[:3] in ("552", b"552"):
+            self._stats().record_rejected("size")
+        await super().push(status)  # type: ignore[type-var] # AnyStr: either kind, not a union
 
     def _stats(self) -> Stats:
         """Return the counters of the handler this session serves."""

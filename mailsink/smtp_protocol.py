@@ -134,9 +134,6 @@ class FastSMTP(SMTP):
         return addr, rest
 
     @syntax("DATA")
-    def data_too_big(self) -> None:
-        """Hook: a message went over the size limit (answered 552); subclasses count it."""
-
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 - aiosmtpd's method name
         """Receive the message as aiosmtpd does, but without a Python loop per line."""
         if await self.check_helo_needed():
@@ -156,7 +153,6 @@ class FastSMTP(SMTP):
         except asyncio.IncompleteReadError:
             return  # the client went away mid-message: nothing was acknowledged
         if block.too_big:
-            self.data_too_big()
             await self.push("552 Error: Too much mail data")
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             return

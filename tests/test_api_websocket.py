@@ -121,8 +121,9 @@ def test_a_malformed_upgrade_is_a_400_not_a_dropped_connection(sink: Sink) -> No
 def test_a_plain_get_is_a_400_that_says_what_the_path_is(sink: Sink) -> None:
     with pytest.raises(urllib.error.HTTPError) as error:
         urllib.request.urlopen(f"{sink.web_url}/api/events", timeout=5)
-    assert error.value.code == 400
-    assert "WebSocket" in json.loads(error.value.read())["Error"]
+    with error.value:
+        assert error.value.code == 400
+        assert "WebSocket" in json.loads(error.value.read())["Error"]
 
 
 def test_the_http_api_still_answers_while_clients_are_connected(sink: Sink) -> None:
