@@ -1,4 +1,10 @@
-"""The real npm clients (``mailpit-api``, ``mailhog``) drive a real sink from a node script.
+"""The real npm clients (``mailpit-api``, ``mailhog``, ``ws``) drive a real sink from node.
+
+``clients.cjs`` calls every method of ``mailpit-api``'s ``MailpitClient`` (it
+checks that none was left out) and of the ``mailhog`` client, and listens on
+the WebSocket feed with ``ws``.  The calls that wait for other work are
+listed in ``PENDING`` with the issue they wait for: they must fail with one
+of the statuses allowed there, never a 5xx.
 
 The clients are installed with ``npm ci`` from ``tests/npm/package-lock.json``
 into a temporary folder, so CI needs ``node`` (>= 18) and ``npm`` on the PATH
@@ -50,6 +56,16 @@ def npm_clients(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+PENDING = {
+    "htmlCheck": 400,  # the content-checks issue (web/checks_placeholder.py until then)
+    "linkCheck": 400,
+    "spamAssassinCheck": 400,
+    "releaseMessage": 404,  # the relay/chaos issue
+    "getChaosTriggers": 404,
+    "setChaosTriggers": 404,
+    "mailhog releaseMessage": 404,
+}
+
 SMTP_MESSAGE = (
     b"From: Python <python@example.test>\r\nTo: smtp-user@example.test\r\n"
     b"Subject: From smtplib\r\nMIME-Version: 1.0\r\n"
@@ -74,5 +90,7 @@ def test_mailpit_api_and_mailhog_npm_clients_work_against_a_real_sink(
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["ok"] is True
-    assert len(report["steps"]) == 13
+    assert len(report["steps"]) == 19, report["steps"]
+    assert "mailpit-api: all 27 methods called" in report["steps"]
+    assert {p["name"]: p["status"] for p in report["pending"]} == PENDING
     assert live_sink.store.count() == 0  # the mailhog client's deleteAll went through
