@@ -17,7 +17,7 @@ from mailsink.server import Sink
 pytest_plugins = ["pytester", "conftest_api"]
 pytestmark = pytest.mark.slow  # a pytest subprocess
 
-INNER = '''
+INNER = """
 import smtplib
 
 import httpx
@@ -49,7 +49,7 @@ def test_a_sent_message_is_seen_through_the_client(mailpit_api):
     assert headers.message_id == ["<welcome@example.test>"]
     with pytest.raises(httpx.HTTPStatusError):  # a form body: 400, as from Mailpit
         mailpit_api.put_messages([welcome.id], "Read", True)
-'''
+"""
 
 
 def test_the_clients_own_fixture_flow_passes_and_cleans_up(
