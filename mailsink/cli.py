@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from mailsink import __version__
 from mailsink.config import DEFAULT_MAX_SIZE, Settings, is_loopback, split_host_port
 from mailsink.server import Sink
+from mailsink.webhook import check_url
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
@@ -204,6 +205,11 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
             parser.error(f"--auth: {error}")
     if args.tls_key and not args.tls_cert:
         parser.error("--tls-key needs --tls-cert")
+    if args.webhook_url:
+        try:
+            check_url(args.webhook_url)
+        except ValueError as error:
+            parser.error(f"--webhook-url: {error}")
     smtps = args.smtps
     http = args.http
     return Settings(
