@@ -363,3 +363,18 @@ def test_delete_with_a_form_body_deletes_everything_as_mailpit_does(api: Api) ->
     response = api.client.delete("/api/v1/messages", data={"ids": [kept_by_nobody.id]})
     assert response.status_code == 200
     assert api.mailbox.store.count() == 0
+
+
+@pytest.mark.parametrize("read", [(), (0,), (0, 1, 2, 3, 4, 5), (1, 4)])
+@pytest.mark.parametrize("paging", ["", "&limit=1", "&start=1&limit=1", "&limit=2"])
+@pytest.mark.parametrize("query", ["invoice", "subject:invoice", "nothing-matches", "example"])
+def test_messages_unread_is_exact_whichever_shortcut_answers(
+    api_any: Api, read: tuple[int, ...], paging: str, query: str
+) -> None:
+    delivered = [
+        api_any.deliver(subject=f"invoice {n}" if n % 2 else f"hello {n}") for n in range(6)
+    ]
+    api_any.mailbox.set_read([delivered[n].id for n in read], True)
+    body = api_any.get_json(f"/api/v1/search?query={query}{paging}")
+    unread = api_any.get_json(f"/api/v1/search?query={query} is:unread")["messages_count"]
+    assert body["messages_unread"] == unread
