@@ -134,13 +134,6 @@ def _common_word(store: SQLiteStore) -> str:
     return newest.summary.subject.split()[0]
 
 
-def _disk_mb(path: Path) -> float:
-    """Return the megabytes used by the database, its WAL, blob segments and index."""
-    files = [p for p in path.parent.glob(f"{path.name}*") if p.is_file()]
-    files += list(Path(f"{path}-blobs").glob("*"))
-    return sum(p.stat().st_size for p in files) / 1e6
-
-
 def main() -> None:
     """Fill a SQLite store, print the latency table; the store is emptied at the end."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -150,11 +143,12 @@ def main() -> None:
     args = parser.parse_args()
     folder = tempfile.TemporaryDirectory()
     path = args.db or Path(folder.name) / "bench.db"
-    store = SQLiteStore(path)
+    store = SQLiteStore(path).start()
     insert_s = None
     if store.count() < args.messages:
         insert_s = fill(store, args.messages - store.count())
-    print(f"{store.count()} messages in {path} ({_disk_mb(path):.0f} MB with blobs and index)")
+    disk_mb = store.disk_usage() / 1e6
+    print(f"{store.count()} messages in {path} ({disk_mb:.0f} MB with blobs and index)")
     if insert_s is not None:
         rate = args.messages / insert_s
         print(f"store.add: {insert_s:.1f} s ({rate:.0f} msgs/s, batches of {BATCH})")

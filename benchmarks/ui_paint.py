@@ -58,7 +58,7 @@ def raw_message(i: int) -> bytes:
 def fill(path: Path, count: int) -> float:
     """Create a SQLite store of `count` messages; return the seconds it took."""
     started = time.perf_counter()
-    store = SQLiteStore(path)
+    store = SQLiteStore(path).start()
     base = time.time() - count
     for first in range(0, count, BATCH):
         batch = []

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import os
 from typing import TYPE_CHECKING
 
+from mailsink import source_tree
 from mailsink.lazy import lazy_getattr
+
+# From the source tree, web/ and pytest_plugin/ sit beside mailsink/ (see source_tree.py).
+source_tree.install(os.path.dirname(os.path.abspath(__file__)))
 
 if TYPE_CHECKING:
     from mailsink.config import Settings

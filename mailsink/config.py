@@ -3,14 +3,34 @@
 The command line (``cli.py``) builds it from flags and ``MAILSINK_*``
 environment variables; the pytest plugin builds it from its options.  Nothing
 else reads the environment: the settings flow down to whatever needs them.
+
+A ``Settings`` checks itself when built, so a bad value fails where it was
+given, as a ``SettingsError`` naming the field, instead of as a ``KeyError``
+or an odd socket error deep inside the sink once it starts.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+STORE_SYNC_MODES = ("normal", "full")
+
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s]+")
+"""An Origin header's value: scheme://host[:port], no path (browsers never send one)."""
+
+
+class SettingsError(ValueError):
+    """A Settings field holds a value the sink cannot run with; ``field`` names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,19 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     """Extra Host header names the web server answers to (beyond the bound address)."""
     cors_origins: tuple[str, ...] = ()
+    # POP3 and IMAP (issue 16): each listener is off while its port is None.
+    pop3_host: str = "127.0.0.1"
+    pop3_port: int | None = None
+    pop3s_host: str = "127.0.0.1"
+    pop3s_port: int | None = None
+    imap_host: str = "127.0.0.1"
+    imap_port: int | None = None
+    imaps_host: str = "127.0.0.1"
+    imaps_port: int | None = None
+    reader_connections: int = 100
+    """Most POP3 and IMAP connections open at once (together); more are refused."""
+    reader_idle_timeout: float = 1800.0
+    """Seconds a silent POP3/IMAP client is kept (RFC 3501 asks for at least 30 minutes)."""
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
     webhook_url: str | None = None
@@ -55,10 +88,142 @@ class Settings:
     metrics: bool = True
     """Serve Prometheus metrics at ``/metrics``."""
 
+    def __post_init__(self) -> None:
+        """Refuse a value the sink cannot run with, naming the field."""
+        _check_listeners(self)
+        _check_limits(self)
+        _check_tls_and_auth(self)
+        _check_webhook_and_metrics(self)
+
     @property
     def tls_enabled(self) -> bool:
         """Tell whether a TLS context is needed at all."""
-        return self.tls or self.smtps_port is not None or self.require_tls
+        return (
+            self.tls
+            or self.smtps_port is not None
+            or self.require_tls
+            or self.pop3s_port is not None
+            or self.imaps_port is not None
+        )
+
+    def reader_endpoints(self) -> list[tuple[str, str, int]]:
+        """Return (name, host, port) of each POP3/IMAP listener switched on."""
+        return [
+            (name, host, port)
+            for name, host, port in (
+                ("pop3", self.pop3_host, self.pop3_port),
+                ("pop3s", self.pop3s_host, self.pop3s_port),
+                ("imap", self.imap_host, self.imap_port),
+                ("imaps", self.imaps_host, self.imaps_port),
+            )
+            if port is not None
+        ]
+
+
+def _check_listeners(s: Settings) -> None:
+    _check_port("smtp_port", s.smtp_port, optional=False)
+    _check_port("smtps_port", s.smtps_port, optional=True)
+    _check_port("http_port", s.http_port, optional=True)
+    for reader in ("pop3", "pop3s", "imap", "imaps"):
+        _check_port(f"{reader}_port", getattr(s, f"{reader}_port"), optional=True)
+    for name in ("smtp_host", "smtps_host", "http_host", "store"):
+        _check_type(name, getattr(s, name), str)
+    if s.store_sync not in STORE_SYNC_MODES:
+        raise SettingsError("store_sync", f"expected normal or full, got {s.store_sync!r}")
+    _check_type("hostname", s.hostname, str)
+    # The greeting and EHLO reply carry it verbatim: a space or CR/LF would break them.
+    if not s.hostname or any(c.isspace() or not c.isprintable() for c in s.hostname):
+        raise SettingsError("hostname", f"expected one word, got {s.hostname!r}")
+    _check_strings("allowed_hosts", s.allowed_hosts)
+    _check_strings("cors_origins", s.cors_origins)
+    for origin in s.cors_origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                "cors_origins", f"expected * or scheme://host[:port], got {origin!r}"
+            )
+
+
+def _check_limits(s: Settings) -> None:
+    _check_int("max_messages", s.max_messages, minimum=0)
+    _check_int("max_size", s.max_size, minimum=0)
+    _check_int("max_recipients", s.max_recipients, minimum=1)
+    _check_int("http_threads", s.http_threads, minimum=1)
+    _check_int("max_request_bytes", s.max_request_bytes, minimum=1)
+    _check_int("reader_connections", s.reader_connections, minimum=1)
+    _check_seconds("idle_timeout", s.idle_timeout)
+    _check_seconds("reader_idle_timeout", s.reader_idle_timeout)
+
+
+def _check_seconds(name: str, timeout: object) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise SettingsError(name, f"expected seconds, got {timeout!r}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise SettingsError(name, f"must be a positive number, got {timeout!r}")
+
+
+def check_webhook_url(url: str) -> str:
+    """Return ``url`` if it is an http(s) URL with a host, else raise ValueError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
+def _check_webhook_and_metrics(s: Settings) -> None:
+    if s.webhook_url is not None:
+        _check_type("webhook_url", s.webhook_url, str)
+        try:
+            check_webhook_url(s.webhook_url)
+        except ValueError as error:
+            raise SettingsError("webhook_url", str(error)) from None
+    limit = s.webhook_limit
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+        raise SettingsError("webhook_limit", f"expected a number per second, got {limit!r}")
+    if not (limit >= 0 and math.isfinite(limit)):
+        raise SettingsError("webhook_limit", f"must be 0 (no limit) or more, got {limit!r}")
+    _check_type("metrics", s.metrics, bool)
+
+
+def _check_tls_and_auth(s: Settings) -> None:
+    for name in ("tls", "require_tls", "require_auth"):
+        _check_type(name, getattr(s, name), bool)
+    for name in ("tls_cert", "tls_key", "tls_dir"):
+        value = getattr(s, name)
+        if value is not None:
+            _check_type(name, value, str)
+    if s.tls_key and not s.tls_cert:
+        raise SettingsError("tls_key", "a key needs its certificate (tls_cert)")
+    _check_type("auth_users", s.auth_users, tuple)
+    for pair in s.auth_users:
+        well_formed = isinstance(pair, tuple) and len(pair) == 2 and pair[0]
+        if not well_formed or not all(isinstance(part, str) for part in pair):
+            raise SettingsError("auth_users", f"expected (user, password) pairs, got {pair!r}")
+
+
+def _check_type(field: str, value: object, kind: type) -> None:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise SettingsError(field, f"expected {kind.__name__}, got {value!r}")
+
+
+def _check_int(field: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(field, f"expected int, got {value!r}")
+    if value < minimum:
+        raise SettingsError(field, f"must be at least {minimum}, got {value}")
+
+
+def _check_port(field: str, value: object, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(field, f"expected a port number, got {value!r}")
+    if not 0 <= value <= 65535:
+        raise SettingsError(field, f"expected a port 0-65535, got {value}")
+
+
+def _check_strings(field: str, value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(field, f"expected a tuple of strings, got {value!r}")
 
 
 def split_host_port(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:

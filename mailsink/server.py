@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from mailsink.config import Settings, connect_host
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
+from mailsink.readers import Credentials, ReaderContext
+from mailsink.retrieval import Endpoint, ReaderListener
 from mailsink.smtp import CatchAllHandler, SMTPListener
 from mailsink.stats import Stats
 from mailsink.store import open_store
@@ -43,6 +45,10 @@ class Sink:
     """Own every part of one running mailsink; start it, use it, stop it."""
 
     def __init__(self, settings: Settings | None = None, store: MessageStore | None = None) -> None:
+        """Open the store (``settings.store``, or use ``store``, which must be started already).
+
+        The sink closes the store when it stops, whichever way it came.
+        """
         self.settings = settings or Settings()
         self.store = store or open_store(
             self.settings.store, self.settings.max_messages, self.settings.store_sync
@@ -65,6 +71,8 @@ class Sink:
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None
         self._app: Flask | None = None
+        self.readers: ReaderListener | None = None
+        """The POP3/IMAP listeners, when any is switched on."""
         self._http: BaseWSGIServer | None = None
         self._http_thread: threading.Thread | None = None
         self.http_address: tuple[str, int] | None = None
@@ -97,12 +105,37 @@ class Sink:
                 self._setup_tls()
             self.listener = SMTPListener(CatchAllHandler(self.ingestor, s), s, self.tls_context)
             self.listener.start()
+            self._start_readers()
             if s.http_port is not None:
                 self._start_http()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _start_readers(self) -> None:
+        """Start the POP3 and IMAP listeners that are switched on (issue 16)."""
+        s = self.settings
+        endpoints = [
+            Endpoint(name, host, port, implicit_tls=name.endswith("s"))
+            for name, host, port in s.reader_endpoints()
+        ]
+        if not endpoints:
+            return
+        context = ReaderContext(
+            self.mailbox,
+            Credentials(s.auth_users),
+            self.tls_context if s.tls else None,  # STARTTLS/STLS offered as for SMTP
+            s.hostname,
+            s.reader_idle_timeout,
+        )
+        self.readers = ReaderListener(context, endpoints, s.reader_connections, self.tls_context)
+        self.readers.start()
+
+    def reader_address(self, name: str) -> tuple[str, int]:
+        """Return the (host, port) of the ``pop3``, ``pop3s``, ``imap`` or ``imaps`` listener."""
+        assert self.readers is not None, f"{name} is not switched on"
+        return self.readers.addresses[name]
 
     def _setup_tls(self) -> None:
         """Load the given certificate or generate one."""
@@ -176,6 +209,9 @@ class Sink:
 
     def stop(self) -> None:
         """Stop listening, finish storing what was accepted, close the store."""
+        if self.readers is not None:
+            self.readers.stop()
+            self.readers = None
         if self.listener is not None:
             self.listener.stop()
         if self._http is not None:

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from mailsink.config import Settings
 from mailsink.faults import Faults
@@ -84,6 +84,22 @@ class SinkSMTP(FastSMTP):
         """Return the counters of the handler this session serves."""
         handler = self.event_handler
         return handler.ingestor.stats if isinstance(handler, CatchAllHandler) else _NO_STATS
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Log what a client did wrong in one line; keep tracebacks for our own faults.
+
+        aiosmtpd logs every session exception with its traceback, 20 lines for
+        a client that merely refused our certificate.
+        """
+        peer = _peer_text(self.session.peer if self.session else None)
+        if isinstance(error, TLSSetupException):
+            reason = error.__cause__ or error
+            log.warning("TLS handshake with %s failed: %s", peer, reason)
+        elif isinstance(error, ConnectionError):
+            log.info("connection from %s lost: %s", peer, error)
+        else:
+            log.exception("SMTP session with %s failed", peer)
+        return f"500 Error: ({type(error).__name__}) {error}"
 
 
 class CatchAllHandler:

@@ -24,9 +24,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from mailsink import __version__
+from mailsink.config import check_webhook_url
 from mailsink.events import Event, EventBus, Subscription
 from mailsink.store.base import StoredMessage
 
@@ -43,14 +43,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def check_url(url: str) -> str:
-    """Return ``url`` if it is an http(s) URL with a host, else raise ValueError."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"the webhook URL must be http:// or https:// with a host, got {url!r}")
-    return url
-
-
 class Webhook:
     """POST each new message's summary to one URL, at most ``limit`` a second."""
 
@@ -60,7 +52,7 @@ class Webhook:
         summary: Callable[[StoredMessage], dict[str, Any]],
         limit: float = 0.0,
     ) -> None:
-        self.url = check_url(url)
+        self.url = check_webhook_url(url)
         self.summary = summary
         self.limit = limit
         self.sent = 0

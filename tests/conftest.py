@@ -24,7 +24,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageSto
     if request.param == "memory":
         made = MemoryStore()
     else:
-        made = SQLiteStore(tmp_path / "mail.db", text_index=request.param == "sqlite")
+        made = SQLiteStore(tmp_path / "mail.db", text_index=request.param == "sqlite").start()
     yield made
     made.close()
 

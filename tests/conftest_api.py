@@ -33,7 +33,7 @@ def api() -> Iterator[Api]:
 def api_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """Yield an Api over each kind of store."""
     store: MessageStore = (
-        MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "api.db")
+        MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "api.db").start()
     )
     made = make_api(store)
     yield made

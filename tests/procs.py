@@ -20,14 +20,26 @@ class Running:
     lines: list[str]
 
 
-def start_mailsink(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Running:
-    """Start ``python -m mailsink`` and wait for its start-up lines."""
+def start_mailsink(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    command: list[str] | None = None,
+    python: str = sys.executable,
+    cwd: str | None = None,
+    clean_env: bool = False,
+) -> Running:
+    """Start ``python -m mailsink`` (or ``command``) and wait for its start-up lines.
+
+    ``clean_env`` starts it with only ``env``, not this process's environment.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-m", "mailsink", *args],
+        [*(command or [python, "-m", "mailsink"]), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=dict(env or {}) if clean_env else {**os.environ, **(env or {})},
+        cwd=cwd,
     )
     assert process.stdout is not None
     lines: list[str] = []

@@ -1,7 +1,7 @@
 """Memory and SQLite search agree: the same corpus, the same queries, the same answers.
 
 The memory store filters with a Python predicate (``store/match.py``), the
-SQLite store with SQL and FTS5 (``store/sqlite_query.py``); this suite runs
+SQLite store with SQL and FTS5 (``store/sqlite/query.py``); this suite runs
 every kind of term, negated too, against both and through the HTTP API.
 """
 
@@ -17,7 +17,7 @@ from api_helpers import make_api
 
 from mailsink.message import Envelope, new_id, summarize
 from mailsink.search import parse_query
-from mailsink.store import MemoryStore, SQLiteStore
+from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.store.base import Incoming
 
 pytest_plugins = ["conftest_api"]
@@ -167,11 +167,12 @@ def stores(
     folder = Path(tmp_path_factory.mktemp("contract"))
     memory = MemoryStore()
     sqlite = {
-        kind: SQLiteStore(folder / f"{kind}.db", text_index=kind != "scanned")
+        kind: SQLiteStore(folder / f"{kind}.db", text_index=kind != "scanned").start()
         for kind in SQLITE_KINDS
     }
     with contextlib.ExitStack() as held:
-        for kind, store in [("memory", memory), *sqlite.items()]:
+        stores: list[tuple[str, MessageStore]] = [("memory", memory), *sqlite.items()]
+        for kind, store in stores:
             half = len(records) // 2
             if kind == "lagging":
                 assert isinstance(store, SQLiteStore)
@@ -220,7 +221,7 @@ def test_the_corpus_exercises_both_matches_and_misses(
 
 def test_search_api_answers_the_same_over_both_stores(tmp_path: Path) -> None:
     records = _incoming()
-    apis = [make_api(MemoryStore()), make_api(SQLiteStore(tmp_path / "api.db"))]
+    apis = [make_api(MemoryStore()), make_api(SQLiteStore(tmp_path / "api.db").start())]
     try:
         for api in apis:
             api.mailbox.store.add(records)

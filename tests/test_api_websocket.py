@@ -13,6 +13,7 @@ import pytest
 from api_helpers import raw_message, smtp_send
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from mailsink.config import Settings
 from mailsink.server import Sink
@@ -36,7 +37,7 @@ def ws_url(sink: Sink) -> str:
 def frame(ws: ClientConnection, kind: str | None = None) -> dict[str, Any]:
     """Return the next frame (of ``kind``, skipping others)."""
     while True:
-        data = json.loads(ws.recv(timeout=5))
+        data: dict[str, Any] = json.loads(ws.recv(timeout=5))
         assert set(data) == {"Type", "Data"}
         if kind is None or data["Type"] == kind:
             return data
@@ -83,14 +84,14 @@ def ws_version() -> str:
 def test_a_browser_page_from_a_foreign_origin_is_refused(sink: Sink, origin: str) -> None:
     """Mailpit CVE-2026-22689: any web page could read the mailbox live."""
     with pytest.raises(InvalidStatus) as refused:
-        connect(ws_url(sink), origin=origin, open_timeout=5)  # type: ignore[arg-type]
+        connect(ws_url(sink), origin=Origin(origin), open_timeout=5)
     assert refused.value.response.status_code == 403
     assert b"Origin" in refused.value.response.body
 
 
 def test_the_servers_own_origin_and_a_cors_origin_are_let_in(sink: Sink) -> None:
-    for origin in (sink.web_url, "http://app.example.test"):
-        with connect(ws_url(sink), origin=origin, open_timeout=5) as ws:  # type: ignore[arg-type]
+    for origin in (str(sink.web_url), "http://app.example.test"):
+        with connect(ws_url(sink), origin=Origin(origin), open_timeout=5) as ws:
             assert frame(ws)["Type"] == "stats"
 
 

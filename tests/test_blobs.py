@@ -15,7 +15,7 @@ def test_offsets_stay_true_after_a_write_that_failed_part_way(tmp_path: Path) ->
         f"""
         import resource, signal
         from pathlib import Path
-        from mailsink.store.blobs import BlobSegments
+        from mailsink.store.sqlite.blobs import BlobSegments
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         blobs = BlobSegments(Path({str(tmp_path / "blobs")!r}))

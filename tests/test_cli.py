@@ -134,3 +134,21 @@ def test_port_in_use_is_a_clear_error() -> None:
     finally:
         running.process.send_signal(signal.SIGTERM)
         running.process.communicate(timeout=20)
+
+
+def test_pop3_and_imap_flags_and_their_start_up_lines() -> None:
+    s = settings_from_args(["--imap", "127.0.0.1:1143", "--pop3s", ":1995"], {"MAILSINK_POP3": "0"})
+    assert (s.imap_host, s.imap_port, s.pop3s_host, s.pop3s_port) == (
+        "127.0.0.1",
+        1143,
+        "127.0.0.1",
+        1995,
+    )
+    assert (s.pop3_port, s.imaps_port) == (0, None)
+    assert settings_from_args([], {}).reader_endpoints() == []
+    running = start_mailsink("--smtp", ":0", "--http", "off", "--imap", ":0", "--pop3", ":0")
+    running.process.send_signal(signal.SIGTERM)
+    out, _err = running.process.communicate(timeout=20)
+    text = "\n".join(running.lines)
+    assert "  IMAP on 127.0.0.1:" in text and "  POP3 on 127.0.0.1:" in text
+    assert "stopped" in out

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import pytest
@@ -94,7 +94,8 @@ def _rich_message() -> bytes:
     msg["List-Unsubscribe"] = "<https://example.test/unsub>"
     msg.set_content("Plain text body")
     msg.add_alternative('<p>HTML body <img src="cid:pixel"></p>', subtype="html")
-    msg.get_payload()[1].add_related(PNG_RED_4X4, "image", "png", cid="<pixel>")
+    html_part = cast(list[EmailMessage], msg.get_payload())[1]
+    html_part.add_related(PNG_RED_4X4, "image", "png", cid="<pixel>")
     msg.add_attachment(PNG_RED_4X4, maintype="image", subtype="png", filename="red.png")
     return msg.as_bytes()
 

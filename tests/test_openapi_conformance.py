@@ -77,7 +77,8 @@ def _rich_message() -> bytes:
     msg["List-Unsubscribe"] = "<https://example.test/unsub>"
     msg.set_content("Plain text body")
     msg.add_alternative('<p>HTML body <img src="cid:pixel"></p>', subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = msg.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
     html_part.add_related(b"\x89PNG\r\n\x1a\n", "image", "png", cid="<pixel>")
     msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="a.pdf")
     return msg.as_bytes()

@@ -1,13 +1,24 @@
-"""The built wheel holds every package and data file, under the mailsink namespace only."""
+"""The built wheel: every package and data file under the mailsink namespace, typed, runnable.
+
+One wheel is built per test module (``pip wheel``, as ``pip install .`` does) and
+installed, not editable, into a throwaway venv whose dependencies come from this
+venv through a ``.pth`` path line (so no editable-install finder is loaded).
+"""
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
+import sysconfig
+import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from procs import start_mailsink
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIRS = {
@@ -16,10 +27,12 @@ SOURCE_DIRS = {
     "pytest_plugin": "mailsink/pytest_plugin",
 }
 
+pytestmark = pytest.mark.slow
+
 
 def expected_files() -> set[str]:
     """Return the wheel paths every source module and web asset must have."""
-    wanted = set()
+    wanted = {"mailsink/py.typed"}
     for folder, target in SOURCE_DIRS.items():
         for path in (ROOT / folder).rglob("*"):
             if "__pycache__" in path.parts or not path.is_file():
@@ -31,8 +44,10 @@ def expected_files() -> set[str]:
     return wanted
 
 
-@pytest.mark.slow
-def test_wheel_contains_every_subpackage_and_asset(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build the wheel from the source tree."""
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
             sys.executable,
@@ -43,13 +58,49 @@ def test_wheel_contains_every_subpackage_and_asset(tmp_path: Path) -> None:
             "--no-build-isolation",
             "-q",
             "-w",
-            str(tmp_path),
+            str(out),
             str(ROOT),
         ],
         check=True,
         timeout=300,
     )
-    wheel = next(tmp_path.glob("mailsink-*.whl"))
+    return next(out.glob("mailsink-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Install the wheel into a new venv; return that venv's python."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
+    )
+    return python
+
+
+def test_wheel_contains_every_subpackage_and_asset(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     missing = sorted(expected_files() - names)
     assert missing == [], f"missing from the wheel (add the package to pyproject.toml): {missing}"
@@ -59,3 +110,75 @@ def test_wheel_contains_every_subpackage_and_asset(tmp_path: Path) -> None:
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "mailsink = mailsink.cli:main" in text
     assert "mailsink = mailsink.pytest_plugin.plugin" in text
+
+
+USER_TEST = """\
+from mailsink.pytest_plugin import MailSink, Message
+
+
+def test_welcome(mailsink: MailSink) -> None:
+    message: Message = mailsink.assert_sent(to="a@example.test")
+    print(message.subject.upper())
+    mailsink.no_such_method()  # type: ignore[attr-defined]
+"""
+
+
+def test_a_users_mypy_strict_sees_the_installed_package_typed(
+    installed: Path, tmp_path: Path
+) -> None:
+    # The ignore is needed only if MailSink is a real class: were the package untyped
+    # (no py.typed), mypy would skip it and report the ignore as unused.
+    (tmp_path / "test_user.py").write_text(USER_TEST)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--python-executable",
+            str(installed),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "test_user.py",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_m_mailsink_runs_from_the_repository_root(installed: Path) -> None:
+    # From the root, the source folder mailsink/ shadows the installed package, and
+    # mailsink.web / mailsink.pytest_plugin live in web/ and pytest_plugin/ beside it.
+    version = subprocess.run(
+        [str(installed), "-m", "mailsink", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("mailsink ")
+    running = start_mailsink(
+        "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--no-tls",
+        python=str(installed),
+        cwd=str(ROOT),
+    )  # fmt: skip
+    try:
+        assert running.web_url is not None
+        with urllib.request.urlopen(running.web_url + "/readyz", timeout=10) as response:
+            assert json.load(response)["messages"] == 0
+        plugin = subprocess.run(
+            [str(installed), "-c", "import mailsink.pytest_plugin.plugin, mailsink.web.api"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert plugin.returncode == 0, plugin.stderr
+    finally:
+        running.process.send_signal(signal.SIGTERM)
+        _out, err = running.process.communicate(timeout=20)
+    assert running.process.returncode == 0, err

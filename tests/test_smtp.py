@@ -7,6 +7,8 @@ import socket
 import sqlite3
 import ssl
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -276,8 +278,8 @@ def _send(client: smtplib.SMTP, raw: bytes) -> tuple[int, str]:
 
 @pytest.mark.parametrize("sync", ["normal", "full"])
 def test_small_and_large_messages_are_stored_in_the_order_acknowledged(
-    make_sink, tmp_path, sync: str
-) -> None:  # type: ignore[no-untyped-def]
+    make_sink: Callable[..., Sink], tmp_path: Path, sync: str
+) -> None:
     """Small messages are stored on the event loop, large ones (and all of them with
     --store-sync full) on the writer thread; IDs and list order must not tell."""
     sink = make_sink(store=str(tmp_path / "m.db"), store_sync=sync)
@@ -298,8 +300,8 @@ def test_small_and_large_messages_are_stored_in_the_order_acknowledged(
 
 
 def test_a_store_failure_gets_451_on_either_path_and_the_session_goes_on(
-    make_sink, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    make_sink: Callable[..., Sink], tmp_path: Path
+) -> None:
     db = tmp_path / "m.db"
     sink = make_sink(store=str(db))
     with smtplib.SMTP(*sink.smtp_address) as client:

@@ -11,8 +11,8 @@ import pytest
 from helpers import incoming
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
-from mailsink.store import sqlite as sqlite_store
 from mailsink.store.base import Incoming
+from mailsink.store.sqlite import store as sqlite_store
 
 
 def test_a_failed_batch_is_rolled_back_whole_and_counts_stay_right(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def _segment_files(db: Path) -> list[str]:
 def _indexed_file(tmp_path: Path, messages: list[Incoming]) -> Path:
     """Store messages in a new SQLite file, wait until they are indexed, close it."""
     db = tmp_path / "m.db"
-    store = SQLiteStore(db)
+    store = SQLiteStore(db).start()
     store.add(messages)
     assert store.wait_indexed()
     store.close()
@@ -112,7 +112,7 @@ def test_delete_all_removes_the_bytes_and_new_messages_are_searched_afresh(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "m.db"
-    store = SQLiteStore(db)
+    store = SQLiteStore(db).start()
     store.add([incoming(subject="old news", body="walrus carpenter oysters")])
     assert store.wait_indexed()
     store.clear()
@@ -130,7 +130,7 @@ def test_a_missing_index_is_rebuilt_and_searches_meanwhile_still_find(tmp_path: 
     db = _indexed_file(tmp_path, messages)
     for suffix in ("-index", "-index-wal", "-index-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    reopened = SQLiteStore(db)
+    reopened = SQLiteStore(db).start()
     assert len(reopened.ids(parse_query("pangolin"))) == 20
     assert reopened.wait_indexed()
     index = reopened.text_index
@@ -146,7 +146,7 @@ def test_an_index_ahead_of_the_messages_is_rebuilt_not_trusted(tmp_path: Path) -
     with sqlite3.connect(db) as conn:
         conn.execute("DELETE FROM messages")
         conn.execute("UPDATE sqlite_sequence SET seq = 0")
-    reopened = SQLiteStore(db)
+    reopened = SQLiteStore(db).start()
     new = incoming(subject="new", body="giraffe")
     reopened.add([new])
     assert reopened.wait_indexed()
@@ -173,7 +173,7 @@ def test_a_file_of_another_schema_version_is_refused_with_a_reason(tmp_path: Pat
 
 def test_a_segment_deletes_leave_mostly_empty_is_compacted(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    store = SQLiteStore(db, segment_bytes=4000)  # about three of these messages a segment
+    store = SQLiteStore(db, segment_bytes=4000).start()  # about three of these messages a segment
     messages = [incoming(subject=f"m{n}", body=f"walrus-{n:02d} " + "x" * 600) for n in range(9)]
     for message in messages:
         store.add([message])
@@ -242,7 +242,7 @@ def test_an_index_of_another_version_is_rebuilt(tmp_path: Path) -> None:
     with sqlite3.connect(f"{db}-index") as index:
         index.execute("PRAGMA user_version = 1")
         index.execute("DELETE FROM fts")  # a stale index that would miss the message
-    reopened = SQLiteStore(db)
+    reopened = SQLiteStore(db).start()
     assert reopened.wait_indexed()
     assert reopened.ids(parse_query("narwhal")) == [message.id]
     with sqlite3.connect(f"{db}-index") as index:
@@ -256,7 +256,7 @@ def test_a_damaged_index_is_rebuilt(tmp_path: Path) -> None:
     for suffix in ("-index-wal", "-index-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     Path(f"{db}-index").write_bytes(b"this is not a database file" * 200)
-    reopened = SQLiteStore(db)
+    reopened = SQLiteStore(db).start()
     assert reopened.wait_indexed()
     assert reopened.ids(parse_query("axolotl")) == [message.id]
     reopened.close()
@@ -270,7 +270,7 @@ def test_messages_compacted_between_the_index_select_and_read_are_still_indexed(
     where searches take them for indexed and miss them."""
     monkeypatch.setattr(sqlite_store, "COMPACTED_GRACE", 0.0)  # the old file goes at once
     db = tmp_path / "m.db"
-    store = SQLiteStore(db, segment_bytes=4000)
+    store = SQLiteStore(db, segment_bytes=4000).start()
     index = store.text_index
     assert index is not None
     messages = [incoming(subject=f"m{n}", body=f"quokka-{n:02d} " + "x" * 600) for n in range(9)]
@@ -286,3 +286,18 @@ def test_messages_compacted_between_the_index_select_and_read_are_still_indexed(
     assert sorted(heads) == list(range(3, 10))  # the deleted two are left out
     assert "quokka-02" in heads[3]  # the compacted one is read from its new place
     store.close()
+
+
+def test_uids_and_uid_validity_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "mail.db"
+    store = SQLiteStore(path)
+    store.add([incoming(subject=f"m{i}") for i in range(3)])
+    store.delete([store.uids()[1][1]])
+    before, validity = store.uids(), store.uid_validity()
+    store.close()
+    reopened = SQLiteStore(path)
+    try:
+        assert reopened.uids() == before
+        assert reopened.uid_validity() == validity
+    finally:
+        reopened.close()

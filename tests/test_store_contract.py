@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 from helpers import incoming, make_raw
 from mailsink.search import parse_query
@@ -212,3 +214,51 @@ def test_search_finds_encoded_and_punctuated_values(store: MessageStore) -> None
     ):
         assert store.ids(parse_query(text)) == [encoded.id], text
     assert store.ids(parse_query("special")) == [plain.id]
+
+
+def test_disk_usage_is_the_bytes_of_the_store_files(store: MessageStore, tmp_path: Path) -> None:
+    """The SQLite store's files are all under tmp_path; the memory store has none."""
+    store.add([incoming(body="x" * 5000) for _ in range(5)])
+
+    def on_disk() -> int:
+        return sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+
+    deadline = time.monotonic() + 20
+    while True:  # the SQLite store's threads change the files for a moment after a write
+        before, usage, after = on_disk(), store.disk_usage(), on_disk()
+        if before == after or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert usage == before == after
+
+
+def test_uids_increase_in_arrival_order_and_are_never_reused(store: MessageStore) -> None:
+    first = [incoming(subject=f"u{i}") for i in range(3)]
+    store.add(first)
+    pairs = store.uids()
+    assert [message_id for _, message_id in pairs] == [item.id for item in first]
+    uids = [uid for uid, _ in pairs]
+    assert uids == sorted(uids) and len(set(uids)) == 3 and uids[0] >= 1
+    store.delete([first[2].id])
+    store.clear()
+    later = incoming(subject="after clear")
+    store.add([later])
+    [(uid, message_id)] = store.uids()
+    assert message_id == later.id and uid > uids[-1]
+
+
+def test_uids_after_and_with_a_query(store: MessageStore) -> None:
+    store.add([incoming(subject="alpha"), incoming(subject="beta"), incoming(subject="alpha 2")])
+    everything = store.uids()
+    assert store.uids(after=everything[0][0]) == everything[1:]
+    alphas = store.uids(parse_query("subject:alpha"))
+    assert alphas == [everything[0], everything[2]]
+    assert store.uids(parse_query("subject:alpha"), after=everything[0][0]) == [everything[2]]
+
+
+def test_uid_validity_is_a_positive_32_bit_number_kept_by_clear(store: MessageStore) -> None:
+    validity = store.uid_validity()
+    assert 0 < validity < 2**32
+    store.add([incoming()])
+    store.clear()
+    assert store.uid_validity() == validity

@@ -8,7 +8,7 @@ import zlib
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from mailsink.server import Sink
 
@@ -192,7 +192,12 @@ def test_html_preview_widths_and_remote_content_toggle(
 def test_script_in_a_hostile_email_does_not_run(page: Page, ui_sink: Sink, mailer: Any) -> None:
     dialogs: list[str] = []
     console: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.on("console", lambda message: console.append(message.text))
     hostile = (
         '<p id="body">Totally normal</p>'

@@ -6,14 +6,14 @@ import re
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from mailsink.server import Sink
 
 pytest_plugins = ["conftest_browser"]
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 NEWSLETTER = (
     '<!doctype html><html><body style="margin:0;font-family:Arial,sans-serif;background:#f4f4f7">'

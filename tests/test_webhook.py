@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from api_helpers import raw_message, smtp_send
 
-from mailsink.config import Settings
+from mailsink.config import Settings, SettingsError
 from mailsink.server import Sink
-from mailsink.webhook import check_url
 
 
 class Receiver:
@@ -131,6 +130,6 @@ def test_a_redirect_is_not_followed_and_a_dead_receiver_never_blocks_smtp() -> N
 
 
 @pytest.mark.parametrize("url", ["ftp://example.test/", "file:///etc/passwd", "http://", "junk"])
-def test_a_webhook_url_that_is_not_http_is_refused_at_start(url: str) -> None:
-    with pytest.raises(ValueError, match="http"):
-        check_url(url)
+def test_a_webhook_url_that_is_not_http_is_refused_in_the_settings(url: str) -> None:
+    with pytest.raises(SettingsError, match=r"webhook_url.*http"):
+        Settings(webhook_url=url)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, redirect, url_for
-from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 from mailsink.web.openapi import openapi
@@ -21,22 +20,13 @@ from mailsink.web.params import get_message, mailbox
 bp = Blueprint("aliases", __name__)
 
 
-class MessageIdConverter(BaseConverter):
-    """A path segment without a dot, so ``/view/{ID}.html`` stays the sandboxed view's."""
-
-    regex = r"[^/.]+"
-
-
-bp.record_once(lambda setup: setup.app.url_map.converters.update(message_id=MessageIdConverter))
-
-
 @bp.get("/api/v1/swagger.json")
 def swagger() -> Any:
     """Serve the OpenAPI document at Mailpit's path for it."""
     return openapi()
 
 
-@bp.get("/view/<message_id:message_id>")
+@bp.get("/view/<message_id>")
 def view_message(message_id: str) -> Response:
     """Redirect Mailpit's UI link for a message (or ``latest``) to mailsink's message page."""
     if message_id == "latest" and not mailbox().store.count():

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, request
 from mailsink import __version__
 from mailsink.config import is_memory_store
 from mailsink.search import Query, Term
-from mailsink.store.base import MAX_PAGE, MessageStore, Page
+from mailsink.store import MAX_PAGE, MessageStore, Page
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
     json_body,
@@ -205,13 +205,9 @@ def delete_tag(tag: str) -> Response:
     return ok()
 
 
-def database_file(spec: str) -> tuple[str, int]:
-    """Return the store's path and size in bytes ('' and 0 for memory)."""
-    if is_memory_store(spec):
-        return "", 0
-    path = Path(spec)
-    size = sum(p.stat().st_size for p in (path, Path(f"{spec}-wal")) if p.exists())
-    return str(path), size
+def database_file(spec: str, store: MessageStore) -> tuple[str, int]:
+    """Return the store's path ('' for memory) and the bytes all its files take on disk."""
+    return ("" if is_memory_store(spec) else str(Path(spec))), store.disk_usage()
 
 
 def _memory_bytes() -> int:
@@ -226,7 +222,7 @@ def info() -> Any:
     state = app_state()
     store = state.mailbox.store
     stats = state.stats.snapshot()
-    database, size = database_file(state.settings.store)
+    database, size = database_file(state.settings.store, store)
     tags = {
         tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
     }

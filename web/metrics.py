@@ -24,7 +24,6 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from mailsink.stats import LATENCY_BUCKETS, Snapshot
-from mailsink.web.api import database_file
 from mailsink.web.errors import ApiError
 from mailsink.web.state import AppState, app_state
 
@@ -67,7 +66,7 @@ class SinkCollector(Collector):
         yield GaugeMetricFamily(
             "mailsink_store_bytes",
             "Bytes the store takes on disk (0 for the memory store)",
-            database_file(self.state.settings.store)[1],
+            store.disk_usage(),
         )
         yield GaugeMetricFamily(
             "mailsink_smtp_sessions_open", "SMTP connections open now", snap.sessions_open

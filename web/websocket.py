@@ -22,8 +22,8 @@ socket to the WSGI app, which waitress does not.
 
 **Origin is checked** (Mailpit CVE-2026-22689 accepted every origin, so any
 web page could read the mailbox live): a browser's ``Origin`` must be this
-server itself or a configured CORS origin (``Settings.cors_origins``);
-clients that send none (scripts) are let in.  The Host header is checked as
+server itself or a ``--cors-origin``; clients that send none (scripts) are
+let in.  The Host header is checked as
 for every HTTP request.
 """
 
@@ -229,7 +229,7 @@ class WebSocketHub:
         headers = {name.lower(): value for name, value in request.extra_headers}
         origin = headers.get(b"origin", b"").decode("latin-1").strip()
         if origin and not self.origin_allowed(origin, request.host):
-            return 403, f"Origin {origin[:100]!r} may not read this mailbox (not a CORS origin)"
+            return 403, f"Origin {origin[:100]!r} may not read this mailbox (see --cors-origin)"
         if len(self.clients) >= MAX_CLIENTS:
             return 503, f"too many WebSocket clients (at most {MAX_CLIENTS})"
         return None

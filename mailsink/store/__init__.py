@@ -20,7 +20,11 @@ __all__ = [
 
 
 def open_store(spec: str, max_messages: int = 0, sync: str = "normal") -> MessageStore:
-    """Open the store named by ``--store``: ``memory`` or the path of a SQLite file."""
+    """Open the store named by ``--store`` (``memory`` or the path of a SQLite file), started.
+
+    A SQLite store's helper threads start here (:meth:`SQLiteStore.start`)
+    and stop when it is closed.
+    """
     if is_memory_store(spec):
         return MemoryStore(max_messages)
-    return SQLiteStore(spec, max_messages, synchronous=sync)
+    return SQLiteStore(spec, max_messages, synchronous=sync).start()

@@ -137,6 +137,27 @@ class MessageStore(Protocol):
         """Return every tag in use, sorted case-insensitively."""
         ...
 
+    def disk_usage(self) -> int:
+        """Return the bytes the store's files take on disk (0 for a store in memory)."""
+        ...
+
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching the query) with uid > after, oldest first.
+
+        A UID is a positive integer the store gives a message when it is
+        added and never gives another (not even after :meth:`clear`), so
+        IMAP and POP3 clients can cache by it across connections and restarts.
+        """
+        ...
+
+    def uid_validity(self) -> int:
+        """Return a 32-bit number that changes only when the store starts afresh.
+
+        UIDs from two stores with different validities may repeat; within
+        one validity they never do (IMAP's UIDVALIDITY).
+        """
+        ...
+
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
         ...
@@ -145,3 +166,15 @@ class MessageStore(Protocol):
 def clamp_page(start: int, limit: int) -> tuple[int, int]:
     """Return a safe (start, limit): non-negative, limit at most MAX_PAGE."""
     return max(0, int(start)), max(0, min(int(limit), MAX_PAGE))
+
+
+def edit_tag(tags: tuple[str, ...], old: str, new: str | None) -> tuple[str, ...] | None:
+    """Return tags with ``old`` (in any case) renamed to ``new``, or dropped when it is None.
+
+    None when ``old`` is not among them: the message is left as it is.
+    """
+    wanted = old.lower()
+    if not any(t.lower() == wanted for t in tags):
+        return None
+    kept = (new if t.lower() == wanted else t for t in tags)
+    return normalize_tags(t for t in kept if t is not None)

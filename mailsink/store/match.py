@@ -1,7 +1,7 @@
 """Compile a search :class:`~mailsink.search.Query` into a Python predicate.
 
 The memory store filters with it; the SQLite store compiles the same query to
-SQL instead (``sqlite_query.py``), and the contract suite checks that both
+SQL instead (``sqlite/query.py``), and the contract suite checks that both
 agree.
 """
 
@@ -115,8 +115,6 @@ def _header_predicate(name: str, value: str, raw: RawGetter) -> Predicate:
 
     def check(message: StoredMessage) -> bool:
         data = raw(message.id)
-        if data is None:
-            return False
-        return header_matches(header_block(data), name, value)
+        return data is not None and header_matches(header_block(data), name, value)
 
     return check

@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import json
 import threading
+import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from mailsink.store.base import (
     Page,
     StoredMessage,
     clamp_page,
+    edit_tag,
     normalize_tags,
 )
 from mailsink.store.codec import (
@@ -183,6 +185,11 @@ def _unpack(
     )
 
 
+def _new_validity() -> int:
+    """Return a UIDVALIDITY for a new store: the current second, as 32 bits."""
+    return max(1, int(time.time()) & 0xFFFFFFFF)
+
+
 class MemoryStore:
     """Keep messages in a dict in arrival order, guarded by one lock."""
 
@@ -193,6 +200,9 @@ class MemoryStore:
         self._read: set[str] = set()
         self._tags: dict[str, tuple[str, ...]] = {}  # only messages that have tags
         self._unread = 0
+        self._uids: dict[str, int] = {}  # message ID -> UID, given out in arrival order
+        self._last_uid = 0
+        self._validity = _new_validity()
 
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch; return the IDs pruned to honour max_messages."""
@@ -200,6 +210,8 @@ class MemoryStore:
         with self._lock:
             for item, blob in packed:
                 self._messages[item.id] = blob
+                self._last_uid += 1
+                self._uids[item.id] = self._last_uid
                 if item.summary.tags:
                     self._tags[item.id] = item.summary.tags
             self._unread += len(packed)
@@ -311,6 +323,7 @@ class MemoryStore:
         for message_id in ids:
             if self._messages.pop(message_id, None) is not None:
                 deleted.append(message_id)
+                self._uids.pop(message_id, None)
                 self._tags.pop(message_id, None)
                 if message_id in self._read:
                     self._read.discard(message_id)
@@ -323,6 +336,7 @@ class MemoryStore:
         with self._lock:
             count = len(self._messages)
             self._messages.clear()
+            self._uids.clear()  # the UID counter goes on: UIDs are never reused
             self._read.clear()
             self._tags.clear()
             self._unread = 0
@@ -367,12 +381,11 @@ class MemoryStore:
     def _edit_tags(self, old: str, new: str | None) -> builtins.list[str]:
         """Replace (or drop, when new is None) a tag everywhere."""
         changed = []
-        wanted = old.lower()
         with self._lock:
             for message_id, tags in list(self._tags.items()):
-                if any(t.lower() == wanted for t in tags):
-                    kept = [new if t.lower() == wanted else t for t in tags]
-                    self._tags[message_id] = normalize_tags(t for t in kept if t is not None)
+                edited = edit_tag(tags, old, new)
+                if edited is not None:
+                    self._tags[message_id] = edited
                     changed.append(message_id)
         return changed
 
@@ -381,6 +394,30 @@ class MemoryStore:
         with self._lock:
             found = normalize_tags(t for tags in self._tags.values() for t in tags)
         return sorted(found, key=str.lower)
+
+    def disk_usage(self) -> int:
+        """Return 0: nothing is on disk."""
+        return 0
+
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching) with uid > after, oldest first."""
+        if query is None or query.is_empty():
+            with self._lock:
+                found = []
+                for message_id in reversed(self._messages):
+                    uid = self._uids[message_id]
+                    if uid <= after:
+                        break
+                    found.append((uid, message_id))
+            found.reverse()
+            return found
+        uids = self._uids
+        pairs = [(uids.get(i, 0), i) for i in self.ids(query)]
+        return sorted(p for p in pairs if p[0] > after)
+
+    def uid_validity(self) -> int:
+        """Return this store's UIDVALIDITY: the second it was created."""
+        return self._validity
 
     def close(self) -> None:
         """Drop every message."""

@@ -11,7 +11,7 @@ parallel with the listener.
 Searches stay exact while the index lags: it records the highest message
 ``seq`` it has indexed (``upto``, in the same transaction as the index
 rows), and a query scans the text of messages above that mark (see
-``sqlite_query``).  The index is derived data: it is rebuilt from the
+``query.py``).  The index is derived data: it is rebuilt from the
 messages whenever it is missing, damaged, of another version, or ahead of
 the message database.  Message ``seq`` numbers are never reused (the store
 keeps its AUTOINCREMENT counter across delete-all), so an index row left
@@ -28,6 +28,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from mailsink.store.sqlite.worker import Worker
 
 FTS_HEAD = 4096
 """Characters of each message's search text put in the trigram index.
@@ -71,26 +73,42 @@ class TextIndex:
         connect_messages: Callable[[], sqlite3.Connection],
         read_text: ReadText,
         newest_seq: int,
+        committed: Callable[[], None] = lambda: None,
     ) -> None:
+        """Open (or rebuild) the index file; the thread starts in :meth:`start`.
+
+        ``committed`` is called after each transaction on the index (the
+        store's checkpointer learns from it that this WAL grew).
+        """
         self.path = path
         self._read_text = read_text
+        self._connect_messages = connect_messages
+        self._committed = committed
         self._db = self._open(newest_seq)
-        self._messages = connect_messages()
+        self._messages: sqlite3.Connection | None = None
         self._upto = int(self._db.execute("SELECT upto FROM state").fetchone()[0])
         self._changed = threading.Condition()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._worker = Worker("mailsink-index", self._run)
+        self._wake, self._stopping = self._worker.wake, self._worker.stopping
         self._forget: list[int] = []
         self._forget_all = False
         self._hold = threading.Lock()
         self._urgent = False
-        self._thread = threading.Thread(target=self._run, name="mailsink-index", daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        """Start the thread that indexes new messages (once)."""
+        if not self._worker.started:
+            self._messages = self._connect_messages()
+            self._worker.start()
+
+    def connect(self) -> sqlite3.Connection:
+        """Open a new connection to the index database."""
+        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
 
     def _open(self, newest_seq: int) -> sqlite3.Connection:
         """Open the index, rebuilding it if it is unusable or ahead of the messages."""
         for attempt in range(2):
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = self.connect()
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
@@ -138,7 +156,9 @@ class TextIndex:
         return self._upto
 
     def wait_indexed(self, seq: int, timeout: float = 10.0) -> bool:
-        """Wait until every message up to ``seq`` is indexed; False on timeout."""
+        """Wait until every message up to ``seq`` is indexed; False on timeout (or not started)."""
+        if not self._worker.started:
+            return self._upto >= seq
         self._urgent = True
         self._wake.set()
         with self._changed:
@@ -151,13 +171,12 @@ class TextIndex:
             yield
 
     def close(self) -> None:
-        """Stop the thread (what is not indexed yet is indexed at the next start)."""
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join(timeout=30)
+        """Stop the thread and close the files (what is not indexed yet is indexed next time)."""
+        self._worker.stop(timeout=30)
         for conn in (self._db, self._messages):
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -182,6 +201,7 @@ class TextIndex:
         # One row of JSON rather than a row per message, and one INSERT below
         # rather than one per message: the sqlite3 module takes the GIL back
         # after every step, and each time the listener's thread may have to wait.
+        assert self._messages is not None, "start() opens it"
         listed = self._messages.execute(
             "SELECT json_group_array(json_array(seq, segment, raw_offset + raw_size, text_size)) "
             "FROM (SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?)",
@@ -212,6 +232,7 @@ class TextIndex:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        self._committed()
         with self._changed:
             self._upto = upto
             self._changed.notify_all()
@@ -253,6 +274,7 @@ class TextIndex:
         still be indexed, or a search would take them for indexed and miss them.
         """
         heads = []
+        assert self._messages is not None, "start() opens it"
         rows = self._messages.execute(
             "SELECT seq, segment, raw_offset + raw_size, text_size FROM messages "
             "WHERE seq IN (SELECT value FROM json_each(?))",

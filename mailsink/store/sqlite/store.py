@@ -1,4 +1,4 @@
-"""The disk store: one SQLite file that survives restarts and ``kill -9``.
+"""The disk store: a SQLite database (and its blobs and index) that survives ``kill -9``.
 
 Durability: the database runs in WAL mode and each :meth:`SQLiteStore.add`
 batch is one committed transaction, finished before the listener sends its
@@ -11,13 +11,8 @@ Speed: list and count never scan.  Counts are kept in Python, pages come
 from the ``seq`` primary key, searches use lowercased ``s_*`` columns and an
 FTS5 trigram index for substring text search.
 
-Three files: the database (``mail.db``) holds one row per message; the raw
-bytes and the search text of each message are appended to segment files in
-``mail.db-blobs/`` (``blobs.py``, written before the row commits); the trigram
-index lives in ``mail.db-index`` and is kept up by a background thread
-(``text_index.py``).  Both moves took work off the path between DATA and
-the 250 reply: page-by-page BLOB writes and trigram indexing were most of
-this store's cost per message.
+The files on disk, the write order and the threads are drawn in this
+package's ``__init__``.
 """
 
 from __future__ import annotations
@@ -26,14 +21,14 @@ import builtins
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailsink.headers import header_block, header_matches
 from mailsink.message import Address
-from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
-from mailsink.store.blobs import BlobSegments, SegmentLedger
+from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, edit_tag, normalize_tags
 from mailsink.store.codec import (
     envelope_from_json,
     envelope_to_json,
@@ -41,8 +36,10 @@ from mailsink.store.codec import (
     summary_to_json,
 )
 from mailsink.store.match import address_text, compile_query, search_text
-from mailsink.store.sqlite_query import SEP, compile_where
-from mailsink.store.text_index import FTS_HEAD, TextIndex
+from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
+from mailsink.store.sqlite.checkpoint import Checkpointer
+from mailsink.store.sqlite.query import SEP, compile_where
+from mailsink.store.sqlite.text_index import FTS_HEAD, TextIndex
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -88,11 +85,13 @@ A message's raw bytes are ``raw_size`` bytes at ``raw_offset`` of blob
 segment ``segment``; its search text (lowercased, UTF-8) follows them,
 ``text_size`` bytes.  ``text_long`` marks texts longer than the indexed head."""
 
+SIDE_FILES = ("-wal", "-shm", "-index", "-index-wal", "-index-shm")
+"""Suffixes of the files beside the database (``PATH``) that belong to it; see the map."""
+BLOBS_SUFFIX = "-blobs"
+"""Suffix of the folder of blob segments beside the database."""
+
 COMPACTED_GRACE = 5.0
 """Seconds a compacted segment file stays for readers of older snapshots."""
-
-CHECKPOINT_INTERVAL = 0.5
-"""Seconds between background WAL checkpoints (see :class:`_Checkpointer`)."""
 
 _COLUMNS = "id, received, read, tags, envelope, summary"
 
@@ -109,11 +108,6 @@ def _tags_column(tags: tuple[str, ...]) -> str:
     if not tags:
         return ""
     return SEP + SEP.join(t.lower() for t in tags) + SEP
-
-
-def _header_match(headers: str, name: str, value: str) -> bool:
-    """The SQL function ``header_match``: see :func:`mailsink.headers.header_matches`."""
-    return header_matches(headers, name, value)
 
 
 def _tags_text(tags: tuple[str, ...]) -> str:
@@ -157,7 +151,9 @@ class SQLiteStore:
         self._connections_lock = threading.Lock()
         blob_options = {"segment_bytes": segment_bytes} if segment_bytes else {}
         self._blobs = BlobSegments(
-            Path(f"{self.path}-blobs"), sync_writes=self._synchronous == "FULL", **blob_options
+            Path(f"{self.path}{BLOBS_SUFFIX}"),
+            sync_writes=self._synchronous == "FULL",
+            **blob_options,
         )
         self._writer = self._connect()
         # Checkpoints copy the WAL into the database and fsync: slow, and done by
@@ -165,7 +161,7 @@ class SQLiteStore:
         # thread does them, so ingest (and the 250 reply) never waits for one.
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._migrate()
-        self._checkpointer = _Checkpointer(self._connect)
+        self._validity = self._load_validity()
         self._total = self._writer.execute("SELECT count(*) FROM messages").fetchone()[0]
         self._unread = self._writer.execute(
             "SELECT count(*) FROM messages WHERE read = 0"
@@ -179,8 +175,26 @@ class SQLiteStore:
         self._index: TextIndex | None = None
         if text_index:
             self._index = TextIndex(
-                Path(f"{self.path}-index"), self._connect, self._blobs.read, self._newest_seq()
+                Path(f"{self.path}-index"),  # one of SIDE_FILES
+                self._connect,
+                self._blobs.read,
+                self._newest_seq(),
+                committed=lambda: self._checkpointer.written(),  # noqa: PLW0108 - built below
             )
+        self._checkpointer = Checkpointer(
+            self._connect, [] if self._index is None else [self._index.connect]
+        )
+
+    def start(self) -> SQLiteStore:
+        """Start the helper threads (the text index's and the checkpointer's); return self.
+
+        Without them the store still works: searches scan what is not
+        indexed, and the WAL is checkpointed only by :meth:`close`.
+        """
+        if self._index is not None:
+            self._index.start()
+        self._checkpointer.start()
+        return self
 
     def _newest_seq(self, conn: sqlite3.Connection | None = None) -> int:
         """Return the highest seq ever given to a message (kept across delete-all)."""
@@ -202,7 +216,7 @@ class SQLiteStore:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA busy_timeout = 10000")
-        conn.create_function("header_match", 3, _header_match, deterministic=True)
+        conn.create_function("header_match", 3, header_matches, deterministic=True)
         conn.create_function("text_has", 4, self._text_has)
         with self._connections_lock:
             self._connections.append(conn)
@@ -228,6 +242,26 @@ class SQLiteStore:
             self._writer.executescript(
                 f"BEGIN; {_SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
+
+    def _load_validity(self) -> int:
+        """Read this file's UIDVALIDITY, giving it one (the current second) if it has none.
+
+        It lives in a table of its own beside ``messages`` (created if missing,
+        also in version 2 files, so no schema version change): ``clear()``
+        keeps it, as it keeps the ``seq`` counter the UIDs come from.
+        """
+        with self._write_lock:
+            self._writer.execute(
+                "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value INTEGER)"
+            )
+            self._writer.execute(
+                "INSERT OR IGNORE INTO store_meta (key, value) VALUES ('uidvalidity', ?)",
+                (max(1, int(time.time()) & 0xFFFFFFFF),),
+            )
+            row = self._writer.execute(
+                "SELECT value FROM store_meta WHERE key = 'uidvalidity'"
+            ).fetchone()
+        return int(row[0])
 
     @property
     def _reader(self) -> sqlite3.Connection:
@@ -255,6 +289,7 @@ class SQLiteStore:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        self._checkpointer.written()
 
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch in one committed transaction; return the IDs pruned."""
@@ -287,7 +322,6 @@ class SQLiteStore:
             self._unread += len(batch)
             stored_bytes = sum(len(item.raw) for item in batch) + sum(map(len, texts))
             self._ledger.added(segment, len(batch), stored_bytes)
-            self._checkpointer.dirty.set()
             self._after_delete(pruned)
         if self._index is not None:
             self._index.notify()
@@ -540,20 +574,19 @@ class SQLiteStore:
 
     def rename_tag(self, old: str, new: str) -> builtins.list[str]:
         """Rename a tag on every message; return the IDs changed."""
-        wanted = old.lower()
-        updates = {
-            message_id: normalize_tags(new if t.lower() == wanted else t for t in tags)
-            for message_id, tags in self._tagged(old)
-        }
-        return self._update_tags(updates)
+        return self._edit_tag(old, new)
 
     def delete_tag(self, tag: str) -> builtins.list[str]:
         """Remove a tag from every message; return the IDs changed."""
-        wanted = tag.lower()
-        updates = {
-            message_id: tuple(t for t in tags if t.lower() != wanted)
-            for message_id, tags in self._tagged(tag)
-        }
+        return self._edit_tag(tag, None)
+
+    def _edit_tag(self, old: str, new: str | None) -> builtins.list[str]:
+        """Replace (or drop, when new is None) a tag everywhere; return the IDs changed."""
+        updates = {}
+        for message_id, tags in self._tagged(old):
+            edited = edit_tag(tags, old, new)
+            if edited is not None:
+                updates[message_id] = edited
         return self._update_tags(updates)
 
     def tags(self) -> builtins.list[str]:
@@ -561,6 +594,23 @@ class SQLiteStore:
         rows = self._reader.execute("SELECT DISTINCT tags FROM messages WHERE tags != ''")
         found = normalize_tags(t for (text,) in rows for t in _tags_load(text))
         return sorted(found, key=str.lower)
+
+    def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
+        """Return (uid, id) of the messages (matching) with uid > after, oldest first.
+
+        The UID is the row's ``seq``: AUTOINCREMENT never reuses one, and
+        ``clear()`` puts the counter back.
+        """
+        where, params = compile_where(query, self._index is not None)
+        rows = self._reader.execute(
+            f"SELECT seq, id FROM messages WHERE ({where}) AND seq > ? ORDER BY seq",
+            [*params, int(after)],
+        ).fetchall()
+        return [(int(seq), str(message_id)) for seq, message_id in rows]
+
+    def uid_validity(self) -> int:
+        """Return this file's UIDVALIDITY (see :meth:`_load_validity`)."""
+        return self._validity
 
     def close(self) -> None:
         """Close every connection (checkpointing the WAL) and file."""
@@ -573,6 +623,14 @@ class SQLiteStore:
                     conn.close()
             self._connections.clear()
             self._blobs.close()
+
+    def disk_usage(self) -> int:
+        """Return the bytes the store's files take: database, WALs, blob segments, index."""
+        total = sum(self._blobs.size(segment) for segment in self._blobs.segments())
+        for path in [self.path, *(Path(f"{self.path}{suffix}") for suffix in SIDE_FILES)]:
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     @property
     def text_index(self) -> TextIndex | None:
@@ -587,30 +645,3 @@ class SQLiteStore:
         return self._index is None or self._index.wait_indexed(
             self._newest_seq(self._reader), timeout
         )
-
-
-class _Checkpointer:
-    """Checkpoint the WAL from a background thread after writes, and on stop."""
-
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
-        self.dirty = threading.Event()
-        self._stopping = threading.Event()
-        self._conn = connect()
-        self._thread = threading.Thread(target=self._run, name="mailsink-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            if self.dirty.wait(CHECKPOINT_INTERVAL) and not self._stopping.wait(
-                CHECKPOINT_INTERVAL
-            ):
-                self.dirty.clear()
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def stop(self) -> None:
-        """Stop the thread and truncate the WAL."""
-        self._stopping.set()
-        self._thread.join(timeout=10)
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

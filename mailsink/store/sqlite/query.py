@@ -1,6 +1,6 @@
 """Compile a search :class:`~mailsink.search.Query` into a parameterised SQL condition.
 
-The condition is written against the ``messages`` table of ``sqlite.py``; the
+The condition is written against the ``messages`` table of ``store.py``; the
 ``s_*`` columns hold lowercased copies made for searching, and free text goes
 through the FTS5 trigram index of ``text_index.py`` (attached as ``idx``) so
 that substring matches stay fast.  ``text_has`` is a SQL function of the store
