@@ -88,18 +88,22 @@ def test_each_message_gets_one_post_of_its_summary(receiver: Receiver) -> None:
 def test_no_post_once_the_limit_is_reached(receiver: Receiver) -> None:
     sink = _sink(receiver.url, limit=2)
     try:
-        began = time.monotonic()
         for n in range(6):
             smtp_send(sink, ["bob@example.test"], raw_message(subject=f"burst {n}"))
-        sent_within = time.monotonic() - began
         receiver.wait_for(2)
         time.sleep(0.3)
-        assert sink.webhook is not None
+        arrivals = sorted(m.received for m in sink.store.list(0, 10).items)
     finally:
         sink.stop()
-    if sent_within < 1.0:  # all six inside one second: two POSTs, four skipped
+    # The limit counts arrival times in any one-second window: replay them.
+    allowed: list[float] = []
+    for stamp in arrivals:
+        if len([t for t in allowed if t > stamp - 1.0]) < 2:
+            allowed.append(stamp)
+    assert len(receiver.posts) == len(allowed)
+    assert sink.webhook is not None and sink.webhook.skipped == 6 - len(allowed)
+    if arrivals[-1] - arrivals[0] < 1.0:  # the usual case: all six inside one second
         assert len(receiver.posts) == 2
-        assert sink.webhook.skipped == 4
 
 
 def test_a_redirect_is_not_followed_and_a_dead_receiver_never_blocks_smtp() -> None:
