@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -130,7 +131,28 @@ def json_body(required: bool = False, lenient: bool = False) -> dict[str, Any]:
         raise ApiError("the body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise ApiError("the body must be a JSON object")
+    parsed = without_lone_surrogates(parsed)
     return {str(key).lower(): value for key, value in parsed.items()}
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """Return parsed JSON with each unpaired ``\\ud800``-style escape as U+FFFD.
+
+    JSON may spell half a UTF-16 pair; such a string cannot be encoded as
+    UTF-8 (the email package and the store would raise: a 500).  Go's decoder,
+    Mailpit's, makes it U+FFFD, and so does this.  Pairs were joined by
+    ``json.loads`` already, so any surrogate left is a lone one.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def string_list(body: dict[str, Any], key: str, label: str) -> list[str] | None:
