@@ -64,14 +64,22 @@ class SinkSMTP(FastSMTP):
 
     line_length_limit = LINE_LIMIT
 
+    _counted = False
+    """Whether this session is counted open (STARTTLS calls connection_made a second time)."""
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Count the session, then let aiosmtpd greet."""
-        self._stats().session_opened()
+        if not self._counted:
+            self._counted = True
+            self._stats().session_opened()
         super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Count the session's end (and whether it was encrypted)."""
-        self._stats().session_closed(self.session is not None and _uses_tls(self, self.session))
+        if self._counted:
+            self._counted = False
+            encrypted = self.session is not None and _uses_tls(self, self.session)
+            self._stats().session_closed(encrypted)
         super().connection_lost(exc)
 
     async def push(self, status: str | bytes) -> None:

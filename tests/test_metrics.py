@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -96,3 +97,21 @@ def test_metrics_off_is_a_404() -> None:
         get(sink, "/metrics")
     error.value.close()
     assert error.value.code == 404
+
+
+def test_an_encrypted_session_is_counted_as_tls() -> None:
+    settings = Settings(smtp_port=0, http_port=0, tls=True)
+    with Sink(settings) as sink:
+        host, port = sink.smtp_address
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            client.starttls(context=context)
+            client.sendmail("a@example.test", ["b@example.test"], raw_message())
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            client.noop()
+        _eventually(lambda: samples(sink)[("mailsink_smtp_sessions_open", ())] == 0)
+        found = samples(sink)
+    assert found[("mailsink_smtp_sessions_total", ())] == 2
+    assert found[("mailsink_smtp_tls_sessions_total", ())] == 1

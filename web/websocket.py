@@ -30,6 +30,7 @@ for every HTTP request.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -178,7 +179,8 @@ class WebSocketHub:
             with contextlib.suppress(Exception):
                 sub.events.put_nowait(Event("close"))
         if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already ended
+            # RuntimeError: the loop already ended; a timeout: clients too slow to say goodbye.
+            with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
                 asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout=3)
             loop.call_soon_threadsafe(loop.stop)
         for thread in self._threads:
@@ -190,10 +192,12 @@ class WebSocketHub:
     def adopt(self, sock: socket.socket) -> None:
         """Take a connection whose first request is an upgrade (called on waitress's loop)."""
         loop = self.loop
-        if loop is None:
+        try:
+            if loop is None:
+                raise RuntimeError("the hub is not running")
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._serve(sock)))
+        except RuntimeError:  # stopped (or stopping): nobody will serve it
             sock.close()
-            return
-        loop.call_soon_threadsafe(lambda: loop.create_task(self._serve(sock)))
 
     # -- the loop thread ---------------------------------------------------------------------
 
