@@ -56,6 +56,14 @@ def startup_lines(sink: Sink) -> list[str]:
                 f"  WARNING: {label} is bound to {bound}, reachable from other machines; "
                 "captured mail may contain secrets"
             )
+    if s.relay is not None:
+        rules = len(s.relay.auto)
+        lines.append(
+            f"  relay: {s.relay.upstream.display()}"
+            + (f", {rules} auto-relay rule(s)" if rules else ", release only")
+        )
+    if s.enable_chaos:
+        lines.append("  chaos: /api/v1/chaos and /api/v1/faults enabled")
     lines.append("  ready; Ctrl-C to stop")
     return lines
 

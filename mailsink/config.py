@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from mailsink.relay.settings import RelaySettings
+
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
 STORE_SYNC_MODES = ("normal", "full")
 
@@ -66,6 +68,10 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     """Extra Host header names the web server answers to (beyond the bound address)."""
     cors_origins: tuple[str, ...] = ()
+    enable_chaos: bool = False
+    """Serve ``/api/v1/chaos`` and ``/api/v1/faults``: SMTP misbehaviour on demand."""
+    relay: RelaySettings | None = None
+    """The upstream to release and auto-relay to; None: relay is off."""
     # POP3 and IMAP (issue 16): each listener is off while its port is None.
     pop3_host: str = "127.0.0.1"
     pop3_port: int | None = None
@@ -87,6 +93,17 @@ class Settings:
     """Most webhook POSTs per second (0: no limit); messages beyond it get none."""
     metrics: bool = True
     """Serve Prometheus metrics at ``/metrics``."""
+    # Content checks (mailsink.checks): outbound connections only where the user points.
+    link_check: bool = False
+    """Allow the link check to make requests to the links in mail (off: a 403 answer)."""
+    link_check_allow_private: bool = False
+    """Let the link check reach loopback/private addresses (tests, intranets)."""
+    spamassassin: str | None = None
+    """``HOST:PORT`` of a spamd for the spam check; None means no spam check."""
+    dns_records: str | None = None
+    """A file of BIND-style records that answer the auth check's DNS questions first."""
+    dns: bool = True
+    """Ask real DNS for names the records file does not list (``--dns off``: never)."""
 
     def __post_init__(self) -> None:
         """Refuse a value the sink cannot run with, naming the field."""
@@ -94,6 +111,7 @@ class Settings:
         _check_limits(self)
         _check_tls_and_auth(self)
         _check_webhook_and_metrics(self)
+        _check_content_checks(self)
 
     @property
     def tls_enabled(self) -> bool:
@@ -198,6 +216,19 @@ def _check_tls_and_auth(s: Settings) -> None:
         well_formed = isinstance(pair, tuple) and len(pair) == 2 and pair[0]
         if not well_formed or not all(isinstance(part, str) for part in pair):
             raise SettingsError("auth_users", f"expected (user, password) pairs, got {pair!r}")
+
+
+def _check_content_checks(s: Settings) -> None:
+    for name in ("link_check", "link_check_allow_private", "dns"):
+        _check_type(name, getattr(s, name), bool)
+    if s.spamassassin is not None:
+        _check_type("spamassassin", s.spamassassin, str)
+        try:
+            split_host_port(s.spamassassin)
+        except ValueError as error:
+            raise SettingsError("spamassassin", str(error)) from None
+    if s.dns_records is not None:
+        _check_type("dns_records", s.dns_records, str)
 
 
 def _check_type(field: str, value: object, kind: type) -> None:

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from mailsink import __version__
 from mailsink.config import STORE_SYNC_MODES, Settings, SettingsError, split_host_port
+from mailsink.relay.settings import relay_settings_from_options
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off", ""}
@@ -104,12 +105,32 @@ def _rate(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected N or N/s, got {text!r}") from None
 
 
+def _spamd(text: str) -> str | None:
+    """Parse ``--spamassassin HOST:PORT`` (or off) into the ``HOST:PORT`` text."""
+    if text.strip().lower() in ("off", "none", "no", ""):
+        return None
+    host, port = _address(text)
+    return f"{host}:{port}"
+
+
+def _records_file(text: str) -> str | None:
+    """Parse ``--dns-records FILE``: a file that cannot be read as records is no such value."""
+    if not text.strip():
+        return None
+    from mailsink.checks.dns import DnsRecordsError, load_records
+
+    try:
+        load_records(text)
+    except DnsRecordsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _on_off(text: str) -> bool:
-    """Parse ``on`` or ``off`` (also 1/0, yes/no, true/false)."""
-    value = text.strip().lower()
-    if value not in _BOOL_TRUE | (_BOOL_FALSE - {""}):
+    lowered = text.strip().lower()
+    if lowered not in _BOOL_TRUE | _BOOL_FALSE:
         raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
-    return value in _BOOL_TRUE
+    return lowered in _BOOL_TRUE
 
 
 @dataclass(frozen=True)
@@ -358,7 +379,113 @@ OPTIONS: tuple[Option, ...] = (
         _size,
         "BYTES",
     ),
+    # Content checks (mailsink.checks): off, or offline, unless asked for.
+    Option("link-check", False, "let the link check request the links in mail", "link_check"),
+    Option(
+        "link-check-allow-private",
+        False,
+        "let the link check reach loopback and private addresses (tests, intranets)",
+        "link_check_allow_private",
+    ),
+    Option(
+        "spamassassin",
+        "off",
+        "spamd address for the spam check (sa-check), or off",
+        "spamassassin",
+        _spamd,
+        "HOST:PORT",
+    ),
+    Option(
+        "dns-records",
+        "",
+        'BIND-style records (NAME TXT "value") that answer the auth check\'s DNS first',
+        "dns_records",
+        _records_file,
+        "FILE",
+    ),
+    Option(
+        "dns",
+        "on",
+        "real DNS for the auth check, for names --dns-records does not list",
+        "dns",
+        _on_off,
+        "on|off",
+    ),
+    Option(
+        "enable-chaos",
+        False,
+        "serve /api/v1/chaos (Mailpit) and /api/v1/faults: SMTP failures on demand",
+        "enable_chaos",
+    ),
+    # The relay options fill one Settings field, ``relay``, together (see _relay).
+    Option(
+        "relay",
+        None,
+        "release and auto-relay through this server: smtp://, smtp+starttls:// or smtps://"
+        "[USER:PASS@]HOST[:PORT][?verify=off] (the password is never shown)",
+        "relay_url",
+        metavar="URL",
+        shown="off",
+    ),
+    Option(
+        "relay-config",
+        None,
+        "the relay's settings and rules from a TOML or YAML file",
+        "relay_config",
+        metavar="FILE",
+    ),
+    Option(
+        "relay-allow",
+        None,
+        "regex the recipients of relayed mail must match",
+        "relay_allow",
+        metavar="REGEX",
+        shown="any given address",
+    ),
+    Option(
+        "relay-auto",
+        "",
+        "relay every new message matching this search, e.g. 'to:@mycompany.com' (repeatable)",
+        "relay_auto",
+        lambda text: (text,) if text.strip() else (),
+        "QUERY",
+        repeat=True,
+    ),
+    Option(
+        "relay-auto-to",
+        "",
+        "send auto-relayed mail to these addresses (comma-separated) instead of its recipients",
+        "relay_auto_to",
+        _names,
+        "ADDRESSES",
+        shown="its recipients",
+    ),
+    Option(
+        "relay-sender",
+        None,
+        "envelope sender of relayed mail",
+        "relay_sender",
+        metavar="ADDRESS",
+        shown="the original",
+    ),
 )
+
+
+def _relay(values: dict[str, Any], fail: Callable[[str], NoReturn]) -> None:
+    """Replace the relay options in ``values`` by the ``relay`` Settings field."""
+    try:
+        relay = relay_settings_from_options(
+            values.pop("relay_url", None),
+            values.pop("relay_config", None),
+            values.pop("relay_allow", None),
+            values.pop("relay_auto", ()),
+            values.pop("relay_auto_to", ()),
+            values.pop("relay_sender", None),
+        )
+    except ValueError as error:
+        fail(f"relay: {error}")
+    if relay is not None:
+        values["relay"] = relay
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -430,6 +557,7 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
         value = _value(option, getattr(args, option.dest), env, parser.error)
         if value is not _UNSET:
             values.update(option.settings(value))
+    _relay(values, parser.error)
     try:
         return Settings(**values)
     except SettingsError as error:

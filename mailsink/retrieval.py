@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from mailsink.events import Event
 from mailsink.lines import Connection
+from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.readers import ReaderContext
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ class ReaderListener:
         """Callbacks (IMAP sessions with a mailbox selected) told of every mailbox event."""
         self._servers: list[asyncio.Server] = []
         self._sessions: dict[asyncio.Task[None], Connection] = {}
-        self._thread = threading.Thread(target=self._run, name="mailsink-readers", daemon=True)
+        self._thread = threading.Thread(
+            target=run_until_stopped, args=(self.loop,), name="mailsink-readers", daemon=True
+        )
         self._bridge = threading.Thread(target=self._forward, name="mailsink-events", daemon=True)
         self._stopping = threading.Event()
         self._subscription = context.mailbox.events.subscribe()
@@ -177,17 +180,6 @@ class ReaderListener:
             for event in events:
                 listener(event)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            tasks = asyncio.all_tasks(self.loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-
     def stop(self) -> None:
         """Close the servers and every session, and stop both threads."""
         self._stopping.set()
@@ -204,12 +196,7 @@ class ReaderListener:
                 if self._sessions:
                     await asyncio.wait(list(self._sessions), timeout=3)
 
-            try:
-                asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
-            except Exception:
-                log.debug("closing POP3/IMAP servers timed out", exc_info=True)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=5)
+            stop_loop_thread(self.loop, self._thread, shutdown, "POP3/IMAP servers")
         if self._bridge.is_alive():
             self._bridge.join(timeout=2)
         if not self._thread.is_alive() and not self.loop.is_closed():

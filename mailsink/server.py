@@ -19,10 +19,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
+from mailsink.faults import Faults
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.readers import Credentials, ReaderContext
+from mailsink.relay.relayer import Relayer
 from mailsink.retrieval import Endpoint, ReaderListener
 from mailsink.smtp import CatchAllHandler, SMTPListener
 from mailsink.stats import Stats
@@ -67,6 +70,13 @@ class Sink:
             self.webhook = Webhook(
                 self.settings.webhook_url, summary_json, self.settings.webhook_limit
             )
+        self.faults = Faults()
+        """The SMTP listener's fault rules (the pytest fixture and ``/api/v1/faults``)."""
+        self.chaos = Chaos(self.settings.enable_chaos)
+        relay = self.settings.relay
+        self.relayer = (
+            Relayer(self.mailbox, relay, self.settings.hostname) if relay is not None else None
+        )
         self.certificate: CertificateFiles | None = None
         self.tls_context: ssl.SSLContext | None = None
         self.listener: SMTPListener | None = None
@@ -101,9 +111,12 @@ class Sink:
             self.stats.start(self.mailbox.events)
             if self.webhook is not None:
                 self.webhook.start(self.mailbox.events)
+            if self.relayer is not None:
+                self.relayer.start()
             if s.tls_enabled:
                 self._setup_tls()
-            self.listener = SMTPListener(CatchAllHandler(self.ingestor, s), s, self.tls_context)
+            handler = CatchAllHandler(self.ingestor, s, self.faults, self.chaos)
+            self.listener = SMTPListener(handler, s, self.tls_context)
             self.listener.start()
             self._start_readers()
             if s.http_port is not None:
@@ -162,7 +175,13 @@ class Sink:
 
             smtp = self.listener.address if self.listener is not None else None
             self._app = create_app(
-                self.mailbox, self.settings, ingestor=self.ingestor, smtp_address=smtp
+                self.mailbox,
+                self.settings,
+                ingestor=self.ingestor,
+                smtp_address=smtp,
+                faults=self.faults,
+                chaos=self.chaos,
+                relayer=self.relayer,
             )
         return self._app
 
@@ -226,6 +245,8 @@ class Sink:
             self.webhook.stop()
         self.ingestor.close()
         self.stats.stop()
+        if self.relayer is not None:
+            self.relayer.stop()
         self.store.close()
         if self._temporary_tls_dir is not None:
             shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)

@@ -30,9 +30,11 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
+from mailsink.chaos import Chaos
 from mailsink.config import Settings
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
+from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
 from mailsink.stats import Stats
@@ -93,6 +95,20 @@ class SinkSMTP(FastSMTP):
         handler = self.event_handler
         return handler.ingestor.stats if isinstance(handler, CatchAllHandler) else _NO_STATS
 
+    async def _handle_client(self) -> None:
+        """Apply the ``connect`` fault rules (refuse, delay or drop the greeting), then serve."""
+        faults: Faults | None = getattr(self.event_handler, "faults", None)
+        if faults is not None and faults.active:
+            reply = await faults.apply("connect", self)
+            transport = self.transport
+            if transport is None or transport.is_closing():
+                return  # dropped
+            if reply is not None:
+                await self.push(reply)
+                transport.close()
+                return
+        await super()._handle_client()
+
     async def handle_exception(self, error: Exception) -> str:
         """Log what a client did wrong in one line; keep tracebacks for our own faults.
 
@@ -113,11 +129,19 @@ class SinkSMTP(FastSMTP):
 class CatchAllHandler:
     """The aiosmtpd handler: validate the envelope, hand the message to ingest, reply."""
 
-    def __init__(self, ingestor: Ingestor, settings: Settings) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        settings: Settings,
+        faults: Faults | None = None,
+        chaos: Chaos | None = None,
+    ) -> None:
         self.ingestor = ingestor
         self.settings = settings
-        self.faults = Faults()
-        """Misbehaviour rules set by tests (the pytest fixture); empty by default."""
+        self.faults = faults or Faults()
+        """Misbehaviour rules set by tests (the fixture, the HTTP API); empty by default."""
+        self.chaos = chaos or Chaos()
+        """Mailpit's random failures (``--enable-chaos``); off by default."""
 
     def __dir__(self) -> list[str]:
         """Return only the hook names aiosmtpd looks for on every new connection.
@@ -154,6 +178,8 @@ class CatchAllHandler:
             )
         if self.settings.require_auth and not session.authenticated:
             return self._refuse("auth", "530 5.7.0 Authentication required")
+        if chaos := self.chaos.fire("Sender"):
+            return self._refuse("fault", chaos)
         if fault := await self.faults.apply("mail", server, address):
             return self._refuse("fault", fault)
         envelope.mail_from = address  # "<>" for the null sender; stored as ""
@@ -175,7 +201,9 @@ class CatchAllHandler:
             )
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return self._refuse("recipients", "452 4.5.3 Too many recipients")
-        if fault := await self.faults.apply("rcpt", server, address):
+        if chaos := self.chaos.fire("Recipient"):
+            return self._refuse("fault", chaos)
+        if fault := await self.faults.apply("rcpt", server, address, envelope.rcpt_tos):
             return self._refuse("fault", fault)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
@@ -185,7 +213,7 @@ class CatchAllHandler:
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
         """Store the exact bytes received, then answer 250 with the new ID."""
-        if fault := await self.faults.apply("data", server):
+        if fault := await self.faults.apply("data", server, None, envelope.rcpt_tos):
             return self._refuse("fault", fault)
         raw = envelope.original_content or b""
         record = MessageEnvelope(
@@ -241,8 +269,9 @@ def _uses_tls(server: SMTP, session: Session) -> bool:
 class Authenticator:
     """Accept any credentials, or only the configured (user, password) pairs."""
 
-    def __init__(self, users: tuple[tuple[str, str], ...]) -> None:
+    def __init__(self, users: tuple[tuple[str, str], ...], chaos: Chaos | None = None) -> None:
         self.users = dict(users)
+        self.chaos = chaos
 
     def __call__(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
@@ -250,6 +279,8 @@ class Authenticator:
         """Check one AUTH attempt; the username is kept with the session."""
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
+        if self.chaos is not None and (chaos := self.chaos.fire("Authentication")):
+            return AuthResult(success=False, handled=False, message=chaos)
         user = auth_data.login.decode("utf-8", "replace")
         password = auth_data.password.decode("utf-8", "replace")
         if self.users and self.users.get(user) != password:
@@ -270,7 +301,9 @@ class SMTPListener:
         self.settings = settings
         self.tls_context = tls_context
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run_loop, name="mailsink-smtp", daemon=True)
+        self._thread = threading.Thread(
+            target=run_until_stopped, args=(self.loop,), name="mailsink-smtp", daemon=True
+        )
         self._servers: list[asyncio.Server] = []
         self.address: tuple[str, int] = ("", 0)
         self.smtps_address: tuple[str, int] | None = None
@@ -291,7 +324,7 @@ class SMTPListener:
                 require_starttls=settings.require_tls and not implicit_tls,
                 timeout=settings.idle_timeout,
                 auth_require_tls=False,
-                authenticator=Authenticator(settings.auth_users),
+                authenticator=Authenticator(settings.auth_users, self.handler.chaos),
                 loop=self.loop,
             )
 
@@ -322,18 +355,6 @@ class SMTPListener:
             self._servers.append(smtps)
             self.smtps_address = _bound(smtps)
 
-    def _run_loop(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            # End the sessions still open so their transports close with the loop.
-            tasks = asyncio.all_tasks(self.loop)
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-
     def stop(self) -> None:
         """Close the servers and their sessions, and stop the loop thread."""
         if not self._thread.is_alive():
@@ -346,14 +367,7 @@ class SMTPListener:
                 if close_clients is not None:
                     close_clients()
 
-        try:
-            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
-        except Exception:
-            log.debug("closing SMTP servers timed out", exc_info=True)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        if not self._thread.is_alive():
-            self.loop.close()
+        stop_loop_thread(self.loop, self._thread, shutdown, "SMTP servers")
 
 
 def _bound(server: asyncio.Server) -> tuple[str, int]:

@@ -24,7 +24,23 @@ from mailsink.pytest_plugin.message import Message
 from mailsink.pytest_plugin.remote import new_token
 
 if TYPE_CHECKING:
-    from mailsink.faults import AddressMatch, Faults
+    from mailsink.faults import AddressMatch
+
+
+class FaultRules(Protocol):
+    """The misbehaviour rules a backend offers: in-process ``Faults``, or the remote sink's API."""
+
+    def reject_sender(
+        self, address: AddressMatch, code: int = 550, message: str | None = None
+    ) -> str: ...
+    def reject_recipient(
+        self, address: AddressMatch, code: int = 550, message: str | None = None
+    ) -> str: ...
+    def fail_next(self, count: int = 1, code: int = 451, message: str | None = None) -> str: ...
+    def delay(self, seconds: float, stage: str = "data") -> str: ...
+    def drop_connection(self, stage: str = "data", count: int = 1) -> str: ...
+    def refuse(self, count: int = 1, code: int = 554, message: str | None = None) -> str: ...
+    def clear(self) -> None: ...
 
 
 class Capture(Protocol):
@@ -48,8 +64,7 @@ class Server(Protocol):
     def url(self) -> str: ...
     @property
     def ca_path(self) -> Path | None: ...
-    @property
-    def faults(self) -> Faults: ...
+    def fault_rules(self, token: str) -> FaultRules: ...
     def capture(self) -> Capture: ...
     def stop(self) -> None: ...
 
@@ -75,7 +90,7 @@ class MailSink:
         """A (user, password) pair the sink accepts, when it requires given credentials."""
         self.token: str = getattr(capture, "token", "") or new_token()
         """This test's token: the plus-address part of ``address()``."""
-        self._faults_used = False
+        self._faults: FaultRules | None = None
 
     def __repr__(self) -> str:
         return f"<mailsink {self.host}:{self.port}>"
@@ -258,11 +273,18 @@ class MailSink:
 
     # -- misbehaviour, undone after the test
     @property
-    def faults(self) -> Faults:
-        """Return the listener's fault rules (in-process only); cleared after the test."""
-        faults = self._server.faults
-        self._faults_used = True
-        return faults
+    def faults(self) -> FaultRules:
+        """Return this test's fault rules; they are removed when the test ends.
+
+        In-process these are the listener's own rules.  In remote mode each
+        rule is sent to the sink's ``/api/v1/faults`` scoped to this test's
+        token, so it touches only mail to ``address(...)`` (and, at MAIL, senders
+        made with ``address(...)``), and it has a lifetime, so a worker that
+        dies leaves nothing behind for long.
+        """
+        if self._faults is None:
+            self._faults = self._server.fault_rules(self.token)
+        return self._faults
 
     def reject_sender(
         self, address: AddressMatch, code: int = 550, message: str | None = None
@@ -281,15 +303,21 @@ class MailSink:
         self.faults.fail_next(count, code, message)
 
     def delay(self, seconds: float, stage: str = "data") -> None:
-        """Delay every reply at ``stage`` (mail, rcpt or data) until the test ends."""
+        """Delay every reply at ``stage`` (connect, mail, rcpt or data) until the test ends."""
         self.faults.delay(seconds, stage)
 
     def drop_connection(self, stage: str = "data", count: int = 1) -> None:
         """Close the next ``count`` connections at ``stage`` without replying."""
         self.faults.drop_connection(stage, count)
 
+    def refuse(self, count: int = 1, code: int = 554, message: str | None = None) -> None:
+        """Greet the next ``count`` connections with ``code`` instead of 220 (in-process only)."""
+        self.faults.refuse(count, code, message)
+
     def close(self) -> None:
         """End the test: undo fault rules, stop capturing."""
-        if self._faults_used:
-            self._server.faults.clear()
-        self._capture.close()
+        try:
+            if self._faults is not None:
+                self._faults.clear()
+        finally:
+            self._capture.close()

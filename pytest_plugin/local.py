@@ -54,6 +54,8 @@ class LocalServer:
             tls_dir=str(tls_dir()) if tls and not options.tls_cert else None,
             auth_users=options.auth_users,
             require_auth=options.require_auth,
+            dns_records=options.dns_records or None,
+            dns=options.dns,
         )
         self.sink = Sink(self.settings).start()
         self._web_lock = threading.Lock()
@@ -76,8 +78,11 @@ class LocalServer:
     @property
     def faults(self) -> Faults:
         """Return the listener's misbehaviour rules."""
-        assert self.sink.listener is not None
-        return self.sink.listener.handler.faults
+        return self.sink.faults
+
+    def fault_rules(self, token: str) -> Faults:
+        """Return the listener's rules: one test at a time runs in this process."""
+        return self.sink.faults
 
     @property
     def url(self) -> str:
@@ -114,6 +119,7 @@ class LocalCapture:
             stored.summary,
             lambda: store.raw(stored.id) or b"",
             url=self._message_url(stored.id),
+            checks=self.server.settings,
         )
 
     def _message_url(self, message_id: str) -> str | None:

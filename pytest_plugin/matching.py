@@ -150,7 +150,9 @@ def _other_misses(key: str, message: Message, wanted: Any) -> list[Mismatch]:
         if not any(_text_ok(wanted, name, str.strip) for name in names):
             return [Mismatch(key, describe(wanted), f"attachments {names!r}")]
     elif key == "where" and not _call(wanted, message):
-        return [Mismatch(key, describe(wanted), "False")]
+        # A predicate on the checks gets their verdicts and reasons beside its False.
+        got = "False" + (f" ({message.auth!r})" if "auth" in vars(message) else "")
+        return [Mismatch(key, describe(wanted), got)]
     return []
 
 

@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import cached_property
-from typing import Union
+from typing import Any, Union
 
+from mailsink.config import Settings
 from mailsink.message import Envelope, Summary
 from mailsink.mime import ParsedMessage, html_to_text, parse_message
+from mailsink.pytest_plugin.checks import AuthVerdicts, html_check_failure
 
 TextMatch = Union[str, "re.Pattern[str]", Callable[[str], bool]]
 
@@ -83,6 +85,7 @@ class Message:
         summary: Summary,
         raw: Callable[[], bytes] | bytes,
         url: str | None = None,
+        checks: Settings | None = None,
     ) -> None:
         self.id = message_id
         self.received_at = received
@@ -91,6 +94,7 @@ class Message:
         self._raw = raw
         self.url = url
         """This message in the web UI, when a web server runs."""
+        self._checks = checks or Settings(dns=False)
 
     def __repr__(self) -> str:
         return f"<Message {self.id} from {self.from_!r} to {self.to!r} subject {self.subject!r}>"
@@ -183,6 +187,28 @@ class Message:
     def attachments(self) -> list[Attachment]:
         """Return the attachments (inline images excluded)."""
         return [Attachment(p.filename, p.content_type, p.payload) for p in self.parsed.attachments]
+
+    # -- content checks (mailsink.checks)
+    @cached_property
+    def auth(self) -> AuthVerdicts:
+        """Return the DKIM, SPF, DMARC and ARC verdicts: ``message.auth.dkim == "pass"``."""
+        from mailsink.checks import auth_check
+
+        return AuthVerdicts(auth_check(self.raw, self.envelope, self._checks))
+
+    def html_check(self, min_score: float | None = None) -> dict[str, Any]:
+        """Return Mailpit's HTML check of the HTML body; fail under ``min_score`` % supported."""
+        from mailsink.checks import CheckUnavailableError, TooLargeToCheckError, html_check
+
+        try:
+            result = html_check(self.raw)
+        except (CheckUnavailableError, TooLargeToCheckError) as error:
+            raise AssertionError(f"HTML check of message {self.id}: {error}") from None
+        if min_score is not None:
+            failure = html_check_failure(result, min_score, f"message {self.id} ({self.subject!r})")
+            if failure:
+                raise AssertionError(failure)
+        return result
 
     # -- helpers
     def links(self) -> list[str]:

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     import pytest
 
+    from mailsink.config import Settings
+
 OPTIONS: dict[str, tuple[str, str]] = {
     "url": (
         "",
@@ -43,6 +45,11 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "require_auth": ("off", "in-process: refuse MAIL before a successful AUTH (on/off)"),
     "store": ("memory", "in-process: 'memory' or a SQLite file path (one file per xdist worker)"),
     "timeout": ("10", "default seconds that wait_for and assert_sent wait"),
+    "dns_records": (
+        "",
+        'message.auth: a file of BIND-style records (NAME TXT "value") answering its DNS',
+    ),
+    "dns": ("off", "message.auth: ask real DNS for names the records file lacks (on/off)"),
 }
 
 _TRUE = {"1", "on", "true", "yes"}
@@ -63,6 +70,14 @@ class PluginOptions:
     require_auth: bool = False
     store: str = "memory"
     timeout: float = 10.0
+    dns_records: str = ""
+    dns: bool = False
+
+    def check_settings(self) -> Settings:
+        """Return the Settings that ``message.auth`` and ``html_check()`` run with."""
+        from mailsink.config import Settings
+
+        return Settings(dns_records=self.dns_records or None, dns=self.dns)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -166,4 +181,6 @@ def parse_options(config: pytest.Config, env: Mapping[str, str]) -> PluginOption
         require_auth=_flag("require_auth", values["require_auth"]),
         store=values["store"] or "memory",
         timeout=timeout,
+        dns_records=values["dns_records"],
+        dns=_flag("dns", values["dns"]),
     )

@@ -13,8 +13,10 @@ envelope is then taken from the headers.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import re
 import secrets
 import time
 import urllib.error
@@ -28,12 +30,15 @@ from mailsink.message import Envelope, summarize
 from mailsink.pytest_plugin.message import Message
 
 if TYPE_CHECKING:
-    from mailsink.faults import Faults
+    from mailsink.faults import AddressMatch
     from mailsink.pytest_plugin.options import PluginOptions
 
 _TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 PAGE = 1000
 
+
+FAULT_LIFETIME = 900.0
+"""Seconds a remote fault rule lives if its test never removes it (a worker that died)."""
 
 POLL_SECONDS = 0.1
 """How often to look again on a sink without ``/api/v1/wait`` (Mailpit itself)."""
@@ -111,13 +116,28 @@ class RemoteServer:
         assert self._smtp is not None
         return int(self._smtp[1])
 
-    @property
-    def faults(self) -> Faults:
-        """Refuse: misbehaviour rules need the in-process sink."""
-        raise RuntimeError(
-            "mailsink fault rules (reject_recipient, fail_next, ...) need the in-process sink; "
-            "they are not available with --mailsink-url"
-        )
+    def fault_rules(self, token: str) -> RemoteFaults:
+        """Return one test's fault rules, kept on the sink and scoped to its token."""
+        return RemoteFaults(self, token)
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        """Send a JSON request (POST, DELETE); return the decoded answer, raise RemoteError."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            text = error.read()[:300].decode("utf-8", "replace")
+            with contextlib.suppress(ValueError, AttributeError):
+                text = str(json.loads(text).get("Error", text))
+            raise RemoteError(
+                f"{method} {path} answered {error.code}: {text}", error.code
+            ) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise RemoteError(f"cannot reach the sink at {self.url}: {error}") from None
 
     def request(
         self, path: str, params: dict[str, Any] | None = None, timeout: float = 30.0
@@ -150,6 +170,95 @@ class RemoteServer:
         """Nothing to stop: the sink belongs to someone else."""
 
 
+class RemoteFaults:
+    """One test's fault rules on a remote sink (``/api/v1/faults``), scoped to its token.
+
+    Each rule applies only to mail whose recipient (or, at MAIL, whose sender)
+    carries the token, so parallel tests against one sink never meet each
+    other's rules; :meth:`clear` removes them when the test ends, and their
+    lifetime removes them if it never does.  Matches must be exact addresses
+    or compiled regexes: a Python predicate cannot travel to the sink.
+    """
+
+    def __init__(self, server: RemoteServer, token: str) -> None:
+        self.server = server
+        self.token = token
+        self._ids: list[str] = []
+
+    def _add(self, kind: str, **fields: Any) -> str:
+        body = {"Kind": kind, "Scope": self.token, "Lifetime": FAULT_LIFETIME, **fields}
+        try:
+            rule = self.server.send("POST", "/api/v1/faults", body)
+        except RemoteError as error:
+            if "not enabled" in str(error):
+                raise RemoteError(
+                    "fault rules in remote mode need the sink started with --enable-chaos "
+                    f"({error})",
+                    error.status,
+                ) from None
+            raise
+        rule_id = str(rule["ID"])
+        self._ids.append(rule_id)
+        return rule_id
+
+    @staticmethod
+    def _match(address: AddressMatch) -> dict[str, str]:
+        if isinstance(address, str):
+            return {"Address": address}
+        if isinstance(address, re.Pattern):
+            return {"Regex": address.pattern}
+        raise TypeError(
+            "in remote mode a fault rule matches an exact address or re.compile(...); "
+            "a predicate cannot be sent to the sink"
+        )
+
+    def reject_sender(
+        self, address: AddressMatch, code: int = 550, message: str | None = None
+    ) -> str:
+        """Refuse MAIL FROM for matching senders that carry this test's token."""
+        return self._add("reject_sender", Code=code, Message=message, **self._match(address))
+
+    def reject_recipient(
+        self, address: AddressMatch, code: int = 550, message: str | None = None
+    ) -> str:
+        """Refuse RCPT TO for matching recipients that carry this test's token."""
+        return self._add("reject_recipient", Code=code, Message=message, **self._match(address))
+
+    def fail_next(self, count: int = 1, code: int = 451, message: str | None = None) -> str:
+        """Answer DATA with ``code`` for this test's next ``count`` messages."""
+        return self._add("fail_next", Count=count, Code=code, Message=message)
+
+    def delay(self, seconds: float, stage: str = "data") -> str:
+        """Delay the replies at ``stage`` to this test's mail."""
+        if seconds == 0:
+            for rule in self.server.get_json("/api/v1/faults", {"scope": self.token})["Rules"]:
+                if rule["Kind"] == "delay" and rule["Stage"] == stage:
+                    self.server.send("DELETE", f"/api/v1/faults/{rule['ID']}")
+            return ""
+        return self._add("delay", Seconds=seconds, Stage=stage)
+
+    def drop_connection(self, stage: str = "data", count: int = 1) -> str:
+        """Close the connection at ``stage`` for this test's next ``count`` messages."""
+        return self._add("drop_connection", Stage=stage, Count=count)
+
+    def refuse(self, count: int = 1, code: int = 554, message: str | None = None) -> str:
+        """Refuse: a refused greeting cannot be scoped to one test on a shared sink."""
+        raise RemoteError(
+            "refusing connections needs the in-process sink: at connect no address is known, "
+            "so the rule would hit every test sharing the sink"
+        )
+
+    def clear(self) -> None:
+        """Remove this test's rules from the sink."""
+        ids, self._ids = self._ids, []
+        for rule_id in ids:
+            try:
+                self.server.send("DELETE", f"/api/v1/faults/{rule_id}")
+            except RemoteError as error:
+                if error.status != 404:  # used up or expired already
+                    raise
+
+
 class RemoteCapture:
     """One test's messages on a remote sink: those tagged with its token."""
 
@@ -177,6 +286,7 @@ class RemoteCapture:
                 summarize(raw, envelope),
                 raw,
                 url=f"{self.server.url}/message/{message_id}",
+                checks=self.server.options.check_settings(),
             )
 
     def messages(self) -> list[Message]:

@@ -13,6 +13,12 @@ from mailsink.store import MemoryStore, MessageStore, SQLiteStore
 from mailsink.tls import CertificateFiles, generate_certificate
 
 
+@pytest.fixture(params=["memory", "sqlite"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Name a kind of store (``reader_helpers.reader_sink`` builds a sink over it)."""
+    return str(request.param)
+
+
 @pytest.fixture(params=["memory", "sqlite", "sqlite-scan"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MessageStore]:
     """Yield an empty store of each kind; the contract suite runs against all.
@@ -61,3 +67,15 @@ def make_sink(certificate: CertificateFiles) -> Iterator[object]:
 def sink(make_sink: object) -> Sink:
     """Return a started sink with a memory store, STARTTLS offered, no web server."""
     return make_sink()  # type: ignore[operator, no-any-return]
+
+
+@pytest.fixture(scope="session")
+def spamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Yield a real spamd on a free loopback port, one per test process (about 1 s to start)."""
+    from spamd import start_spamd
+
+    folder = tmp_path_factory.mktemp("spamd")
+    folder.chmod(0o777)  # spamd drops to nobody when run as root, and logs here
+    running = start_spamd(folder)
+    yield running
+    running.stop()

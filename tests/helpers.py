@@ -30,3 +30,22 @@ def incoming(
     raw = raw if raw is not None else make_raw(**kw)
     envelope = Envelope("alice@example.test", rcpts, helo="client.test", peer="127.0.0.1:1")
     return Incoming(new_id(), time.time(), raw, envelope, summarize(raw, envelope))
+
+
+def dkim_key() -> tuple[bytes, str]:
+    """Return (PEM private key, base64 public key for a DKIM ``p=`` tag) of a new RSA key."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, base64.b64encode(der).decode()

@@ -10,8 +10,6 @@ from typing import Any
 
 from mailsink.server import Sink
 
-STORE_KINDS = ["memory", "sqlite"]
-
 
 def reader_sink(make_sink: Any, kind: str, tmp_path: Path, **overrides: object) -> Sink:
     """Start a sink with POP3 and IMAP on free ports, on a memory or SQLite store."""

@@ -159,6 +159,7 @@ def test_openapi_document_is_served_and_lists_every_api_route(live_sink: Sink) -
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(("/api/", "/view/", "/livez", "/readyz")):
             path = rule.rule.replace("<path:tag>", "{Tag}").replace("<part_id>", "{PartID}")
+            path = path.replace("<rule_id>", "{RuleID}")
             routes.add(path.replace("<message_id>", "{ID}"))
             for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
                 key = path.replace("<message_id>", "{ID}")

@@ -14,17 +14,11 @@ import pytest
 from helpers import make_raw
 from mailsink.message import Envelope
 from mailsink.server import Sink
-from reader_helpers import STORE_KINDS, RawSession, client_context, reader_sink, send
-
-
-@pytest.fixture(params=STORE_KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+from reader_helpers import RawSession, client_context, reader_sink, send
 
 
 def imap(sink: Sink, user: str = "anyone", password: str = "secret") -> imaplib.IMAP4:
-    host, port = sink.reader_address("imap")
-    client = imaplib.IMAP4(host, port, timeout=10)
+    client = imaplib.IMAP4(*sink.reader_address("imap"), timeout=10)
     client.starttls(client_context(sink))
     client.login(user, password)
     return client
@@ -240,8 +234,7 @@ def test_a_login_that_is_an_address_or_a_tag_sees_only_that_mail(
 
 def test_auth_credentials_are_checked_when_configured(make_sink: Any, tmp_path: Path) -> None:
     sink = reader_sink(make_sink, "memory", tmp_path, auth_users=(("dev", "s3cret"),))
-    host, port = sink.reader_address("imap")
-    client = imaplib.IMAP4(host, port, timeout=10)
+    client = imaplib.IMAP4(*sink.reader_address("imap"), timeout=10)
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
         client.login("dev", "wrong")
     typ, _ = client.authenticate("PLAIN", lambda _challenge: b"\0dev\0s3cret")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -75,4 +76,5 @@ def test_schemathesis_over_mailpits_swagger_finds_no_server_error(
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    assert " passed" in output and "failed" not in output.split("SUMMARY")[-1], output[-3000:]
+    # "806 generated, 806 passed": every case, none failed (a 5xx would be a failure).
+    assert re.search(r"\b(\d+) generated, \1 passed\b", output), output[-3000:]

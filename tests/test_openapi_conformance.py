@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from api_helpers import Api, make_api
 
+from mailsink.config import Settings
 from mailsink.store import MemoryStore
 from mailsink.web.openapi import openapi_document
 
@@ -87,7 +88,7 @@ def _rich_message() -> bytes:
 @pytest.fixture
 def filled() -> Iterator[tuple[Api, str]]:
     """Yield an Api whose mailbox holds one message with every field filled, and its ID."""
-    api = make_api(MemoryStore())
+    api = make_api(MemoryStore(), Settings(dns=False))  # the auth check asks no real DNS
     message_id = api.deliver(_rich_message(), rcpts=("bob@example.test", "hidden@example.test")).id
     yield api, message_id
     api.close()
@@ -99,6 +100,8 @@ PATHS = [
     ("/api/v1/message/{ID}", "/api/v1/message/{ID}"),
     ("/api/v1/message/latest", "/api/v1/message/{ID}"),
     ("/api/v1/message/{ID}/headers", "/api/v1/message/{ID}/headers"),
+    ("/api/v1/message/{ID}/html-check", "/api/v1/message/{ID}/html-check"),
+    ("/api/v1/message/{ID}/auth-check", "/api/v1/message/{ID}/auth-check"),
     ("/api/v1/tags", "/api/v1/tags"),
     ("/api/v1/info", "/api/v1/info"),
     ("/api/v1/webui", "/api/v1/webui"),

@@ -8,6 +8,7 @@ venv through a ``.pth`` path line (so no editable-install finder is loaded).
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,15 +40,28 @@ def expected_files() -> set[str]:
                 continue
             relative = path.relative_to(ROOT / folder)
             is_asset = relative.parts[0] in ("templates", "static")
-            if path.suffix == ".py" or (folder == "web" and is_asset):
+            is_data = relative.parts[:2] == ("checks", "data")  # the caniemail data set
+            if path.suffix == ".py" or (folder == "web" and is_asset) or is_data:
                 wanted.add(f"{target}/{relative.as_posix()}")
     return wanted
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the wheel from the source tree."""
+    """Build the wheel from a copy of the source tree.
+
+    A copy, because setuptools builds in the tree's own ``build/`` folder and
+    xdist workers running this module at the same time collided there.
+    """
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source") / "mailsink"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -59,7 +73,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "-w",
             str(out),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         timeout=300,

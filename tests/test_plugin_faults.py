@@ -106,3 +106,30 @@ def test_fault_rules_are_undone_after_the_test(pytester: pytest.Pytester) -> Non
         """
     )
     pytester.runpytest("-p", "no:playwright", "-p", "no:benchmark").assert_outcomes(passed=2)
+
+
+def test_refuse_answers_the_greeting_with_the_chosen_code(mailsink: MailSink) -> None:
+    mailsink.refuse(code=421, message="busy")
+    with pytest.raises(smtplib.SMTPConnectError) as refused:
+        mailsink.smtp()
+    assert refused.value.args == (421, b"4.0.0 busy")
+    send(mailsink)  # the next connection is greeted as usual
+    mailsink.assert_sent()
+
+
+def test_a_connect_delay_slows_the_greeting(mailsink: MailSink) -> None:
+    mailsink.delay(0.3, stage="connect")
+    started = time.monotonic()
+    send(mailsink)
+    assert time.monotonic() - started >= 0.3
+
+
+def test_rules_have_ids_and_are_removed_one_by_one() -> None:
+    faults = Faults()
+    first = faults.reject_recipient("a@x.test")
+    second = faults.fail_next(2)
+    assert [r.id for r in faults.rules()] == [first, second]
+    assert faults.remove(first) and not faults.remove(first)
+    assert [r.kind for r in faults.rules()] == ["fail_next"]
+    with pytest.raises(ValueError, match="cannot be scoped"):
+        faults.refuse(scope="tok")

@@ -32,8 +32,9 @@ class RunningSink:
 @pytest.fixture(scope="module")
 def running_sink() -> Iterator[RunningSink]:
     """Start a real sink in a subprocess on free ports, as a CI service would run."""
+    command = [sys.executable, "-m", "mailsink", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mailsink", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+        [*command, "--enable-chaos"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -56,7 +57,7 @@ def running_sink() -> Iterator[RunningSink]:
 
 
 TESTS = """
-import smtplib, threading, pytest
+import re, smtplib, threading, pytest
 
 def send(ms, to, subject):
     data = f"From: app@example.test\\r\\nTo: {to}\\r\\nSubject: {subject}\\r\\n\\r\\nhi\\r\\n"
@@ -84,9 +85,23 @@ def test_clear_keeps_the_mail_on_the_sink(mailsink):
     mailsink.clear()
     mailsink.assert_nothing_sent()
 
-def test_faults_are_refused_in_remote_mode(mailsink):
-    with pytest.raises(RuntimeError, match="need the in-process sink"):
-        mailsink.fail_next()
+@pytest.mark.parametrize("n", range(4))
+def test_fault_rules_are_this_tests_own(mailsink, n):
+    me = mailsink.address("user@example.test")
+    mailsink.fail_next(1, code=451)
+    mailsink.reject_recipient(re.compile(r"^gone\\+"), code=550)
+    with pytest.raises(smtplib.SMTPDataError) as failed:
+        send(mailsink, me, f"failed {n}")
+    assert failed.value.smtp_code == 451
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(mailsink, mailsink.address("gone@example.test"), "refused")
+    send(mailsink, "gone+elsewhere@example.test", f"not mine {n}")  # not this test's token
+    send(mailsink, me, f"mine {n}")
+    assert [m.subject for m in mailsink.messages] == [f"mine {n}"]
+
+def test_remote_rules_take_addresses_or_regexes_only(mailsink):
+    with pytest.raises(TypeError, match="predicate cannot be sent"):
+        mailsink.reject_recipient(lambda address: True)
 """
 
 
@@ -98,9 +113,12 @@ def test_two_workers_share_one_sink_without_seeing_each_others_mail(
     result = pytester.runpytest_subprocess(
         "-n", "2", "-p", "no:cacheprovider", f"--mailsink-url={running_sink.url}"
     )
-    result.assert_outcomes(passed=15)
-    # 12 x 2 + 1 + 1 messages, and nothing was deleted (clear() only hides).
-    assert running_sink.count() - before == 26
+    result.assert_outcomes(passed=19)
+    # 12 x 2 + 1 + 1 + 4 x 2 messages, and nothing was deleted (clear() only hides).
+    assert running_sink.count() - before == 34
+    # Every test removed its fault rules when it ended.
+    with urllib.request.urlopen(running_sink.url + "/api/v1/faults") as response:
+        assert json.load(response) == {"Rules": []}
 
 
 def test_remote_failure_explains_the_token_and_names_foreign_mail(

@@ -11,17 +11,11 @@ import pytest
 
 from helpers import make_raw
 from mailsink.server import Sink
-from reader_helpers import STORE_KINDS, RawSession, client_context, reader_sink, send
-
-
-@pytest.fixture(params=STORE_KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+from reader_helpers import RawSession, client_context, reader_sink, send
 
 
 def pop3(sink: Sink, user: str = "anyone", password: str = "secret") -> poplib.POP3:
-    host, port = sink.reader_address("pop3")
-    client = poplib.POP3(host, port, timeout=10)
+    client = poplib.POP3(*sink.reader_address("pop3"), timeout=10)
     client.stls(client_context(sink))
     client.user(user)
     client.pass_(password)
@@ -93,8 +87,7 @@ def _envelope() -> Any:
 def test_auth_plain_and_configured_credentials(make_sink: Any, tmp_path: Path) -> None:
     sink = reader_sink(make_sink, "memory", tmp_path, auth_users=(("dev", "s3cret"),))
     send(sink, make_raw())
-    host, port = sink.reader_address("pop3")
-    client = poplib.POP3(host, port, timeout=10)
+    client = poplib.POP3(*sink.reader_address("pop3"), timeout=10)
     client.user("dev")
     with pytest.raises(poplib.error_proto, match="AUTH"):
         client.pass_("wrong")

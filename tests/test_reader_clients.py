@@ -11,7 +11,7 @@ import pytest
 
 from helpers import make_raw
 from mailsink.server import Sink
-from reader_helpers import STORE_KINDS, reader_sink, send
+from reader_helpers import reader_sink, send
 
 curl = shutil.which("curl")
 fetchmail = shutil.which("fetchmail")
@@ -19,11 +19,6 @@ needs_curl = pytest.mark.skipif(curl is None, reason="curl missing (scripts/test
 needs_fetchmail = pytest.mark.skipif(
     fetchmail is None, reason="fetchmail missing (scripts/test installs it)"
 )
-
-
-@pytest.fixture(params=STORE_KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def run_curl(sink: Sink, url: str, *extra: str) -> bytes:

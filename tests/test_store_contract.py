@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from helpers import incoming, make_raw
 from mailsink.search import parse_query
 from mailsink.store import MessageStore
 from mailsink.store.base import MAX_PAGE
+from mailsink.store.relays import RelayAttempt, RelayJob
 
 
 def test_added_message_comes_back_with_its_exact_bytes(store: MessageStore) -> None:
@@ -214,6 +216,25 @@ def test_search_finds_encoded_and_punctuated_values(store: MessageStore) -> None
     ):
         assert store.ids(parse_query(text)) == [encoded.id], text
     assert store.ids(parse_query("special")) == [plain.id]
+
+
+def test_relay_jobs_are_kept_replaced_listed_and_forgotten(store: MessageStore) -> None:
+    first = RelayJob("r1", "m1", "a@x.test", ("b@x.test",), "auto", next_at=5.0)
+    store.put_relay(first)
+    store.put_relay(RelayJob("r2", "m2", "a@x.test", ("c@x.test",), "release"))
+    attempt = RelayAttempt(1.5, ("b@x.test",), "deferred", "451 4.0.0 later")
+    retried = dataclasses.replace(first, attempts=(attempt,), next_at=9.0)
+    store.put_relay(retried)
+    assert store.relays("m1") == [retried]
+    assert [j.id for j in store.pending_relays()] == ["r1", "r2"]
+    store.put_relay(dataclasses.replace(retried, state="sent"))
+    assert [j.id for j in store.pending_relays()] == ["r2"]
+    assert store.relays("m1")[0].state == "sent"
+    store.forget_relays(["m1"])
+    assert store.relays("m1") == []
+    assert store.relays("m2") != []
+    store.forget_relays(None)
+    assert store.pending_relays() == []
 
 
 def test_disk_usage_is_the_bytes_of_the_store_files(store: MessageStore, tmp_path: Path) -> None:

@@ -249,20 +249,24 @@ def info() -> Any:
 @bp.get("/api/v1/webui")
 def webui() -> Any:
     """Return Mailpit's web UI configuration, plus where our SMTP listener is."""
-    host, port = app_state().smtp_address
+    state = app_state()
+    host, port = state.smtp_address
+    relay = state.relayer.settings if state.relayer is not None else None
     return {
         "Label": "",
         "MessageRelay": {
-            "Enabled": False,
-            "SMTPServer": "",
-            "ReturnPath": "",
-            "AllowedRecipients": "",
+            "Enabled": relay is not None,
+            # host:port only: the user and password of the relay URL are never shown.
+            "SMTPServer": relay.upstream.address if relay else "",
+            "ReturnPath": (relay.sender or "") if relay else "",
+            "AllowedRecipients": (relay.allow or "") if relay else "",
             "BlockedRecipients": "",
             "OverrideFrom": "",
-            "PreserveMessageIDs": False,
+            # The stored bytes are sent unchanged (one Received: line prepended).
+            "PreserveMessageIDs": relay is not None,
         },
-        "SpamAssassin": False,
-        "ChaosEnabled": False,
+        "SpamAssassin": bool(state.settings.spamassassin),
+        "ChaosEnabled": state.chaos.enabled,
         "DuplicatesIgnored": False,
         "HideDeleteAllButton": False,
         "SMTPHost": host,

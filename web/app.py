@@ -19,19 +19,24 @@ import socket
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from mailsink.chaos import Chaos
 from mailsink.config import WILDCARD_HOSTS, Settings
+from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
+from mailsink.relay.relayer import Relayer
 from mailsink.web import (
     aliases,
     api,
-    checks_placeholder,
+    checks_api,
     events_api,
+    faults_api,
     health,
     mailhog,
     message_api,
     metrics,
     openapi,
+    relay_api,
     send,
     thumbnails,
     ui,
@@ -47,9 +52,11 @@ BLUEPRINTS = (
     api.bp,  # Mailpit v1: list, search, mark, delete, tags, info
     message_api.bp,  # Mailpit v1: one message, its headers, raw source and parts
     thumbnails.bp,  # Mailpit v1: a JPEG thumbnail of an image part
-    checks_placeholder.bp,  # html-check, link-check, sa-check: 400 until the checks land
+    checks_api.bp,  # Mailpit v1 html/link/sa-check, and our auth-check
     view.bp,  # the sandboxed HTML/text views
     send.bp,  # POST /api/v1/send
+    relay_api.bp,  # release to the upstream (Mailpit's and MailHog's routes)
+    faults_api.bp,  # /api/v1/chaos (Mailpit) and /api/v1/faults
     events_api.bp,  # Server-Sent Events and the server-side wait
     websocket.bp,  # /api/events without an upgrade (the feed itself bypasses WSGI)
     metrics.bp,  # Prometheus /metrics, and the request counter
@@ -97,11 +104,15 @@ def create_app(
     *,
     ingestor: Ingestor,
     smtp_address: tuple[str, int] | None = None,
+    faults: Faults | None = None,
+    chaos: Chaos | None = None,
+    relayer: Relayer | None = None,
 ) -> Flask:
     """Create the web application over a mailbox; ``ingestor`` stores what the send API builds.
 
-    The caller owns the ingestor's lifecycle (``start()`` before serving,
-    ``close()`` after): the app starts no thread of its own.
+    ``faults`` and ``chaos`` are the SMTP listener's misbehaviour rules,
+    ``relayer`` sends releases upstream.  The caller owns the lifecycles
+    (``start()`` before serving, ``close()`` after): the app starts no thread.
     """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
@@ -114,6 +125,9 @@ def create_app(
         # Leave a few worker threads for ordinary requests however many streams are open.
         long_requests=LongRequests(max(1, settings.http_threads - 4)),
         websockets=websocket.WebSocketHub(mailbox, settings, summary_json),
+        faults=faults or Faults(),
+        chaos=chaos or Chaos(settings.enable_chaos),
+        relayer=relayer,
     )
     _guard_requests(app, allowed_host_names(settings))
     _answer_errors_as_json(app)

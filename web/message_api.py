@@ -19,6 +19,7 @@ from flask import Blueprint, Response
 from mailsink.mime import parse_message
 from mailsink.web.errors import ApiError
 from mailsink.web.params import bool_arg, get_message, mailbox
+from mailsink.web.relay_api import relayed_json
 from mailsink.web.serialize import message_json, raw_headers
 
 bp = Blueprint("api_message", __name__)
@@ -56,7 +57,9 @@ def get_message_json(message_id: str) -> Any:
     if not bool_arg("peek") and not message.read:
         mailbox().set_read([message.id], True)
         message.read = True
-    return message_json(message, parsed)
+    body = message_json(message, parsed)
+    body["Relayed"] = relayed_json(mailbox().store.relays(message.id))
+    return body
 
 
 @bp.get("/api/v1/message/<message_id>/headers")

@@ -119,8 +119,28 @@ _MESSAGE = _obj(
     Created={"type": "string", "format": "date-time"},
     Tags=_STRS, Username=_STR, Text=_STR, HTML=_STR, Size=_INT,
     Inline=_arr(_ref("Attachment")), Attachments=_arr(_ref("Attachment")), Read=_BOOL,
-    Envelope=_ref("Envelope"),
+    Envelope=_ref("Envelope"), Relayed=_arr(_ref("RelayAttempt")),
 )  # fmt: skip
+_RELAY_ATTEMPT = _obj(
+    At={"type": "string", "format": "date-time"}, To=_STRS,
+    Result={"type": "string", "enum": ["sent", "deferred", "failed"]}, Reply=_STR,
+)  # fmt: skip
+_NULL_STR = {"type": ["string", "null"]}
+_FAULT_RULE = _obj(
+    ID=_STR, Kind=_STR, Stage=_STR, Address=_NULL_STR, Regex=_NULL_STR, Predicate=_BOOL,
+    Reply=_NULL_STR, Remaining={"type": ["integer", "null"]}, Seconds={"type": "number"},
+    Scope=_NULL_STR, Created={"type": "string", "format": "date-time"},
+    Expires={"type": ["string", "null"], "format": "date-time"},
+)  # fmt: skip
+_FAULT_REQUEST = _obj(
+    Kind={"type": "string", "enum": ["reject_sender", "reject_recipient", "fail_next", "delay",
+                                     "drop_connection", "refuse"]},
+    Stage={"type": "string", "enum": ["connect", "mail", "rcpt", "data"]},
+    Address=_STR, Regex=_STR, Code=_INT, Message=_STR, Count=_INT, Seconds={"type": "number"},
+    Scope=_STR, Lifetime={"type": "number"},
+)  # fmt: skip
+_TRIGGER = _obj(ErrorCode=_INT, Probability=_INT)
+_CHAOS = _obj(Sender=_TRIGGER, Recipient=_TRIGGER, Authentication=_TRIGGER)
 _LIST = _obj(
     total=_INT, unread=_INT, count=_INT, messages_count=_INT, messages_unread=_INT, start=_INT,
     tags=_STRS, messages=_arr(_ref("MessageSummary")),
@@ -131,6 +151,31 @@ _SEND = _obj(
     Subject=_STR, Text=_STR, HTML=_STR, Headers={"type": "object", "additionalProperties": _STR},
     Tags=_STRS,
     Attachments=_arr(_obj(Content=_STR, Filename=_STR, ContentType=_STR, ContentID=_STR)),
+)  # fmt: skip
+_NUM: dict[str, Any] = {"type": "number"}
+_HTML_CHECK = _obj(
+    Warnings=_arr(_obj(
+        Slug=_STR, Title=_STR, Description=_STR, URL=_STR, Category=_STR, Tags=_STRS,
+        Keywords=_STR, NotesByNumber={"type": "object", "additionalProperties": _STR},
+        Results=_arr(_obj(Name=_STR, Platform=_STR, Family=_STR, Version=_STR, Support=_STR,
+                          NoteNumber=_STR)),
+        Score=_obj(Found=_INT, Supported=_NUM, Partial=_NUM, Unsupported=_NUM),
+    )),
+    Platforms={"type": "object", "additionalProperties": _STRS},
+    Total=_obj(Nodes=_INT, Tests=_INT, Supported=_NUM, Partial=_NUM, Unsupported=_NUM),
+)  # fmt: skip
+_LINK_CHECK = _obj(Errors=_INT, Links=_arr(_obj(URL=_STR, StatusCode=_INT, Status=_STR)))
+_SA_CHECK = _obj(
+    IsSpam=_BOOL, Error=_STR, Score=_NUM, Rules=_arr(_obj(Score=_NUM, Name=_STR, Description=_STR))
+)
+_AUTH_CHECK = _obj(
+    DKIM=_obj(Result=_STR, Signatures=_arr(_obj(
+        Domain=_STR, Selector=_STR, Algorithm=_STR, BodyHash=_STR, Result=_STR, Reason=_STR))),
+    ARC=_obj(Result=_STR, Reason=_STR),
+    SPF=_obj(Result=_STR, Reason=_STR, Domain=_STR, IP=_STR, Helo=_STR, MailFrom=_STR),
+    DMARC=_obj(Result=_STR, Reason=_STR, Domain=_STR, Record=_STR, Policy=_STR,
+               SubdomainPolicy=_STR, Alignment=_obj(DKIM=_BOOL, SPF=_BOOL)),
+    AuthenticationResults=_STR,
 )  # fmt: skip
 _MAILHOG_LIST = _obj(total=_INT, count=_INT, start=_INT, items=_arr({"type": "object"}))
 _LIST_OK = {"200": _json("Messages, newest first", _ref("MessagesSummary")), "400": _ERR}
@@ -177,12 +222,26 @@ _PATHS: dict[str, Any] = {
             "200": _body("image/jpeg", "The thumbnail"), "400": _ERR, "404": _ERR},
             [_ID, _p("PartID", "Part ID")], tag="message"),
     },
-    **{
-        f"/api/v1/message/{{ID}}/{check}": {
-            "get": _op(f"Mailpit's {check}: not available yet (400)",
-                       {"400": _ERR, "404": _ERR}, [_ID], tag="message"),
-        }
-        for check in ("html-check", "link-check", "sa-check")
+    "/api/v1/message/{ID}/html-check": {
+        "get": _op("HTML check: HTML/CSS features vs caniemail.com (422: too large to check)",
+                   {"200": _json("HTMLCheckResponse", _ref("HTMLCheckResponse")),
+                    "400": _ERR, "404": _ERR, "422": _ERR}, [_ID, _LATEST_QUERY], tag="other"),
+    },
+    "/api/v1/message/{ID}/link-check": {
+        "get": _op("Link check: status of every link (only with --link-check, else 403)",
+                   {"200": _json("LinkCheckResponse", _ref("LinkCheckResponse")),
+                    "403": _ERR, "404": _ERR},
+                   [_ID, _LATEST_QUERY, _q("follow", "1/true: follow redirects")], tag="other"),
+    },
+    "/api/v1/message/{ID}/sa-check": {
+        "get": _op("SpamAssassin check via spamd (only with --spamassassin, else 403)",
+                   {"200": _json("SpamAssassinResponse", _ref("SpamAssassinResponse")),
+                    "403": _ERR, "404": _ERR}, [_ID, _LATEST_QUERY], tag="other"),
+    },
+    "/api/v1/message/{ID}/auth-check": {
+        "get": _op("DKIM, ARC, SPF and DMARC verdicts (mailsink), RFC 8601 result names",
+                   {"200": _json("AuthCheckResponse", _ref("AuthCheckResponse")),
+                    "404": _ERR, "503": _ERR}, [_ID, _LATEST_QUERY], tag="mailsink"),
     },
     "/view/{ID}": {
         "get": _op("Mailpit's UI link: redirects to the message page (`latest`: the newest)",
@@ -202,6 +261,39 @@ _PATHS: dict[str, Any] = {
         "post": _op("Build a message and store it as if received",
                     {"200": _json("Stored", _obj(ID=_STR)), "400": _ERR, "413": _ERR},
                     body=_ref("SendRequest"), tag="message"),
+    },
+    "/api/v1/message/{ID}/release": {
+        "post": _op("Release to the configured relay (Mailpit); 202: deferred, retried",
+                    {"200": _body("text/plain", "ok"), "202": _body("text/plain", "Deferred"),
+                     "400": _ERR, "404": _ERR, "415": _ERR},
+                    [_ID], _obj(To=_STRS), tag="relay"),
+    },
+    "/api/v1/messages/{ID}/release": {
+        "post": _op("MailHog: release to one address via the configured relay only",
+                    {"200": _body("text/plain", "ok"), "202": _body("text/plain", "Deferred"),
+                     "400": _ERR, "404": _ERR, "415": _ERR}, [_p("ID", "Message ID")],
+                    _obj(Email=_STR, Host=_STR, Port=_STR), tag="mailhog"),
+    },
+    "/api/v1/chaos": {
+        "get": _op("Mailpit chaos triggers (needs --enable-chaos)",
+                   {"200": _json("Triggers", _ref("ChaosTriggers")), "400": _ERR}, tag="testing"),
+        "put": _op("Set the chaos triggers; omitted ones reset",
+                   {"200": _json("Triggers", _ref("ChaosTriggers")), "400": _ERR},
+                   body=_ref("ChaosTriggers"), tag="testing"),
+    },
+    "/api/v1/faults": {
+        "get": _op("Deterministic fault rules in force (mailsink; needs --enable-chaos)",
+                   {"200": _json("Rules", _obj(Rules=_arr(_ref("FaultRule")))), "400": _ERR},
+                   [_q("scope", "Only the rules of this scope")], tag="testing"),
+        "post": _op("Add a fault rule", {"201": _json("The rule", _ref("FaultRule")),
+                    "400": _ERR, "415": _ERR}, body=_ref("FaultRequest"), tag="testing"),
+        "delete": _op("Remove every rule of ?scope=, or every rule",
+                      {"200": _json("Removed", _obj(Removed=_INT)), "400": _ERR},
+                      [_q("scope", "Scope")], tag="testing"),
+    },
+    "/api/v1/faults/{RuleID}": {
+        "delete": _op("Remove one fault rule", {"200": _json("Removed", _obj(Removed=_INT)),
+                      "400": _ERR, "404": _ERR}, [_p("RuleID", "Rule ID")], tag="testing"),
     },
     "/api/v1/tags": {
         "get": _op("All tags in use", {"200": _json("Tags", _STRS)}, tag="tags"),
@@ -298,6 +390,14 @@ def openapi_document() -> dict[str, Any]:
                 "Attachment": _ATTACHMENT,
                 "Message": _MESSAGE,
                 "SendRequest": _SEND,
+                "HTMLCheckResponse": _HTML_CHECK,
+                "LinkCheckResponse": _LINK_CHECK,
+                "SpamAssassinResponse": _SA_CHECK,
+                "AuthCheckResponse": _AUTH_CHECK,
+                "RelayAttempt": _RELAY_ATTEMPT,
+                "FaultRule": _FAULT_RULE,
+                "FaultRequest": _FAULT_REQUEST,
+                "ChaosTriggers": _CHAOS,
             }
         },
     }

@@ -9,19 +9,18 @@ HELO, peer, TLS, AUTH user) is added as ``Envelope`` on both shapes.
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime, timezone
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from typing import Any
 
+from mailsink.checks.unsubscribe import parse_list_unsubscribe
 from mailsink.headers import split_head_body
 from mailsink.message import Address, Envelope
 from mailsink.mime import ParsedMessage, Part
 from mailsink.store.base import Page, StoredMessage
 
 _header_parser = BytesHeaderParser(policy=compat32)
-_LINK_RE = re.compile(r"<([^>]*)>")
 
 
 def rfc3339(stamp: float | None) -> str | None:
@@ -116,12 +115,9 @@ def attachment_json(part: Part) -> dict[str, Any]:
 def _list_unsubscribe(parsed: ParsedMessage) -> dict[str, Any]:
     """Return Mailpit's ListUnsubscribe object from the message headers."""
     header = parsed.header("List-Unsubscribe")
-    return {
-        "Header": header,
-        "Links": _LINK_RE.findall(header),
-        "Errors": "",
-        "HeaderPost": parsed.header("List-Unsubscribe-Post"),
-    }
+    post = parsed.header("List-Unsubscribe-Post")
+    links, errors = parse_list_unsubscribe(header, post) if header or post else ([], "")
+    return {"Header": header, "Links": links, "Errors": errors, "HeaderPost": post}
 
 
 def message_json(message: StoredMessage, parsed: ParsedMessage) -> dict[str, Any]:

@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 
+from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
+from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
+from mailsink.relay.relayer import Relayer
 from mailsink.stats import Stats
 
 if TYPE_CHECKING:
@@ -62,6 +65,12 @@ class AppState:
     long_requests: LongRequests
     websockets: WebSocketHub
     """The WebSocket feed at ``/api/events``; whoever serves the app starts and stops it."""
+    faults: Faults = field(default_factory=Faults)
+    """The SMTP listener's fault rules (the ``/api/v1/faults`` API changes them)."""
+    chaos: Chaos = field(default_factory=Chaos)
+    """Mailpit's chaos triggers; ``chaos.enabled`` gates both misbehaviour APIs."""
+    relayer: Relayer | None = None
+    """Release and auto-relay to the configured upstream; None without ``--relay``."""
     started: float = field(default_factory=time.time)
     sse_keepalive: float = KEEPALIVE_SECONDS
     """Seconds between ``: keepalive`` comments on the event stream."""

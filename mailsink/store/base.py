@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mailsink.message import Envelope, Summary, normalize_tags
+from mailsink.store.relays import RelayJob
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ __all__ = [
     "Incoming",
     "MessageStore",
     "Page",
+    "RelayJob",
     "StoredMessage",
     "clamp_page",
     "normalize_tags",
@@ -69,7 +71,21 @@ class Page:
 
 
 class MessageStore(Protocol):
-    """The operations every store implements; one contract suite tests them all."""
+    """The operations every store implements; one contract suite tests them all.
+
+    Relay bookkeeping (``put_relay``, ``relays``, ``pending_relays``,
+    ``forget_relays``) is the small addition relay needs: every release and
+    auto-relay is a :class:`~mailsink.store.relays.RelayJob`, written after
+    each attempt and read back to show the results on the message and, for a
+    disk store, to resume pending jobs after a restart.  A store keeps jobs
+    beside (not inside) its messages, keyed by job ID and looked up by message
+    ID and by the pending flag; it may keep them as the JSON of
+    :func:`~mailsink.store.relays.encode_job`.  Deleting messages need not
+    delete their jobs: the relayer calls ``forget_relays`` when it sees the
+    ``delete``/``truncate`` events.  A new store (PostgreSQL) implements the
+    four methods as the memory and SQLite stores do; the contract suite
+    (``tests/test_store_contract.py``) covers them.
+    """
 
     max_messages: int
 
@@ -135,6 +151,22 @@ class MessageStore(Protocol):
 
     def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
+        ...
+
+    def put_relay(self, job: RelayJob) -> None:
+        """Keep a relay job durably, replacing the one with its ID."""
+        ...
+
+    def relays(self, message_id: str) -> builtins.list[RelayJob]:
+        """Return the relay jobs of one message, oldest first."""
+        ...
+
+    def pending_relays(self) -> builtins.list[RelayJob]:
+        """Return every relay job still pending, oldest first."""
+        ...
+
+    def forget_relays(self, message_ids: Iterable[str] | None) -> None:
+        """Drop the relay jobs of these messages (None: of every message)."""
         ...
 
     def disk_usage(self) -> int:

@@ -34,6 +34,7 @@ from mailsink.store.codec import (
     summary_to_dict,
 )
 from mailsink.store.match import compile_query
+from mailsink.store.relays import RelayJob
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -200,6 +201,7 @@ class MemoryStore:
         self._read: set[str] = set()
         self._tags: dict[str, tuple[str, ...]] = {}  # only messages that have tags
         self._unread = 0
+        self._relays: dict[str, RelayJob] = {}  # by job ID, oldest first
         self._uids: dict[str, int] = {}  # message ID -> UID, given out in arrival order
         self._last_uid = 0
         self._validity = _new_validity()
@@ -394,6 +396,30 @@ class MemoryStore:
         with self._lock:
             found = normalize_tags(t for tags in self._tags.values() for t in tags)
         return sorted(found, key=str.lower)
+
+    def put_relay(self, job: RelayJob) -> None:
+        """Keep a relay job, replacing the one with its ID."""
+        with self._lock:
+            self._relays[job.id] = job
+
+    def relays(self, message_id: str) -> builtins.list[RelayJob]:
+        """Return the relay jobs of one message, oldest first."""
+        with self._lock:
+            return [j for j in self._relays.values() if j.message_id == message_id]
+
+    def pending_relays(self) -> builtins.list[RelayJob]:
+        """Return every relay job still pending, oldest first."""
+        with self._lock:
+            return [j for j in self._relays.values() if j.pending]
+
+    def forget_relays(self, message_ids: Iterable[str] | None) -> None:
+        """Drop the relay jobs of these messages (None: of every message)."""
+        with self._lock:
+            if message_ids is None:
+                self._relays.clear()
+                return
+            gone = set(message_ids)
+            self._relays = {k: j for k, j in self._relays.items() if j.message_id not in gone}
 
     def disk_usage(self) -> int:
         """Return 0: nothing is on disk."""

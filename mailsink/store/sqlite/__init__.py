@@ -10,6 +10,7 @@ Modules::
     text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
     checkpoint.py  Checkpointer: WAL checkpoints off the ingest path; TRUNCATE when idle
     worker.py      Worker: the start()/stop() lifecycle of those two background threads
+    relays.py      the relay_jobs table (relay bookkeeping of the store contract)
 
 Files on disk while running, for ``--store mail.db`` (seven names; no lock
 file: SQLite locks the database and ``-shm`` files themselves)::

@@ -36,6 +36,8 @@ from mailsink.store.codec import (
     summary_to_json,
 )
 from mailsink.store.match import address_text, compile_query, search_text
+from mailsink.store.relays import RelayJob
+from mailsink.store.sqlite import relays as relay_table
 from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
 from mailsink.store.sqlite.checkpoint import Checkpointer
 from mailsink.store.sqlite.query import SEP, compile_where
@@ -161,6 +163,8 @@ class SQLiteStore:
         # thread does them, so ingest (and the 250 reply) never waits for one.
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")
         self._migrate()
+        with self._write_lock:
+            relay_table.ensure_relay_table(self._writer)
         self._validity = self._load_validity()
         self._total = self._writer.execute("SELECT count(*) FROM messages").fetchone()[0]
         self._unread = self._writer.execute(
@@ -594,6 +598,25 @@ class SQLiteStore:
         rows = self._reader.execute("SELECT DISTINCT tags FROM messages WHERE tags != ''")
         found = normalize_tags(t for (text,) in rows for t in _tags_load(text))
         return sorted(found, key=str.lower)
+
+    def put_relay(self, job: RelayJob) -> None:
+        """Keep a relay job durably, replacing the one with its ID."""
+        with self._write_lock:
+            relay_table.put_relay(self._writer, job)
+            self._checkpointer.written()
+
+    def relays(self, message_id: str) -> builtins.list[RelayJob]:
+        """Return the relay jobs of one message, oldest first."""
+        return relay_table.relays(self._reader, message_id)
+
+    def pending_relays(self) -> builtins.list[RelayJob]:
+        """Return every relay job still pending, oldest first."""
+        return relay_table.pending_relays(self._reader)
+
+    def forget_relays(self, message_ids: Iterable[str] | None) -> None:
+        """Drop the relay jobs of these messages (None: of every message)."""
+        with self._write_lock:
+            relay_table.forget_relays(self._writer, message_ids)
 
     def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
         """Return (uid, id) of the messages (matching) with uid > after, oldest first.

@@ -46,9 +46,20 @@ export const api = {
   search: (query, start, limit) =>
     request("GET", `/api/v1/search?query=${enc(query)}&start=${start}&limit=${limit}&tz=${enc(zone)}`),
   message: (id) => request("GET", `/api/v1/message/${enc(id)}`),
+  peek: (id) => request("GET", `/api/v1/message/${enc(id)}?peek=1`),
+  webui: () => request("GET", "/api/v1/webui"),
+  release: (id, to) => request("POST", `/api/v1/message/${enc(id)}/release`, { To: to }),
+  chaos: () => request("GET", "/api/v1/chaos"),
+  setChaos: (triggers) => request("PUT", "/api/v1/chaos", triggers),
+  faults: () => request("GET", "/api/v1/faults"),
+  removeFault: (id) => request("DELETE", `/api/v1/faults/${enc(id)}`),
   headers: (id) => request("GET", `/api/v1/message/${enc(id)}/headers`),
   raw: (id) => request("GET", `/api/v1/message/${enc(id)}/raw`),
   tree: (id) => request("GET", `/ui/message/${enc(id)}/tree`),
+  htmlCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/html-check`),
+  authCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/auth-check`),
+  spamCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/sa-check`),
+  linkCheck: (id, follow) => request("GET", `/api/v1/message/${enc(id)}/link-check?follow=${follow ? 1 : 0}`),
   setRead: (ids, read) => request("PUT", "/api/v1/messages", { IDs: ids, Read: read }),
   setReadAll: (query, read) =>
     query

@@ -6,7 +6,9 @@ import { formatCount } from "./format.js";
 import { wireKeys } from "./keys.js";
 import * as list from "./list.js";
 import { connectEvents, showUnread } from "./live.js";
+import { wireFaults } from "./faults.js";
 import { closeMessage, openId, setReadButton, showMessage, wireMessageView } from "./message.js";
+import { wireRelease } from "./relay.js";
 
 const LIMIT = 50;
 const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, openId: null, subject: "" };
@@ -275,6 +277,13 @@ function runSearch(push) {
 
 function wire() {
   wireMessageView();
+  api
+    .webui()
+    .then((config) => {
+      wireRelease(config);
+      wireFaults(config);
+    })
+    .catch(() => {});
   $("#list").addEventListener("click", (event) => {
     const link = event.target.closest("a.row-link");
     if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;

@@ -1,8 +1,10 @@
 // Show one message: summary, envelope, attachments and the HTML/text/headers/raw/parts tabs.
 
 import { api, emlUrl, htmlUrl, partUrl } from "./api.js";
+import { renderChecks } from "./checks.js";
 import { $, $$, h, replace } from "./dom.js";
 import { formatAddress, formatAddresses, formatFullTime, formatSize } from "./format.js";
+import { renderRelayed } from "./relay.js";
 
 const PREVIEWABLE = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"]);
 const RAW_LIMIT = 2_000_000;
@@ -133,6 +135,9 @@ const loaders = {
     const cut = text.length > RAW_LIMIT;
     replace($("#m-raw"), cut ? text.slice(0, RAW_LIMIT) : text, cut ? "\n\n[… cut here; download the .eml for the rest]" : "");
   },
+  async checks(message) {
+    await renderChecks(message, $("#m-checks"));
+  },
   async parts(message) {
     const tree = await api.tree(message.ID);
     replace($("#m-parts"), h("ul", { class: "tree" }, treeNode(message.ID, tree.Tree)));
@@ -166,6 +171,7 @@ export async function showMessage(id) {
   renderMeta(message);
   renderEnvelope(message.Envelope);
   renderAttachments(message);
+  renderRelayed(message);
   $("#m-text").textContent = message.Text || "(this message has no plain-text body)";
   $("#download").href = emlUrl(message.ID);
   $("#download").setAttribute("download", `${message.ID}.eml`);
