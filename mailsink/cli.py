@@ -15,6 +15,7 @@ from typing import TextIO
 
 from mailsink import __version__
 from mailsink.config import is_loopback, is_memory_store
+from mailsink.connections import raise_open_file_limit
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
 
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     def request_stop(signum: int, _frame: object) -> None:
         stop.set()
 
+    raise_open_file_limit()  # idle sockets must run out of connection places before files
     try:
         sink = Sink(settings).start()
     except OSError as error:

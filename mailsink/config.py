@@ -53,6 +53,11 @@ class Settings:
     max_size: int = DEFAULT_MAX_SIZE
     max_recipients: int = 1000
     idle_timeout: float = 300.0
+    max_connections: int = 500
+    """Most SMTP connections, and most HTTP connections, open at once (421 / 429 beyond);
+    kept under the open-file limit (``connections.py``)."""
+    max_connections_per_peer: int = 100
+    """Most of those from one client address."""
     hostname: str = "mailsink"
     tls: bool = True
     """Offer STARTTLS (with a generated certificate unless one is given)."""
@@ -165,6 +170,8 @@ def _check_limits(s: Settings) -> None:
     _check_int("max_messages", s.max_messages, minimum=0)
     _check_int("max_size", s.max_size, minimum=0)
     _check_int("max_recipients", s.max_recipients, minimum=1)
+    _check_int("max_connections", s.max_connections, minimum=1)
+    _check_int("max_connections_per_peer", s.max_connections_per_peer, minimum=1)
     _check_int("http_threads", s.http_threads, minimum=1)
     _check_int("max_request_bytes", s.max_request_bytes, minimum=1)
     _check_int("reader_connections", s.reader_connections, minimum=1)

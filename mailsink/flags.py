@@ -279,6 +279,22 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option(
+        "max-connections",
+        "500",
+        "most SMTP connections open at once (421 beyond), and most HTTP connections (429)",
+        "max_connections",
+        _count,
+        "N",
+    ),
+    Option(
+        "max-connections-per-peer",
+        "100",
+        "most of those from one client address",
+        "max_connections_per_peer",
+        _count,
+        "N",
+    ),
+    Option(
         "reader-connections",
         "100",
         "most POP3 and IMAP connections open at once, both together",

@@ -10,18 +10,27 @@ mail that can no longer be lost.
 
 Where a message is stored - decided here and nowhere else (:meth:`Ingestor.stores_inline`):
 
-* **On the event loop, in groups** (:class:`GroupCommit`) for messages up to
-  ``inline_max`` (256 KB).  Handing a message to another thread and its ID
-  back cost more than the work itself (about 0.3 ms of a 1 KB message's 1 ms,
-  mostly GIL hand-offs and wake-ups), and a second thread buys no parallelism
-  for Python code anyway.  The messages whose DATA ends at about the same
-  moment share one store call: one SQLite transaction instead of one each.
-* **On the writer thread** for larger messages, so that parsing a huge one
-  does not stall every other session, and for every message when commits are
-  slow (``--store-sync full`` fsyncs each one: ``inline_max`` is 0 then).  The
+* **On the event loop, in groups** (:class:`GroupCommit`) for messages whose
+  parse is cheap: up to ``inline_max`` (256 KB) and an estimated cost of at
+  most :data:`INLINE_MAX_COST` (about 10 ms; :func:`parse_cost`).  Size alone
+  is not the cost: 229 KB of one Content-Type with 24,000 parameters, or of
+  20,000 header lines, parse 100 times slower than 229 KB of text, and on
+  the loop they stalled every other session for seconds.  Handing a message
+  to another thread and its ID back cost more than the work itself (about
+  0.3 ms of a 1 KB message's 1 ms, mostly GIL hand-offs and wake-ups), and
+  a second thread buys no parallelism for Python code anyway.  The messages
+  whose DATA ends at about the same moment share one store call: one SQLite
+  transaction instead of one each.
+* **On the writer thread** for larger or costlier messages, so that parsing
+  one does not stall every other session, and for every message when commits
+  are slow (``--store-sync full`` fsyncs each one: ``inline_max`` is 0 then).  The
   thread takes every message waiting in its queue and stores them as one
   batch, so concurrent sessions share one commit there too.  Callers on a
   thread (the send API) always use it.
+
+A batch fails only the message that caused it: when a shared store call
+raises, each message of the batch is stored again on its own, so one bad
+message (one the store cannot take) costs the others a retry, never a 451.
 
 Lifecycle: building an Ingestor starts nothing; :meth:`Ingestor.start` starts
 the writer thread and :meth:`Ingestor.close` finishes the queue and stops it.
@@ -37,6 +46,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailsink.headers import header_end
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope, new_id, summarize
 from mailsink.stats import Stats
@@ -48,6 +58,23 @@ INLINE_MAX = 256 * 1024
 
 About 1 ms of parsing and storing at this size; a hostile MIME structure is
 bounded by ``mime.MAX_PARTS``."""
+
+INLINE_MAX_COST = 10_000
+"""The most :func:`parse_cost` a message stored on the event loop may have (about 10 ms)."""
+
+
+def parse_cost(raw: bytes) -> int:
+    """Estimate the work of summarising a message, in units of about a microsecond.
+
+    Counted with C-speed scans (tens of microseconds for 256 KB), from what
+    the parse costs per item, measured on CPython 3.11: a line 1 unit, a
+    header line 5 more, a MIME boundary line 40 more.  Header parameters need
+    no term: the parse reads at most ``mime.MAX_PARAMS`` of them.
+    """
+    end = header_end(raw)
+    header_lines = raw.count(b"\n", 0, end) if end >= 0 else raw.count(b"\n")
+    return raw.count(b"\n") + 5 * header_lines + 40 * raw.count(b"\n--")
+
 
 Done = Callable[[str, StoredMessage | None, BaseException | None], None]
 """Called with the new ID, the stored message (None if pruned at once) or an error."""
@@ -91,16 +118,16 @@ class Ingestor:
             self._jobs.put(None)
             thread.join(timeout)
 
-    def stores_inline(self, size: int) -> bool:
-        """Tell whether a message of this size is stored on the event loop (module docstring)."""
-        return size <= self.inline_max
+    def stores_inline(self, raw: bytes) -> bool:
+        """Tell whether this message is stored on the event loop (module docstring)."""
+        return len(raw) <= self.inline_max and parse_cost(raw) <= INLINE_MAX_COST
 
     async def receive(self, raw: bytes, envelope: Envelope) -> str:
         """Store a message received on an event loop; return its ID once it is stored.
 
         Raises what storing raised; the SMTP handler turns that into a 451.
         """
-        if self.stores_inline(len(raw)):
+        if self.stores_inline(raw):
             loop = asyncio.get_running_loop()
             group = self._group_commits.get(loop)
             if group is None:
@@ -176,6 +203,25 @@ class Ingestor:
         self.stats.record_stored(len(items), size, time.perf_counter() - began)
         return incoming, stored
 
+    def store_each(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
+        """Store messages as one batch; if that fails, each on its own; return IDs or errors.
+
+        So a message the store refuses fails alone, not every message that
+        happened to share its commit.
+        """
+        try:
+            return list(self.store_batch(items))
+        except Exception as error:  # noqa: BLE001 - retried one by one below
+            if len(items) == 1:
+                return [error]
+        outcomes: list[str | Exception] = []
+        for item in items:
+            try:
+                outcomes.extend(self.store_batch([item]))
+            except Exception as error:  # noqa: BLE001 - this message's own failure
+                outcomes.append(error)
+        return outcomes
+
     def _run(self) -> None:
         """Take batches of jobs until told to stop."""
         while True:
@@ -198,11 +244,15 @@ class Ingestor:
                 return
 
     def _store(self, batch: list[_Job]) -> None:
-        """Summarise and store one batch, then report to each job."""
+        """Summarise and store one batch, then report to each job (retried alone on failure)."""
         try:
             incoming, added = self._add([(job.raw, job.envelope) for job in batch])
             stored = {m.id: m for m in added}
-        except BaseException as error:  # noqa: BLE001 - reported to every waiting session
+        except BaseException as error:  # noqa: BLE001 - reported to the session(s) it concerns
+            if len(batch) > 1 and isinstance(error, Exception):
+                for job in batch:
+                    self._store([job])
+                return
             for job in batch:
                 job.done("", None, error)
             return
@@ -234,16 +284,14 @@ class GroupCommit:
     def _flush(self) -> None:
         """Store everything pending and settle each waiting session."""
         pending, self._pending = self._pending, []
-        try:
-            ids = self.ingestor.store_batch([(raw, envelope) for raw, envelope, _ in pending])
-        except Exception as error:  # noqa: BLE001 - every waiting session answers 451
-            for _raw, _envelope, future in pending:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for (_raw, _envelope, future), message_id in zip(pending, ids, strict=True):
-            if not future.done():
-                future.set_result(message_id)
+        outcomes = self.ingestor.store_each([(raw, envelope) for raw, envelope, _ in pending])
+        for (_raw, _envelope, future), outcome in zip(pending, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)  # this session answers 451
+            else:
+                future.set_result(outcome)
 
 
 def _settle(future: asyncio.Future[str], message_id: str, error: BaseException | None) -> None:

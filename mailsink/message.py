@@ -148,6 +148,61 @@ def _simple_addresses(value: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _top_level_items(value: str) -> int | None:
+    """Count the comma-separated items outside quotes and comments; None if unbalanced."""
+    text = _QUOTED.sub('""', value.replace("\\(", "").replace("\\)", ""))
+    if text.count('"') % 2:
+        return None
+    depth = 0
+    outside = []
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return None
+        outside.append(ch if depth == 0 and ch != ")" else " ")
+    if depth:
+        return None
+    return sum(1 for item in "".join(outside).split(",") if item.strip())
+
+
+def strict_addresses(value: str) -> list[tuple[str, str]]:
+    """Parse one address header value strictly; an ambiguous one yields no address at all.
+
+    ``email.utils.getaddresses`` before the CVE-2023-27043 fix (Python 3.11.7
+    among others) reads ``alice@example.org)<bob@example.org>`` as two
+    senders, the first of them alice: a header can name someone it is not
+    from.  Where the standard library has the fix (``strict=True``) it is
+    used; elsewhere the same rule is checked here: parentheses and quotes
+    balance, no address holds a ``[`` outside a domain literal, and the parse found exactly as
+    many addresses as the header has comma-separated items.
+    """
+    if getattr(email.utils, "supports_strict_parsing", False):
+        pairs = email.utils.getaddresses([value], strict=True)  # type: ignore[call-arg, unused-ignore]
+        return [] if pairs == [("", "")] else pairs
+    expected = _top_level_items(value)
+    if expected is None:
+        return []
+    pairs = [pair for pair in email.utils.getaddresses([value]) if pair != ("", "")]
+    if len(pairs) != expected and not (
+        expected == 1 and not pairs and value.rstrip().endswith(";")
+    ):
+        return []
+    if any(_stray_bracket(address) for _name, address in pairs):
+        return []
+    return pairs
+
+
+def _stray_bracket(address: str) -> bool:
+    """Tell whether a parsed address holds a ``[`` that is not a whole domain literal."""
+    local, _at, domain = address.rpartition("@")
+    if "[" in local:
+        return True
+    return "[" in domain and not (domain.startswith("[") and domain.endswith("]"))
+
+
 def parse_addresses(values: list[str]) -> tuple[Address, ...]:
     """Parse header values into addresses, decoding encoded display names."""
     if not values:
@@ -157,7 +212,7 @@ def parse_addresses(values: list[str]) -> tuple[Address, ...]:
     try:
         for value in raw_values:
             simple = _simple_addresses(value)
-            pairs.extend(simple if simple is not None else email.utils.getaddresses([value]))
+            pairs.extend(simple if simple is not None else strict_addresses(value))
     except Exception:  # noqa: BLE001
         return ()
     result = []

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
+from mailsink.connections import ConnectionLimits, RateLimitedLog, effective_cap, limit_waitress
 from mailsink.faults import Faults
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from mailsink.store.base import MessageStore
 
 log = logging.getLogger(__name__)
+
+HTTP_IDLE_TIMEOUT = 60
+"""Seconds waitress keeps a connection with no request in progress (it was 120)."""
 
 
 class Sink:
@@ -219,6 +223,13 @@ class Sink:
             ident="mailsink",
             max_request_body_size=s.max_request_bytes,
             clear_untrusted_proxy_headers=True,
+            connection_limit=effective_cap(s.max_connections),
+            channel_timeout=HTTP_IDLE_TIMEOUT,
+            cleanup_interval=HTTP_IDLE_TIMEOUT // 4,
+        )
+        limit_waitress(
+            server,
+            ConnectionLimits(s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)),
         )
         server.channel_class = channel_class(hub)  # hands /api/events upgrades to the hub
         self._http = server

@@ -10,7 +10,9 @@ Policies a client can rely on (documented in README):
 * Any sender (also ``<>``), any recipient, any domain; at most
   ``max_recipients`` recipients (452 beyond).
 * Addresses containing control characters (CR, LF, NUL, ...) are refused with
-  501, so they can never be injected into a header or a log line.
+  501, so they can never be injected into a header or a log line; 8-bit
+  addresses need SMTPUTF8 and valid UTF-8, and addresses longer than RFC
+  5321's limits are refused, all at the command (``envelope_policy.py``).
 * Lines longer than 1000 octets are accepted (any length within the size
   limit) and the message is flagged (``long_lines``): a development sink should show what an
   app sent rather than bounce it.
@@ -32,12 +34,15 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TL
 
 from mailsink.chaos import Chaos
 from mailsink.config import Settings
+from mailsink.connections import ConnectionLimits, RateLimitedLog, quiet_accept_errors
+from mailsink.envelope_policy import check_address, check_helo, has_control_chars
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
 from mailsink.stats import Stats
+from mailsink.store.base import is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +61,55 @@ LINE_LIMIT = 1024 * 1024
 overlong command line is buffered before it gets 500."""
 
 
-def has_control_chars(text: str) -> bool:
-    """Tell whether text holds a C0 control character or DEL."""
-    return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
+__all__ = ["CatchAllHandler", "SMTPListener", "SinkSMTP", "has_control_chars"]
 
 
 class SinkSMTP(FastSMTP):
-    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted, sessions counted."""
+    """aiosmtpd's SMTP reading DATA in bulk, long lines accepted, connections capped and counted."""
 
     line_length_limit = LINE_LIMIT
-
-    _counted = False
+    limits: ConnectionLimits | None = None
+    """The listener's caps; set on each protocol object by its factory."""
+    _counted: str | None = None
+    _refused = False
+    _in_stats = False
     """Whether this session is counted open (STARTTLS calls connection_made a second time)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Count the session, then let aiosmtpd greet."""
-        if not self._counted:
-            self._counted = True
+        """Answer 421 and close past the connection caps; else count it and serve as aiosmtpd."""
+        if self.limits is not None and self._counted is None and not self._refused:
+            peer = transport.get_extra_info("peername")
+            host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+            refusal = self.limits.admit(host)
+            if refusal is not None:
+                self._refused = True
+                assert isinstance(transport, asyncio.WriteTransport)
+                transport.write(f"421 4.7.0 {self.hostname} {refusal}, try later\r\n".encode())
+                transport.close()
+                return
+            self._counted = host
+        if not self._in_stats:
+            self._in_stats = True
             self._stats().session_opened()
         super().connection_made(transport)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Count the session's end (and whether it was encrypted)."""
-        if self._counted:
-            self._counted = False
-            encrypted = self.session is not None and _uses_tls(self, self.session)
-            self._stats().session_closed(encrypted)
-        super().connection_lost(exc)
+    def eof_received(self) -> bool | None:
+        """Ignore the end of a refused connection; else as aiosmtpd."""
+        if self._refused:
+            return False
+        return super().eof_received()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        """Give the connection's place back (a refused one never took one); count its end."""
+        if self._refused:
+            return
+        if self.limits is not None and self._counted is not None:
+            self.limits.release(self._counted)
+            self._counted = None
+        if self._in_stats:  # and whether it was encrypted
+            self._in_stats = False
+            self._stats().session_closed(self.session is not None and _uses_tls(self, self.session))
+        super().connection_lost(error)
 
     async def push(self, status: str | bytes) -> None:
         """Send a reply; count the size refusals aiosmtpd makes itself (MAIL SIZE=, DATA)."""
@@ -160,8 +187,19 @@ class CatchAllHandler:
         responses: list[str],
     ) -> list[str]:
         """Advertise PIPELINING, which aiosmtpd supports but does not announce."""
+        if refused := check_helo(hostname, extended=True):
+            return [refused]
         session.host_name = hostname
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_HELO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        """Accept an ASCII HELO name (no extensions, so no SMTPUTF8)."""
+        if refused := check_helo(hostname, extended=False):
+            return refused
+        session.host_name = hostname
+        return f"250 {server.hostname}"
 
     async def handle_MAIL(  # noqa: N802
         self,
@@ -171,11 +209,9 @@ class CatchAllHandler:
         address: str,
         mail_options: list[str],
     ) -> str:
-        """Accept any sender, the null sender too, but never control characters."""
-        if has_control_chars(address):
-            return self._refuse(
-                "syntax", "501 5.1.7 Bad sender address syntax (control characters)"
-            )
+        """Accept any sender, the null sender too, within the envelope policy."""
+        if refused := check_address(address, envelope.smtp_utf8, "sender"):
+            return self._refuse("syntax", refused)
         if self.settings.require_auth and not session.authenticated:
             return self._refuse("auth", "530 5.7.0 Authentication required")
         if chaos := self.chaos.fire("Sender"):
@@ -194,11 +230,9 @@ class CatchAllHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        """Accept any recipient up to the cap; refuse control characters."""
-        if has_control_chars(address):
-            return self._refuse(
-                "syntax", "501 5.1.3 Bad recipient address syntax (control characters)"
-            )
+        """Accept any recipient up to the cap, within the envelope policy."""
+        if refused := check_address(address, envelope.smtp_utf8, "recipient"):
+            return self._refuse("syntax", refused)
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return self._refuse("recipients", "452 4.5.3 Too many recipients")
         if chaos := self.chaos.fire("Recipient"):
@@ -226,7 +260,10 @@ class CatchAllHandler:
         )
         try:
             message_id = await self.ingestor.receive(raw, record)
-        except Exception:
+        except Exception as error:
+            if is_disk_full(error):
+                log.error("storing a message failed, the disk is full: %s", error)
+                return "452 4.3.1 Insufficient storage: the disk is full, try again later"
             log.exception("storing a message failed")
             return self._refuse(
                 "storage", "451 4.3.0 Error: the message could not be stored, try again"
@@ -305,6 +342,12 @@ class SMTPListener:
             target=run_until_stopped, args=(self.loop,), name="mailsink-smtp", daemon=True
         )
         self._servers: list[asyncio.Server] = []
+        log_refusals = RateLimitedLog(log)
+        self.limits = ConnectionLimits(
+            settings.max_connections, settings.max_connections_per_peer, log_refusals
+        )
+        """Shared by the SMTP and SMTPS sockets; used on the loop thread only."""
+        quiet_accept_errors()
         self.address: tuple[str, int] = ("", 0)
         self.smtps_address: tuple[str, int] | None = None
 
@@ -314,7 +357,7 @@ class SMTPListener:
         starttls = None if implicit_tls or not settings.tls else self.tls_context
 
         def make() -> SMTP:
-            return SinkSMTP(
+            protocol = SinkSMTP(
                 self.handler,
                 data_size_limit=settings.max_size,
                 enable_SMTPUTF8=True,
@@ -327,6 +370,8 @@ class SMTPListener:
                 authenticator=Authenticator(settings.auth_users, self.handler.chaos),
                 loop=self.loop,
             )
+            protocol.limits = self.limits
+            return protocol
 
         return make
 

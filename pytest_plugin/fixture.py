@@ -8,6 +8,7 @@ fails lists what the test did capture and why the closest messages missed.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Callable, Mapping
@@ -41,6 +42,13 @@ class FaultRules(Protocol):
     def drop_connection(self, stage: str = "data", count: int = 1) -> str: ...
     def refuse(self, count: int = 1, code: int = 554, message: str | None = None) -> str: ...
     def clear(self) -> None: ...
+
+
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+"""An RFC 5321 dot-atom local part: no CR, LF, space, quote, bracket or @."""
+_DOMAIN = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
 
 
 class Capture(Protocol):
@@ -120,10 +128,16 @@ class MailSink:
         """Return an address unique to this test: ``name+<token>@domain``.
 
         Remote mode needs it to tell this test's mail apart; in-process it is
-        optional (every message since the test started is the test's).
+        optional (every message since the test started is the test's).  The
+        name and domain must be a plain local part and domain: CR, LF,
+        spaces, quotes or brackets raise ValueError (smtplib would otherwise
+        send ``evil\r\nRCPT TO:<x+token@...>`` as two commands).
         """
         local, _, at_domain = name.partition("@")
-        return f"{local}+{self.token}@{at_domain or domain}"
+        domain = at_domain or domain
+        if not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+            raise ValueError(f"not a plain address name and domain: {name!r}, {domain!r}")
+        return f"{local}+{self.token}@{domain}"
 
     def ssl_context(self) -> ssl.SSLContext:
         """Return a client TLS context that trusts the sink's certificate."""

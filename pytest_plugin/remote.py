@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import http.client
 import json
 import re
 import secrets
+import socket
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,28 @@ def envelope_of(summary: dict[str, Any]) -> Envelope:
     return Envelope(str(sender.get("Address", "")), rcpts)
 
 
+MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+"""The largest API answer read: a message at any sensible --max-size, and a page of them."""
+
+
+def _read_capped(response: http.client.HTTPResponse, path: str) -> bytes:
+    """Read a response body up to the size cap, or raise RemoteError."""
+    length = response.getheader("Content-Length")
+    if length is not None and length.isdigit() and int(length) > MAX_RESPONSE_BYTES:
+        raise RemoteError(f"GET {path}: a {length}-byte answer is over {MAX_RESPONSE_BYTES}")
+    body = response.read(MAX_RESPONSE_BYTES + 1)
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise RemoteError(f"GET {path}: the answer is over {MAX_RESPONSE_BYTES} bytes")
+    return body
+
+
+def _shut(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+    """End a request that ran out of time: a blocked read returns at once."""
+    fired.set()
+    with contextlib.suppress(OSError, AttributeError):
+        conn.sock.shutdown(socket.SHUT_RDWR)
+
+
 class RemoteServer:
     """A sink reached over HTTP; one per session."""
 
@@ -123,39 +146,60 @@ class RemoteServer:
     def send(self, method: str, path: str, body: Any = None) -> Any:
         """Send a JSON request (POST, DELETE); return the decoded answer, raise RemoteError."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            text = error.read()[:300].decode("utf-8", "replace")
-            with contextlib.suppress(ValueError, AttributeError):
-                text = str(json.loads(text).get("Error", text))
-            raise RemoteError(
-                f"{method} {path} answered {error.code}: {text}", error.code
-            ) from None
-        except (urllib.error.URLError, OSError) as error:
-            raise RemoteError(f"cannot reach the sink at {self.url}: {error}") from None
+        status, answer = self._exchange(method, path, data, 30.0)
+        if 200 <= status < 300:
+            return json.loads(answer or b"null")
+        text = answer[:300].decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, AttributeError):
+            text = str(json.loads(text).get("Error", text))
+        raise RemoteError(f"{method} {path} answered {status}: {text}", status)
 
     def request(
         self, path: str, params: dict[str, Any] | None = None, timeout: float = 30.0
     ) -> tuple[int, bytes]:
         """GET a path of the API; return (status, body) for 2xx and 408, raise otherwise."""
         query = "?" + urllib.parse.urlencode(params) if params else ""
+        status, body = self._exchange("GET", path + query, None, timeout)
+        if 200 <= status < 300 or status == 408:
+            return status, body
+        raise RemoteError(f"GET {path} answered {status}: {body[:300]!r}", status)
+
+    def _exchange(
+        self, method: str, path: str, data: bytes | None, timeout: float
+    ) -> tuple[int, bytes]:
+        """Make one request and return (status, body), whatever the status.
+
+        The whole request, not each socket read, ends within ``timeout``: a
+        watchdog shuts the socket at the deadline (a server sending a byte a
+        second once held a test forever).  A body past
+        :data:`MAX_RESPONSE_BYTES` is refused rather than read (a 300 MB
+        answer cost 1.5 GB).
+        """
+        parts = urllib.parse.urlsplit(self.url)
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        conn = kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+        fired = threading.Event()
+        watchdog = threading.Timer(timeout, _shut, (conn, fired))
+        watchdog.daemon = True
+        headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
-            with urllib.request.urlopen(self.url + path + query, timeout=timeout) as response:
-                return int(response.status), bytes(response.read())
-        except urllib.error.HTTPError as error:
-            body = error.read()
-            if error.code == 408:
-                return 408, body
-            raise RemoteError(
-                f"GET {path} answered {error.code}: {body[:300]!r}", error.code
-            ) from None
-        except (urllib.error.URLError, OSError) as error:
+            conn.connect()
+            watchdog.start()
+            conn.request(method, parts.path.rstrip("/") + path, body=data, headers=headers)
+            response = conn.getresponse()
+            body = _read_capped(response, path)
+        except (http.client.HTTPException, OSError) as error:
+            if fired.is_set():
+                raise RemoteError(f"{method} {path} took longer than {timeout} s") from None
             raise RemoteError(f"cannot reach the sink at {self.url}: {error}") from None
+        finally:
+            watchdog.cancel()
+            conn.close()
+        if fired.is_set():
+            raise RemoteError(f"{method} {path} took longer than {timeout} s")
+        return int(response.status), body
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET a path and decode its JSON."""
@@ -277,7 +321,8 @@ class RemoteCapture:
             message_id = str(item["ID"])
             if message_id in self._messages:
                 continue
-            _status, raw = self.server.request(f"/api/v1/message/{message_id}/raw")
+            quoted = urllib.parse.quote(message_id, safe="")
+            _status, raw = self.server.request(f"/api/v1/message/{quoted}/raw")
             envelope = envelope_of(item)
             self._messages[message_id] = Message(
                 message_id,
@@ -285,7 +330,7 @@ class RemoteCapture:
                 envelope,
                 summarize(raw, envelope),
                 raw,
-                url=f"{self.server.url}/message/{message_id}",
+                url=f"{self.server.url}/message/{quoted}",
                 checks=self.server.options.check_settings(),
             )
 

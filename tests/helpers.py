@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import time
 
 from mailsink.message import Envelope, new_id, summarize
@@ -30,6 +31,24 @@ def incoming(
     raw = raw if raw is not None else make_raw(**kw)
     envelope = Envelope("alice@example.test", rcpts, helo="client.test", peer="127.0.0.1:1")
     return Incoming(new_id(), time.time(), raw, envelope, summarize(raw, envelope))
+
+
+def delivery_times(smtp_address: tuple[str, int], seconds: float) -> list[float]:
+    """Deliver small messages one at a time, a connection each, for ``seconds``; time each."""
+    times = []
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        began = time.perf_counter()
+        with smtplib.SMTP(*smtp_address, timeout=60) as client:
+            client.sendmail("good@x.test", ["b@x.test"], make_raw())
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def p95(values: list[float]) -> float:
+    """Return the 95th percentile of latencies (the availability tests' measure)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def dkim_key() -> tuple[bytes, str]:

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailsink.headers import decode_header_value
-from mailsink.message import Address, Envelope, has_long_lines, parse_addresses, summarize
+from mailsink.message import (
+    Address,
+    Envelope,
+    has_long_lines,
+    parse_addresses,
+    strict_addresses,
+    summarize,
+)
 from mailsink.mime import parse_message
 
 ENVELOPE = Envelope("sender@x.test", ("to@x.test", "hidden@x.test"))
@@ -170,7 +177,8 @@ def test_utf8_addresses_in_headers_are_read_as_utf8() -> None:
     ],
 )
 def test_fast_address_parsing_agrees_with_the_standard_library(value: str) -> None:
-    expected = [(n, a) for n, a in email.utils.getaddresses([value]) if n or a]
+    # The reference is the strict parse (CVE-2023-27043): "Ann <a> trailing" is no address.
+    expected = [(n, a) for n, a in strict_addresses(value) if n or a]
     got = [(a.name, a.address) for a in parse_addresses([value])]
     assert got == [(decode_header_value(n), a) for n, a in expected]
 

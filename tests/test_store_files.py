@@ -58,6 +58,7 @@ def test_database_size_is_every_byte_the_store_files_take(live_sink: Sink, tmp_p
         "sink.db-index",
         "sink.db-index-wal",
         "sink.db-index-shm",
+        "sink.db-lock",
     }
 
 

@@ -24,6 +24,7 @@ from mailsink.search import Query, Term
 from mailsink.store import MAX_PAGE, MessageStore, Page
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
+    MAX_TAGS,
     json_body,
     mailbox,
     page_args,
@@ -171,7 +172,7 @@ def set_tags() -> Response:
     """Replace the tags of the messages in ``IDs`` with ``Tags`` (empty removes all)."""
     body = json_body(required=True)
     ids = string_list(body, "IDs", "IDs")
-    tags = string_list(body, "Tags", "Tags")
+    tags = string_list(body, "Tags", "Tags", maximum=MAX_TAGS)
     if not ids:
         raise ApiError("IDs is required: the messages to tag")
     if tags is None:

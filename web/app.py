@@ -6,9 +6,10 @@ keeps them in one typed :class:`~mailsink.web.state.AppState`, and it
 registers every blueprint, so it is the table of contents of the web layer.
 
 Every request passes the Host check (DNS rebinding: a hostile web page that
-resolves its own name to 127.0.0.1 must not read the mailbox) and a body size
-cap; every response carries ``X-Content-Type-Options: nosniff``; every error
-is JSON with a 4xx/5xx code, never an HTML traceback.
+resolves its own name to 127.0.0.1 must not read the mailbox), the
+cross-site check of the API (``origin.py``) and a body size cap; every
+response carries ``X-Content-Type-Options: nosniff``; every error is JSON
+with a 4xx/5xx code, never an HTML traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.relay.relayer import Relayer
+from mailsink.store.base import CorruptMessageError, is_disk_full
 from mailsink.web import (
     aliases,
     api,
@@ -44,8 +46,12 @@ from mailsink.web import (
     websocket,
 )
 from mailsink.web.errors import ApiError, json_error
+from mailsink.web.origin import is_cross_site
 from mailsink.web.serialize import summary_json
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
+
+NO_CONTENT_CSP = "default-src 'none'; frame-ancestors 'none'"
+"""The policy of every response that sets none of its own (JSON, errors, the event stream)."""
 
 BLUEPRINTS = (
     health.bp,  # /livez, /readyz
@@ -68,7 +74,13 @@ BLUEPRINTS = (
 
 
 def allowed_host_names(settings: Settings) -> frozenset[str] | None:
-    """Return the Host names to accept, or None to accept any (wildcard bind, no list)."""
+    """Return the Host names to accept, or None for the wildcard default (:func:`host_is_allowed`).
+
+    Bound to ``0.0.0.0``/``::`` without ``--allowed-hosts`` (the usual Docker
+    set-up) the names the server is reached by cannot be known, but a DNS
+    rebinding attack needs a public, dotted name that resolves to it; so the
+    default accepts only names that cannot be such a name.
+    """
     names = {name.lower() for name in settings.allowed_hosts}
     if settings.http_host in WILDCARD_HOSTS and not names:
         return None
@@ -77,9 +89,13 @@ def allowed_host_names(settings: Settings) -> frozenset[str] | None:
 
 
 def host_is_allowed(host_header: str, allowed: frozenset[str] | None) -> bool:
-    """Tell whether a Host header names this server (IP literals always do)."""
-    if allowed is None:
-        return True
+    """Tell whether a Host header names this server (IP literals always do).
+
+    With ``allowed`` None (a wildcard bind without ``--allowed-hosts``):
+    ``localhost``, ``*.localhost``, IP literals and single-label names (a
+    container or service name such as ``mailsink``); other dotted names are
+    refused until listed.
+    """
     host = host_header.strip().lower()
     if host.startswith("["):
         host = host[1:].partition("]")[0]
@@ -93,6 +109,8 @@ def host_is_allowed(host_header: str, allowed: frozenset[str] | None) -> bool:
         return True
     except ValueError:
         pass
+    if allowed is None:
+        return host == "localhost" or host.endswith(".localhost") or "." not in host
     return host in allowed or any(
         name.startswith("*.") and host.endswith(name[1:]) for name in allowed
     )
@@ -129,15 +147,17 @@ def create_app(
         chaos=chaos or Chaos(settings.enable_chaos),
         relayer=relayer,
     )
-    _guard_requests(app, allowed_host_names(settings))
+    _guard_requests(app, allowed_host_names(settings), settings.cors_origins)
     _answer_errors_as_json(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
 
 
-def _guard_requests(app: Flask, allowed: frozenset[str] | None) -> None:
-    """Check every request's Host (DNS rebinding) and mark every response ``nosniff``."""
+def _guard_requests(
+    app: Flask, allowed: frozenset[str] | None, cors_origins: tuple[str, ...]
+) -> None:
+    """Check every request's Host (DNS rebinding) and site; mark every response ``nosniff``."""
 
     @app.before_request
     def check_host() -> Response | None:
@@ -147,11 +167,24 @@ def _guard_requests(app: Flask, allowed: frozenset[str] | None) -> None:
                 "Host header not allowed; add the name with --allowed-hosts "
                 "(protection against DNS rebinding)",
             )
+        if is_cross_site(request, cors_origins):
+            return json_error(
+                403,
+                "cross-site request refused: the API answers only its own UI, clients that "
+                "are not web pages, and origins allowed with --cors-origin",
+            )
         return None
 
     @app.after_request
     def common_headers(response: Response) -> Response:
         response.headers["X-Content-Type-Options"] = "nosniff"
+        # No response may be framed by another site, and none that sets no policy of
+        # its own (JSON, raw) may load anything if a browser renders it.
+        policy = response.headers.get("Content-Security-Policy")
+        if policy is None:
+            response.headers["Content-Security-Policy"] = NO_CONTENT_CSP
+        elif "frame-ancestors" not in policy:
+            response.headers["Content-Security-Policy"] = f"{policy}; frame-ancestors 'none'"
         return response
 
 
@@ -162,11 +195,19 @@ def _answer_errors_as_json(app: Flask) -> None:
     def api_error(error: ApiError) -> Response:
         return json_error(error.status, error.message)
 
+    @app.errorhandler(CorruptMessageError)
+    def corrupt_message(error: CorruptMessageError) -> Response:
+        app.logger.error("%s", error)
+        return json_error(500, str(error))
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         return json_error(error.code or 500, error.description or error.name)
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> Response:
+        if is_disk_full(error):
+            app.logger.error("storing failed, the disk is full: %s", error)
+            return json_error(507, "the store's disk is full: free some space, then try again")
         app.logger.exception("unhandled error")
         return json_error(500, f"internal error: {type(error).__name__}")

@@ -5,6 +5,12 @@ answer ``{total, count, start, items}`` with MailHog's message shape
 (``Content.Headers``, ``Content.Body``, ``MIME.Parts``, ``Raw``, envelope
 ``From``/``To`` as Mailbox/Domain).  ``DELETE /api/v1/messages/{id}`` deletes
 one message; ``DELETE /api/v1/messages`` (all) is served by the Mailpit API.
+
+Each item carries its whole message several times over (raw, body, MIME
+parts), so a page of 1,000 large messages once grew the process by 1.2 GB.
+A page stops at :data:`MAX_PAGE_BYTES` of raw message bytes (always at least
+one message); ``count`` says how many it holds, and MailHog's clients page
+on with ``start``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from mailsink.web.serialize import rfc3339
 bp = Blueprint("api_mailhog", __name__)
 
 MAX_DEPTH = 50
+MAX_PAGE_BYTES = 16 * 1024 * 1024
+"""Most raw message bytes behind one page of ``/api/v2`` items (module docstring)."""
 _parser = BytesParser(policy=compat32)
 
 
@@ -120,13 +128,17 @@ def mailhog_json(message: StoredMessage, raw: bytes) -> dict[str, Any]:
 
 
 def _items(messages: list[StoredMessage]) -> list[dict[str, Any]]:
-    """Return MailHog JSON for messages, skipping any deleted meanwhile."""
+    """Return MailHog JSON for messages, skipping any deleted meanwhile, up to MAX_PAGE_BYTES."""
     store = mailbox().store
-    items = []
+    items: list[dict[str, Any]] = []
+    budget = MAX_PAGE_BYTES
     for message in messages:
+        if items and message.summary.size > budget:
+            break
         raw = store.raw(message.id)
         if raw is not None:
             items.append(mailhog_json(message, raw))
+            budget -= len(raw)
     return items
 
 

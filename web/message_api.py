@@ -5,7 +5,9 @@
 newest message, or the newest matching ``?query=``.  Parts are served with a
 ``sandbox`` Content-Security-Policy and an RFC 6266 Content-Disposition, so an
 HTML or SVG attachment can never run script in this origin and no filename
-can break the header.
+can break the header.  Parts of an active type (HTML, SVG, XML, JavaScript:
+:data:`ACTIVE_TYPES`) are always downloads, never rendered, even inline; a
+filename's bidi controls are neutralised (``mime.neutral_filename``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response
 
-from mailsink.mime import parse_message
+from mailsink.mime import neutral_filename, parse_message
 from mailsink.web.errors import ApiError
 from mailsink.web.params import bool_arg, get_message, mailbox
 from mailsink.web.relay_api import relayed_json
@@ -29,11 +31,34 @@ _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9 !#$&+,.=@^_`{}~()\[\]-]")
 _TOKEN = r"[a-z0-9!#$&^_.+-]+"
 _MIME_TYPE = re.compile(f"{_TOKEN}/{_TOKEN}")
 _CHARSET = re.compile(r"[a-z0-9_.:-]+")
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "text/javascript",
+        "application/javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+        "application/x-javascript",
+        "multipart/x-mixed-replace",
+    }
+)
+"""Types a browser runs script in when it renders them: served as downloads."""
+
+
+def is_active_type(mimetype: str) -> bool:
+    """Tell whether a browser could run script from a part of this type (``+xml`` too)."""
+    return mimetype in ACTIVE_TYPES or mimetype.endswith("+xml")
 
 
 def content_disposition(kind: str, filename: str) -> str:
     """Return a Content-Disposition header that is safe for any filename (RFC 6266)."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:200] or "download"
+    name = neutral_filename(filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:200])
+    name = name or "download"
     fallback = _UNSAFE_FILENAME.sub("_", name)
     value = f'{kind}; filename="{fallback}"'
     if fallback != name:
@@ -96,7 +121,11 @@ def get_part(message_id: str, part_id: str) -> Response:
     if mimetype.startswith("text/") and _CHARSET.fullmatch(part.charset):
         mimetype += f"; charset={part.charset}"
     response = Response(part.payload, content_type=mimetype)
-    kind = "attachment" if bool_arg("dl") or part.disposition == "attachment" else "inline"
+    kind = (
+        "attachment"
+        if bool_arg("dl") or part.disposition == "attachment" or is_active_type(mimetype)
+        else "inline"
+    )
     response.headers["Content-Disposition"] = content_disposition(
         kind, part.filename or f"part-{part.part_id}"
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -131,37 +130,39 @@ def json_body(required: bool = False, lenient: bool = False) -> dict[str, Any]:
         raise ApiError("the body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise ApiError("the body must be a JSON object")
-    parsed = without_lone_surrogates(parsed)
+    if b"\\u" in data and _has_lone_surrogate(parsed):
+        raise ApiError("the body holds a lone surrogate (\\udXXX escape): not a Unicode string")
     return {str(key).lower(): value for key, value in parsed.items()}
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+def _has_lone_surrogate(value: object) -> bool:
+    """Tell whether decoded JSON holds a string no UTF-8 can carry (a lone ``\\ud800``)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except RecursionError:  # nested too deep to be a request any route takes
+        return False
+    return False
 
 
-def without_lone_surrogates(value: Any) -> Any:
-    """Return parsed JSON with each unpaired ``\\ud800``-style escape as U+FFFD.
-
-    JSON may spell half a UTF-16 pair; such a string cannot be encoded as
-    UTF-8 (the email package and the store would raise: a 500).  Go's decoder,
-    Mailpit's, makes it U+FFFD, and so does this.  Pairs were joined by
-    ``json.loads`` already, so any surrogate left is a lone one.
-    """
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
-    return value
+MAX_IDS = 100_000
+"""Most message IDs one request may name (IDs of PUT/DELETE /api/v1/messages, PUT tags)."""
+MAX_TAGS = 100
+"""Most tags one request may set on messages (PUT /api/v1/tags)."""
 
 
-def string_list(body: dict[str, Any], key: str, label: str) -> list[str] | None:
-    """Return body[key] as a list of strings, None when absent or null."""
+def string_list(
+    body: dict[str, Any], key: str, label: str, maximum: int = MAX_IDS
+) -> list[str] | None:
+    """Return body[key] as a list of at most ``maximum`` strings, None when absent or null."""
     value = body.get(key.lower())
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ApiError(f"{label} must be an array of strings")
+    if len(value) > maximum:
+        raise ApiError(f"{label} holds {len(value)} items; at most {maximum} per request")
     return value
 
 

@@ -215,7 +215,10 @@ def send() -> Any:
     """Build a message from a SendRequest, store it as if received, return its ``ID``."""
     if not request.is_json:
         raise ApiError("send a JSON body with Content-Type: application/json", 415)
-    raw, sender, recipients = build_message(json_body(required=True))
+    try:
+        raw, sender, recipients = build_message(json_body(required=True))
+    except (ValueError, UnicodeError) as error:  # what the email package refuses to build
+        raise ApiError(f"the message cannot be built: {error}") from None
     state = app_state()
     max_size = state.settings.max_size
     if max_size and len(raw) > max_size:

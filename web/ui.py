@@ -92,12 +92,16 @@ def message_page(message_id: str) -> str:
     return _shell()
 
 
+MAX_TREE_DEPTH = 100
+"""Deepest level of the part tree sent: JSON encoding recurses, and 490 levels overflowed it."""
+
+
 def _tree_json(node: Any, budget: list[int]) -> dict[str, Any]:
-    """Turn a MIME TreeNode into JSON, iteratively bounded by a node budget."""
+    """Turn a MIME TreeNode into JSON, iteratively bounded by a node budget and MAX_TREE_DEPTH."""
     root: dict[str, Any] = {}
-    stack = [(node, root)]
+    stack = [(node, root, 0)]
     while stack:
-        current, out = stack.pop()
+        current, out, depth = stack.pop()
         budget[0] -= 1
         out.update(
             PartID=current.part_id,
@@ -106,12 +110,15 @@ def _tree_json(node: Any, budget: list[int]) -> dict[str, Any]:
             Size=current.size,
             Children=[],
         )
+        if depth >= MAX_TREE_DEPTH and current.children:
+            out["Truncated"] = True  # the parts below are still listed in the message JSON
+            continue
         for child in current.children:
             if budget[0] <= 0:
                 break
             child_out: dict[str, Any] = {}
             out["Children"].append(child_out)
-            stack.append((child, child_out))
+            stack.append((child, child_out, depth + 1))
     return root
 
 

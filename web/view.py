@@ -36,6 +36,7 @@ def view_csp(origin: str, remote: bool) -> str:
             f"font-src data:{extra}",
             "base-uri 'none'",
             "form-action 'none'",
+            "frame-ancestors 'self'",  # only the UI's own iframe shows it
         ]
     )
 

@@ -10,6 +10,8 @@ messages) writes while web threads read.  They do not publish events;
 from __future__ import annotations
 
 import builtins
+import errno
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,17 +25,28 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PAGE",
+    "CorruptMessageError",
     "Incoming",
     "MessageStore",
     "Page",
     "RelayJob",
     "StoredMessage",
     "clamp_page",
+    "is_disk_full",
     "normalize_tags",
 ]
 
 MAX_PAGE = 1_000
 """The largest page a store returns, whatever limit is asked for."""
+
+
+class CorruptMessageError(Exception):
+    """A message's stored bytes failed their check (length or checksum): never served as good."""
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        super().__init__(f"the stored bytes of message {message_id} are corrupted: {reason}")
+        self.message_id = message_id
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -98,7 +111,13 @@ class MessageStore(Protocol):
         ...
 
     def raw(self, message_id: str) -> bytes | None:
-        """Return the exact bytes received for this message, or None."""
+        """Return the exact bytes received for this message, or None.
+
+        A store that keeps bytes outside its own transactions (files, a
+        network) checks them on the way out: their length and a checksum
+        recorded when they were stored.  Bytes that fail the check raise
+        :class:`CorruptMessageError`; they are never returned as the message.
+        """
         ...
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
@@ -193,6 +212,19 @@ class MessageStore(Protocol):
     def close(self) -> None:
         """Release files and connections; the store is unusable afterwards."""
         ...
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Tell whether storing failed because the disk (or quota) is full, not because of the mail.
+
+    The listener answers such a failure ``452 4.3.1`` and the send API 507,
+    so a client learns to retry later rather than that its message was bad.
+    """
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(error, sqlite3.OperationalError):
+        return "full" in str(error)
+    return False
 
 
 def clamp_page(start: int, limit: int) -> tuple[int, int]:

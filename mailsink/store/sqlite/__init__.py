@@ -10,10 +10,10 @@ Modules::
     text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
     checkpoint.py  Checkpointer: WAL checkpoints off the ingest path; TRUNCATE when idle
     worker.py      Worker: the start()/stop() lifecycle of those two background threads
+    lock.py        StoreLock: the OS file lock that gives one process at a time the files
     relays.py      the relay_jobs table (relay bookkeeping of the store contract)
 
-Files on disk while running, for ``--store mail.db`` (seven names; no lock
-file: SQLite locks the database and ``-shm`` files themselves)::
+Files on disk while running, for ``--store mail.db`` (eight names)::
 
     mail.db              the messages table: one row per message (envelope, summary, flags,
                          lowercased search columns, where its bytes are)
@@ -25,6 +25,9 @@ file: SQLite locks the database and ``-shm`` files themselves)::
                          rebuilt from the messages when missing, damaged or ahead of them)
     mail.db-index-wal    its WAL
     mail.db-index-shm    its WAL's shared-memory index
+    mail.db-lock         the store's lock (``flock``, held from open to close) and the
+                         holder's process ID: a second process is refused at open.  It
+                         stays after close; the kernel drops the lock of a killed process
 
 The WAL files go when the last connection closes; an idle store truncates
 them to zero bytes (``checkpoint.py``).  :meth:`SQLiteStore.disk_usage`
@@ -41,6 +44,11 @@ the store's write lock)::
     3. return: the mailbox publishes "new", the listener answers 250
     later, off that path: the index thread indexes the new rows; the checkpointer
     copies the WAL into mail.db and, once idle, truncates it
+
+Each row keeps its bytes' length and CRC-32 (``raw_crc``, schema version 3;
+a version 2 file gains the column when opened, NULL for the rows it held):
+:meth:`SQLiteStore.raw` checks both and raises ``CorruptMessageError``
+rather than serve damaged bytes.
 
 A committed row never points at bytes not written; a crash between 1 and 2
 leaves unreferenced bytes in a segment, never a lost message.  Deletes go
@@ -68,6 +76,11 @@ and starts no thread, so tests can build and inspect one freely;
 :meth:`SQLiteStore.start` starts the two threads, :meth:`SQLiteStore.close`
 stops them and closes every file.  :func:`mailsink.store.open_store`
 returns a started store.
+
+A second reader of a store in use (a dump, an inspection) opens it with
+``SQLiteStore(path, read_only=True)``: no lock, SQLite in ``mode=ro``, no
+segment created or deleted, no migration, no index or checkpoint thread,
+and every write raises PermissionError.  It cannot disturb the writer.
 """
 
 from __future__ import annotations

@@ -18,9 +18,11 @@ file is deleted once no stored message refers to it: pruning removes the
 oldest messages first, so a sink with ``--max-messages`` keeps its disk use
 bounded.  A segment that deletes have left more than half empty is
 compacted by the store (its live messages copied to the current segment,
-then the file deleted); :class:`SegmentLedger` keeps the counts that
-decide it.  Segment numbers only grow, so a reader holding an old row never
-reads another message's bytes: it finds the file gone instead.
+then the file deleted), and so are the segments with the most dead bytes
+whenever dead bytes pass a quarter of the whole (deletes spread thinly over
+many segments); :class:`SegmentLedger` keeps the counts that decide it.
+Segment numbers only grow, so a reader holding an old row never reads
+another message's bytes: it finds the file gone instead.
 """
 
 from __future__ import annotations
@@ -36,17 +38,30 @@ SEGMENT_BYTES = 64 * 1024 * 1024
 
 _SUFFIX = ".seg"
 
+RECLAIM_AT = 0.25
+RECLAIM_TO = 0.10
+"""Dead space, as a share of the closed segments' bytes, that starts a reclaim, and where
+it stops (:meth:`SegmentLedger.wasteful`)."""
+
 
 class BlobSegments:
     """Append byte strings to numbered segment files and read them back by position."""
 
     def __init__(
-        self, directory: Path, sync_writes: bool = False, segment_bytes: int = SEGMENT_BYTES
+        self,
+        directory: Path,
+        sync_writes: bool = False,
+        segment_bytes: int = SEGMENT_BYTES,
+        *,
+        read_only: bool = False,
     ) -> None:
+        """Open the folder of segments; ``read_only`` creates, appends and deletes nothing."""
         self.directory = directory
         self.sync_writes = sync_writes
         self.segment_bytes = segment_bytes
-        directory.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._readers: dict[int, int] = {}
@@ -92,6 +107,8 @@ class BlobSegments:
         part-way (a full disk), the size is read back from the file, so the
         next append's offsets stay true and the partial bytes are garbage.
         """
+        if self.read_only:
+            raise PermissionError(f"{self.directory}: opened read-only")
         with self._lock:
             if self._retired:
                 with self._read_lock:
@@ -160,6 +177,8 @@ class BlobSegments:
         that pointed at it moved (a compaction); it goes at a later call of
         this or of :meth:`append`, or at :meth:`close`.
         """
+        if self.read_only:
+            return
         now = time.monotonic()
         with self._lock, self._read_lock:
             for segment in segments:
@@ -244,6 +263,28 @@ class SegmentLedger:
             and segment != blobs.current
             and self._use[segment][1] * 2 < blobs.size(segment)
         ]
+
+    def wasteful(self, blobs: BlobSegments) -> list[int]:
+        """Return the closed segments to compact so that dead space stays proportional.
+
+        Deletes spread over many segments leave each mostly in use, so no
+        single segment is sparse and, without this, deleting a third of the
+        mail freed nothing.  Once dead bytes pass :data:`RECLAIM_AT` of the
+        closed segments' bytes, the segments with the most dead bytes are
+        picked until what is left dead is under :data:`RECLAIM_TO`.
+        """
+        sizes = {segment: blobs.size(segment) for segment in self._use if segment != blobs.current}
+        dead = {segment: max(0, size - self._use[segment][1]) for segment, size in sizes.items()}
+        total, waste = sum(sizes.values()), sum(dead.values())
+        if not total or waste <= RECLAIM_AT * total:
+            return []
+        picked = []
+        for segment in sorted(dead, key=dead.__getitem__, reverse=True):
+            if waste <= RECLAIM_TO * total:
+                break
+            picked.append(segment)
+            waste -= dead[segment]
+        return picked
 
     def clear(self) -> None:
         """Forget every segment (delete-all)."""

@@ -17,6 +17,12 @@ the message database.  Message ``seq`` numbers are never reused (the store
 keeps its AUTOINCREMENT counter across delete-all), so an index row left
 behind by a deleted message can never match a new one; queries also only
 ever select rows that are still in ``messages``.
+
+Deleting the index file while the store runs is safe: the thread notices
+(within a second; the file is gone or is another file) and rebuilds it from
+the messages, bumping :attr:`TextIndex.generation` so that each reader
+connection attaches the new file; until then searches scan (the store
+falls back to the scan when a query finds no index to read).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -85,6 +92,9 @@ class TextIndex:
         self._connect_messages = connect_messages
         self._committed = committed
         self._db = self._open(newest_seq)
+        self._inode = _inode(self.path)
+        self.generation = 0
+        """Bumped each time the file is rebuilt while running: readers re-attach it."""
         self._messages: sqlite3.Connection | None = None
         self._upto = int(self._db.execute("SELECT upto FROM state").fetchone()[0])
         self._changed = threading.Condition()
@@ -178,6 +188,19 @@ class TextIndex:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
 
+    def _reopen_if_deleted(self) -> None:
+        """Rebuild the index from the messages if its file was deleted or replaced."""
+        if _inode(self.path) == self._inode:
+            return
+        log.warning("the search index %s was deleted; rebuilding it", self.path)
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._db = self._open(0)
+        self._inode = _inode(self.path)
+        with self._changed:
+            self._upto = int(self._db.execute("SELECT upto FROM state").fetchone()[0])
+            self.generation += 1
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             if self._wake.wait(1.0) and not self._urgent:
@@ -185,6 +208,7 @@ class TextIndex:
             self._wake.clear()
             self._urgent = False
             try:
+                self._reopen_if_deleted()
                 while not self._stopping.is_set():
                     with self._hold:
                         if not self._step():
@@ -285,6 +309,15 @@ class TextIndex:
             if data is not None:
                 heads.append((seq, _decode_head(data)))
         return heads
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    """Return the (device, inode) of a file, None if it does not exist."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _decode_head(data: bytes) -> str:

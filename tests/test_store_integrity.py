@@ -1,0 +1,232 @@
+"""One process per SQLite store, read-only second readers, and checked blob reads (issue 11.1)."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import incoming, make_raw
+from mailsink.store import SQLiteStore
+from mailsink.store.base import CorruptMessageError
+from mailsink.store.sqlite.lock import StoreInUseError
+from procs import Running, start_mailsink
+
+
+def stop(running: Running) -> None:
+    """End a started mailsink and wait for it."""
+    running.process.terminate()
+    running.process.communicate(timeout=30)
+
+
+def test_a_second_store_on_a_file_in_use_is_refused(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "m.db")
+    with pytest.raises(StoreInUseError, match=r"m\.db is in use by process \d+"):
+        SQLiteStore(tmp_path / "m.db")
+    first.close()
+    again = SQLiteStore(tmp_path / "m.db")  # the lock went with the store
+    again.close()
+
+
+def test_two_processes_never_share_a_store(tmp_path: Path) -> None:
+    """The attack: A and B on one file, mail to A, B, A; A's third message read back B's bytes."""
+    db = tmp_path / "mail.db"
+    a = start_mailsink("--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--store", str(db))
+    try:
+        b = start_mailsink_refused(db)
+        assert b.returncode == 1
+        assert "in use by process" in b.stderr and str(db) in b.stderr
+        for n in range(3):
+            with smtplib.SMTP(*a.smtp) as client:
+                client.sendmail("x@example.test", ["y@example.test"], make_raw(subject=f"A{n}"))
+        assert a.web_url is not None
+        with urllib.request.urlopen(f"{a.web_url}/api/v1/messages") as reply:
+            assert b'"A2"' in reply.read()
+    finally:
+        stop(a)
+
+
+def start_mailsink_refused(db: Path) -> subprocess.CompletedProcess[str]:
+    """Run a second mailsink on the store and return its finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "mailsink", "--smtp", "127.0.0.1:0", "--http", "none",
+         "--store", str(db)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
+def test_a_read_only_reader_of_a_live_store_corrupts_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    writer = SQLiteStore(db).start()
+    first = incoming(subject="first")
+    writer.add([first])
+    segments = sorted(Path(f"{db}-blobs").iterdir())
+    reader = SQLiteStore(db, read_only=True).start()
+    assert reader.raw(first.id) == first.raw
+    with pytest.raises(PermissionError):
+        reader.add([incoming()])
+    with pytest.raises(PermissionError):
+        reader.delete([first.id])
+    second = incoming(subject="second")
+    writer.add([second])
+    assert reader.raw(second.id) == second.raw  # it sees what the writer commits
+    reader.close()
+    assert sorted(Path(f"{db}-blobs").iterdir()) == segments
+    assert writer.raw(first.id) == first.raw and writer.raw(second.id) == second.raw
+    with pytest.raises(StoreInUseError):  # the reader never took (or dropped) the lock
+        SQLiteStore(db)
+    third = incoming(subject="third")
+    writer.add([third])
+    assert writer.raw(third.id) == third.raw
+    writer.close()
+
+
+def _flip_a_byte(db: Path, message_id: str) -> None:
+    conn = sqlite3.connect(db)
+    segment, offset, size = conn.execute(
+        "SELECT segment, raw_offset, raw_size FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    conn.close()
+    path = Path(f"{db}-blobs") / f"{segment:08d}.seg"
+    data = bytearray(path.read_bytes())
+    data[offset + size // 2] ^= 0x20
+    path.write_bytes(bytes(data))
+
+
+def test_corrupted_bytes_are_reported_as_corrupted_never_served(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    good, bad = incoming(subject="good"), incoming(subject="bad")
+    store.add([good, bad])
+    _flip_a_byte(db, bad.id)
+    with pytest.raises(CorruptMessageError, match="checksum"):
+        store.raw(bad.id)
+    assert store.raw(good.id) == good.raw
+    store.close()
+
+
+def test_bytes_cut_short_are_reported_as_corrupted(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    message = incoming()
+    store.add([message])
+    segment = next(Path(f"{db}-blobs").iterdir())
+    segment.write_bytes(segment.read_bytes()[:10])
+    store.close()
+    store = SQLiteStore(db)
+    with pytest.raises(CorruptMessageError, match="missing"):
+        store.raw(message.id)
+    store.close()
+
+
+def test_the_api_answers_a_corrupted_message_with_an_error_not_its_bytes(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "mail.db"
+    proc = start_mailsink("--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--store", str(db))
+    try:
+        raw = make_raw(subject="to be damaged", body="x" * 2000)
+        with smtplib.SMTP(*proc.smtp) as client:
+            client.sendmail("x@example.test", ["y@example.test"], raw)
+        assert proc.web_url is not None
+        with urllib.request.urlopen(f"{proc.web_url}/api/v1/messages") as response:
+            message_id = json.load(response)["messages"][0]["ID"]
+        _flip_a_byte(db, message_id)
+        with pytest.raises(urllib.error.HTTPError) as failure:
+            urllib.request.urlopen(f"{proc.web_url}/api/v1/message/{message_id}/raw")
+        assert failure.value.code == 500
+        assert b"corrupted" in failure.value.read()
+    finally:
+        stop(proc)
+
+
+def test_a_version_2_file_is_brought_forward_and_its_messages_still_read(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    old = incoming(subject="from version 2")
+    store.add([old])
+    store.close()
+    conn = sqlite3.connect(db)
+    conn.executescript("ALTER TABLE messages DROP COLUMN raw_crc; PRAGMA user_version = 2;")
+    conn.close()
+    store = SQLiteStore(db)
+    assert store.raw(old.id) == old.raw
+    new = incoming(subject="version 3")
+    store.add([new])
+    store.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    crcs = dict(conn.execute("SELECT id, raw_crc FROM messages"))
+    conn.close()
+    assert crcs[old.id] is None and isinstance(crcs[new.id], int)
+
+
+def test_deleting_the_index_while_running_rebuilds_it_and_searches_never_fail(
+    tmp_path: Path,
+) -> None:
+    """The attack (issue 11.7): after deleting PATH-index every free-text search was a 500."""
+    from mailsink.search import parse_query
+
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db).start()
+    messages = [incoming(subject=f"needle{n % 2} haystack") for n in range(20)]
+    store.add(messages)
+    assert store.wait_indexed()
+    assert len(store.ids(parse_query("needle1"))) == 10
+    for suffix in ("-index", "-index-wal", "-index-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    found: list[int] = []
+
+    def search() -> None:
+        found.append(len(store.ids(parse_query("needle1"))))
+        found.append(store.list(0, 50, parse_query("haystack")).matched)
+
+    search()  # this thread's connection, attached before the deletion
+    reader = threading.Thread(target=search)  # a new connection, attached after it
+    reader.start()
+    reader.join()
+    assert found == [10, 20, 10, 20]
+    store.add([incoming(subject="needle1 later")])
+    deadline = time.monotonic() + 10
+    while store.text_index.generation == 0 and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.05)
+    assert store.wait_indexed()
+    assert Path(f"{db}-index").exists()
+    assert len(store.ids(parse_query("needle1"))) == 11
+    store.close()
+
+
+def test_spread_out_deletes_free_space_in_proportion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack (issue 11.13): deleting a third of the mail, spread out, freed no disk at all."""
+    from mailsink.store.sqlite import store as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "COMPACTED_GRACE", 0.0)  # the old files go at once
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db, segment_bytes=64 * 1024)
+    messages = [incoming(subject=f"m{n}", body="x" * 2000) for n in range(300)]
+    for start in range(0, 300, 10):
+        store.add(messages[start : start + 10])
+
+    def blob_bytes() -> int:
+        return sum(p.stat().st_size for p in Path(f"{db}-blobs").glob("*.seg"))
+
+    before = blob_bytes()
+    store.delete([m.id for m in messages[::3]])  # every segment keeps two thirds
+    after = blob_bytes()
+    assert after <= 0.8 * before, (before, after)
+    kept = [m for n, m in enumerate(messages) if n % 3]
+    assert all(store.raw(m.id) == m.raw for m in kept)
+    store.close()
