@@ -231,7 +231,8 @@ class Sink:
             server,
             ConnectionLimits(s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)),
         )
-        server.channel_class = channel_class(hub)  # hands /api/events upgrades to the hub
+        # Hand /api/events upgrades to the hub, on top of the per-peer cap's channel class.
+        server.channel_class = channel_class(hub, server.channel_class)
         self._http = server
         self.http_address = (str(server.effective_host), int(server.effective_port))
         self._http_thread = threading.Thread(target=server.run, name="mailsink-http", daemon=True)

@@ -99,10 +99,15 @@ def is_upgrade_head(head: bytes) -> bool:
     )
 
 
-def channel_class(hub: WebSocketHub) -> type[HTTPChannel]:
-    """Return a waitress channel class that hands WebSocket upgrades of ``PATH`` to ``hub``."""
+def channel_class(hub: WebSocketHub, base: type[HTTPChannel] = HTTPChannel) -> type[HTTPChannel]:
+    """Return a waitress channel class that hands WebSocket upgrades of ``PATH`` to ``hub``.
 
-    class UpgradingChannel(HTTPChannel):  # type: ignore[misc]
+    ``base`` is the channel class the server had (the per-peer connection cap's), so
+    both apply; a handed-over connection gives its per-peer place back (``del_channel``)
+    and counts against the hub's ``MAX_CLIENTS`` instead.
+    """
+
+    class UpgradingChannel(base):  # type: ignore[misc]
         """A waitress channel that gives its socket to the hub when asked to upgrade."""
 
         peeked = False
