@@ -1,16 +1,25 @@
 """Run one SMTP server kind in this process, for the benchmarks to load from outside.
 
-    python -m benchmarks.servers sink|memory|sqlite [DB_PATH]
+    python -m benchmarks.servers sink|memory|memory-uvloop|sqlite [DB_PATH]
 
 Prints ``PORT <n>`` once listening on 127.0.0.1 (a free port), then serves until
 stdin closes or SIGTERM.  ``sink`` is the baseline: aiosmtpd's bare ``Sink``
 handler (discards every message) with aiosmtpd's default settings, on its own
 loop thread exactly as mailsink runs its listener.
+
+With ``$BENCH_PROFILE`` set to a path, every thread started after this
+module loads runs under ``cProfile`` and the profiles are written on exit
+as ``<path>.<thread name>.pstats`` (py-spy cannot sample this sandbox's
+processes; cProfile's own overhead inflates small calls, so read its shares,
+not its absolute times).
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
+import importlib
+import os
 import signal
 import sys
 import tempfile
@@ -18,6 +27,27 @@ import threading
 
 from aiosmtpd.handlers import Sink as AiosmtpdSink
 from aiosmtpd.smtp import SMTP
+
+_PROFILES: list[tuple[str, cProfile.Profile]] = []
+
+
+def profile_threads() -> None:
+    """Run every thread started from now on under cProfile (see the module docstring)."""
+    original = threading.Thread.run
+
+    def run(thread: threading.Thread) -> None:
+        profile = cProfile.Profile()
+        _PROFILES.append((thread.name, profile))
+        profile.runcall(original, thread)
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+
+
+def dump_profiles(path: str) -> None:
+    """Write each thread's profile beside ``path``."""
+    for i, (name, profile) in enumerate(_PROFILES):
+        profile.create_stats()
+        profile.dump_stats(f"{path}.{i}-{name.replace(' ', '_')}.pstats")
 
 
 def run_baseline() -> int:
@@ -51,9 +81,16 @@ def run_mailsink(store: str) -> int:
 
 def main() -> None:
     kind = sys.argv[1]
+    profile_path = os.environ.get("BENCH_PROFILE")
+    if profile_path:
+        profile_threads()
     if kind == "sink":
         port = run_baseline()
     elif kind == "memory":
+        port = run_mailsink("memory")
+    elif kind == "memory-uvloop":  # measured only: uvloop is not a dependency
+        uvloop = importlib.import_module("uvloop")  # pip install uvloop
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         port = run_mailsink("memory")
     elif kind == "sqlite":
         path = sys.argv[2] if len(sys.argv) > 2 else tempfile.mktemp(suffix=".db")
@@ -65,6 +102,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
     stop.wait()
+    if profile_path:
+        dump_profiles(profile_path)
 
 
 if __name__ == "__main__":

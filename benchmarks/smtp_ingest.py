@@ -1,13 +1,21 @@
-"""SMTP ingest throughput and server CPU per message, against aiosmtpd's bare Sink.
+"""SMTP ingest throughput and server CPU per message, against two baselines.
 
-    python -m benchmarks.smtp_ingest [--messages N] [--rounds R] [--quick]
+    python -m benchmarks.smtp_ingest [--messages N] [--rounds R] [--only TEXT]
+        [--servers sink,smtp-sink,memory,sqlite]
 
 Postfix's ``smtp-source`` (a C load generator, installed by
 ``../shared/tools/smtp-source.sh --install`` or found as ``$SMTP_SOURCE``) sends
-the load.  Each scenario runs every server kind in turn, ``--rounds`` times,
-alternating, and reports medians and the ratio to the baseline measured in the
-same run: machines here are shared and noisy, so only ratios mean much.
-Server CPU is read from /proc for the server process alone.
+the load; the ``smtplib`` scenarios send it from 10 Python processes instead,
+as a real application would.  The baselines are aiosmtpd's bare ``Sink``
+(``sink``) and Postfix's ``smtp-sink`` (``smtp-sink``, a C server that
+discards everything; unpacked beside ``smtp-source``, never installed as a
+daemon).  Besides ``smtp-source -l``'s one-character bodies, the realistic
+messages of ``benchmarks/realistic.py`` are sent (``-F``): the newsletter
+(~30 KB HTML alternative plus a ~200 KB base64 PDF) and a 1 MB mail with three
+attachments.  Each scenario runs every server kind in turn, ``--rounds``
+times, alternating, and reports medians and the ratios to both baselines
+measured in the same run: machines here are shared and noisy, so only ratios
+mean much.  Server CPU is read from /proc for the server process alone.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from benchmarks import realistic
 from benchmarks.results_file import save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +47,10 @@ class Scenario:
     sessions: int
     keep_connection: bool
     messages: int
+    message: str = ""
+    """A generator of ``realistic.py`` (``newsletter``, ``large_mail``); "" for ``-l size``."""
+    client: str = "smtp-source"
+    """``smtp-source`` or ``smtplib`` (10 Python processes, EHLO, a connection per message)."""
 
 
 @dataclass
@@ -74,8 +88,39 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def free_port() -> int:
+    """Return a port that was free a moment ago (smtp-sink cannot pick its own)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_smtp_sink() -> tuple[subprocess.Popen[str], int]:
+    """Start Postfix's smtp-sink on a free port; return it with the port."""
+    binary = POSTFIX_DIR / "usr/sbin/smtp-sink"
+    smtp_source()  # unpacks Postfix if needed
+    env = {**os.environ, "LD_LIBRARY_PATH": str(POSTFIX_DIR / "usr/lib/postfix")}
+    for _attempt in range(5):
+        port = free_port()
+        # -u: smtp-sink refuses to run as root without a user to switch to.
+        args = [str(binary), "-u", "nobody", f"127.0.0.1:{port}", "256"]
+        process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, text=True)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                return process, port
+            except OSError:
+                time.sleep(0.02)
+        process.kill()
+        process.wait()
+    raise RuntimeError("smtp-sink did not start")
+
+
 def start_server(kind: str, workdir: Path) -> tuple[subprocess.Popen[str], int]:
     """Start a server process of a kind and return it with its port."""
+    if kind == "smtp-sink":
+        return start_smtp_sink()
     args = [sys.executable, "-m", "benchmarks.servers", kind]
     if kind == "sqlite":
         args.append(str(workdir / f"bench-{time.monotonic_ns()}.db"))
@@ -95,22 +140,7 @@ def run_one(kind: str, scenario: Scenario, round_no: int, workdir: Path) -> Resu
     process, port = start_server(kind, workdir)
     try:
         env = {**os.environ, "LD_LIBRARY_PATH": str(POSTFIX_DIR / "usr/lib/postfix")}
-        command = [
-            *smtp_source(),
-            "-s",
-            str(scenario.sessions),
-            "-m",
-            str(scenario.messages),
-            "-l",
-            str(scenario.size),
-            "-f",
-            "load@bench.test",
-            "-t",
-            "sink@bench.test",
-        ]
-        if scenario.keep_connection:
-            command.append("-d")
-        command.append(f"127.0.0.1:{port}")
+        command = load_command(scenario, port, workdir)
         cpu_before = cpu_seconds(process.pid)
         started = time.perf_counter()
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
@@ -129,11 +159,43 @@ def run_one(kind: str, scenario: Scenario, round_no: int, workdir: Path) -> Resu
     )
 
 
+def load_command(scenario: Scenario, port: int, workdir: Path) -> list[str]:
+    """Return the command that sends one scenario's load to a port."""
+    if scenario.client == "smtplib":
+        return [
+            sys.executable,
+            "-m",
+            "benchmarks.smtplib_load",
+            str(port),
+            str(scenario.messages),
+            str(scenario.sessions),
+            str(scenario.size),
+        ]
+    command = [*smtp_source(), "-s", str(scenario.sessions), "-m", str(scenario.messages)]
+    if scenario.message:
+        path = workdir / f"{scenario.message}.eml"
+        if not path.exists():
+            raw = getattr(realistic, scenario.message)()
+            path.write_bytes(realistic.as_source_file(raw))
+        command += ["-F", str(path)]
+    else:
+        command += ["-l", str(scenario.size)]
+    command += ["-f", "load@bench.test", "-t", "sink@bench.test"]
+    if scenario.keep_connection:
+        command.append("-d")
+    command.append(f"127.0.0.1:{port}")
+    return command
+
+
 def scenarios(messages: int) -> list[Scenario]:
-    """Return every combination the issue asks for: 1 KB and 100 KB, 1 and 10 sessions,
-    a connection per message and connections kept."""
+    """Return every combination the issues ask for: 1 KB and 100 KB, 1 and 10 sessions,
+    a connection per message and connections kept; realistic mail; an smtplib sender."""
     big = max(200, messages // 4)
+    real = max(100, messages // 8)
     return [
+        Scenario("newsletter x10 conn/msg", 231_863, 10, False, real, "newsletter"),
+        Scenario("1MB-3att x10 conn/msg", 1_035_530, 10, False, max(40, real // 4), "large_mail"),
+        Scenario("1KB smtplib x10", 1024, 10, False, messages // 2, client="smtplib"),
         Scenario("1KB x10 conn/msg", 1024, 10, False, messages),
         Scenario("1KB x1 conn/msg", 1024, 1, False, messages // 2),
         Scenario("1KB x10 kept", 1024, 10, True, messages),
@@ -149,7 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--servers", default="sink,memory,sqlite")
+    parser.add_argument("--servers", default="sink,smtp-sink,memory,sqlite")
     parser.add_argument("--only", default="", help="run scenarios whose name contains this")
     args = parser.parse_args()
     if shutil.which("python3") is None:
@@ -168,16 +230,21 @@ def main() -> None:
 
 
 def report(results: list[Result], kinds: list[str]) -> None:
-    """Print medians per scenario and server, with ratios to the first server kind."""
-    print(f"{'scenario':<22}{'server':<9}{'msg/s':>9}{'CPU ms/msg':>12}{'x baseline':>12}")
+    """Print medians per scenario and server, with ratios to both baselines."""
+    print(
+        f"{'scenario':<25}{'server':<15}{'msg/s':>9}{'CPU ms/msg':>12}"
+        f"{'x sink':>9}{'x smtp-sink':>13}"
+    )
     for name in dict.fromkeys(r.scenario for r in results):
-        base = None
+        runs = {k: [r for r in results if r.scenario == name and r.server == k] for k in kinds}
+        rates = {k: statistics.median(r.msgs_per_s for r in runs[k]) for k in kinds}
         for kind in kinds:
-            runs = [r for r in results if r.scenario == name and r.server == kind]
-            rate = statistics.median(r.msgs_per_s for r in runs)
-            cpu = statistics.median(r.cpu_ms_per_msg for r in runs)
-            base = base or rate
-            print(f"{name:<22}{kind:<9}{rate:>9.0f}{cpu:>12.2f}{rate / base:>11.2f}x")
+            cpu = statistics.median(r.cpu_ms_per_msg for r in runs[kind])
+            ratios = "".join(
+                f"{rates[kind] / rates[base]:>{width}.2f}x" if base in rates else " " * (width + 1)
+                for base, width in (("sink", 8), ("smtp-sink", 12))
+            )
+            print(f"{name:<25}{kind:<15}{rates[kind]:>9.0f}{cpu:>12.2f}{ratios}")
 
 
 if __name__ == "__main__":

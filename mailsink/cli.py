@@ -1,20 +1,26 @@
 """The ``mailsink`` command: build Settings from flags and environment, run a Sink.
 
 The options themselves, and how flags and ``MAILSINK_*`` variables become
-Settings, are the table in ``flags.py``.
+Settings, are the table in ``flags.py``.  ``mailsink sendmail|ingest|dump``
+runs a subcommand instead (``mailsink/commands/``); so does ``mailsink``
+installed under the name ``sendmail`` (a symlink).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from mailsink import __version__
-from mailsink.config import is_loopback, is_memory_store
+from mailsink.activity import configure_logging
+from mailsink.commands import SUBCOMMANDS
+from mailsink.config import Settings, is_loopback, is_memory_store
 from mailsink.connections import raise_open_file_limit
 from mailsink.flags import settings_from_args
 from mailsink.server import Sink
@@ -47,6 +53,7 @@ def startup_lines(sink: Sink) -> list[str]:
         "  AUTH: "
         + ("required credentials configured" if s.auth_users else "any credentials accepted")
     )
+    lines += _team_host_lines(s)
     for bound, label in (
         (s.smtp_host, "SMTP"),
         (s.http_host if s.http_port is not None else "", "HTTP"),
@@ -69,10 +76,37 @@ def startup_lines(sink: Sink) -> list[str]:
     return lines
 
 
+def _team_host_lines(s: Settings) -> list[str]:
+    """Return the lines on the web login and the retention limits."""
+    lines = []
+    if s.http_port is not None:
+        login = "required (basic auth; /livez and /readyz open)" if s.web_auth else "none"
+        lines.append(f"  web login: {login}")
+    if s.max_age or s.max_messages:
+        limits = [f"at most {s.max_messages} messages"] if s.max_messages else []
+        limits += [f"none older than {s.max_age:g} s"] if s.max_age else []
+        lines.append("  retention: " + ", ".join(limits))
+    return lines
+
+
+def run_subcommand(name: str, argv: Sequence[str]) -> int:
+    """Run ``mailsink NAME ARGS...``; the module is imported only now."""
+    module = importlib.import_module(SUBCOMMANDS[name])
+    status: int = module.main(argv, os.environ)
+    return status
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run mailsink until Ctrl-C or SIGTERM; return the exit status."""
+    """Run mailsink (or a subcommand) until Ctrl-C or SIGTERM; return the exit status."""
+    if argv is None:
+        if Path(sys.argv[0]).name == "sendmail":
+            return run_subcommand("sendmail", sys.argv[1:])
+        argv = sys.argv[1:]
+    if argv and argv[0] in SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:])
     out = out or sys.stdout
     settings = settings_from_args(argv, os.environ)
+    configure_logging(settings.quiet, settings.verbose)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -84,7 +118,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except OSError as error:
         print(f"mailsink: cannot start: {error}", file=sys.stderr)
         return 1
-    except RuntimeError as error:
+    except (RuntimeError, ValueError) as error:  # e.g. an unusable --ui-auth-file
         print(f"mailsink: {error}", file=sys.stderr)
         return 1
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}

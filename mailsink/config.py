@@ -20,6 +20,12 @@ from urllib.parse import urlsplit
 from mailsink.relay.settings import RelaySettings
 
 DEFAULT_MAX_SIZE = 25 * 1024 * 1024
+COMMAND_MAX_MESSAGES = 1000
+"""The ``mailsink`` command's default ``--max-messages``: bounded, so a sink left running for
+weeks keeps bounded memory (1000 transactional mails of ~50 KB: ~50 MB in the memory store),
+and twice Mailpit's 500, so a test run of a few hundred mails is not pruned under it.
+``Settings()`` itself keeps 0 (unlimited): embedding code, the pytest plugin and the
+benchmarks choose their own."""
 STORE_SYNC_MODES = ("normal", "full")
 
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s]+")
@@ -109,6 +115,24 @@ class Settings:
     """A file of BIND-style records that answer the auth check's DNS questions first."""
     dns: bool = True
     """Ask real DNS for names the records file does not list (``--dns off``: never)."""
+    ui_auth: tuple[tuple[str, str], ...] = ()
+    """HTTP basic-auth (user, password) pairs for the UI, API and event stream."""
+    ui_auth_file: str | None = None
+    """An htpasswd file of bcrypt hashes (``htpasswd -B``), read when the web app is built."""
+    ui_tls: bool = False
+    """Serve the web UI and API over HTTPS (with the generated certificate unless given)."""
+    ui_tls_cert: str | None = None
+    ui_tls_key: str | None = None
+    webroot: str = "/"
+    """The path prefix everything is served under (``/mail/`` behind a reverse proxy)."""
+    label: str = ""
+    """A name shown in the UI's title, to tell sinks apart."""
+    max_age: float = 0.0
+    """Seconds a message is kept; older ones are pruned (0: kept until max_messages)."""
+    quiet: bool = False
+    """No log line per received message."""
+    verbose: bool = False
+    """Also log the SMTP session traces (commands, with AUTH secrets masked)."""
 
     def __post_init__(self) -> None:
         """Refuse a value the sink cannot run with, naming the field."""
@@ -116,7 +140,23 @@ class Settings:
         _check_limits(self)
         _check_tls_and_auth(self)
         _check_webhook_and_metrics(self)
+        _check_team_host(self)
         _check_content_checks(self)
+
+    @property
+    def web_tls(self) -> bool:
+        """Tell whether the web server speaks HTTPS."""
+        return self.ui_tls or self.ui_tls_cert is not None
+
+    @property
+    def web_prefix(self) -> str:
+        """Return the webroot without its trailing slash: ``""`` or ``/mail``."""
+        return self.webroot.rstrip("/")
+
+    @property
+    def web_auth(self) -> bool:
+        """Tell whether the web server asks for a login."""
+        return bool(self.ui_auth or self.ui_auth_file)
 
     @property
     def tls_enabled(self) -> bool:
@@ -212,17 +252,55 @@ def _check_webhook_and_metrics(s: Settings) -> None:
 def _check_tls_and_auth(s: Settings) -> None:
     for name in ("tls", "require_tls", "require_auth"):
         _check_type(name, getattr(s, name), bool)
-    for name in ("tls_cert", "tls_key", "tls_dir"):
+    _check_optional_strings(s, "tls_cert", "tls_key", "tls_dir")
+    if s.tls_key and not s.tls_cert:
+        raise SettingsError("tls_key", "a key needs its certificate (tls_cert)")
+    _check_credentials("auth_users", s.auth_users)
+
+
+_WEBROOT = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*(?:[A-Za-z0-9._~-]+)?")
+_LABEL_CHARS = 100
+
+
+def _check_team_host(s: Settings) -> None:
+    _check_credentials("ui_auth", s.ui_auth)
+    _check_optional_strings(s, "ui_auth_file", "ui_tls_cert", "ui_tls_key")
+    if s.ui_tls_key and not s.ui_tls_cert:
+        raise SettingsError("ui_tls_key", "a key needs its certificate (ui_tls_cert)")
+    for name in ("ui_tls", "quiet", "verbose"):
+        _check_type(name, getattr(s, name), bool)
+    _check_type("webroot", s.webroot, str)
+    parts = s.webroot.strip("/").split("/")
+    if not _WEBROOT.fullmatch(s.webroot) or any(p in (".", "..") for p in parts):
+        raise SettingsError(
+            "webroot", f"expected a path such as /mail/ (letters, digits, ._~-), got {s.webroot!r}"
+        )
+    _check_type("label", s.label, str)
+    if len(s.label) > _LABEL_CHARS or not s.label.isprintable():
+        raise SettingsError("label", f"expected at most {_LABEL_CHARS} printable characters")
+    age = s.max_age
+    if isinstance(age, bool) or not isinstance(age, (int, float)) or not math.isfinite(age):
+        raise SettingsError("max_age", f"expected seconds, got {age!r}")
+    if age < 0:
+        raise SettingsError("max_age", f"must not be negative, got {age}")
+    if s.quiet and s.verbose:
+        raise SettingsError("verbose", "quiet and verbose exclude each other")
+
+
+def _check_optional_strings(s: Settings, *names: str) -> None:
+    for name in names:
         value = getattr(s, name)
         if value is not None:
             _check_type(name, value, str)
-    if s.tls_key and not s.tls_cert:
-        raise SettingsError("tls_key", "a key needs its certificate (tls_cert)")
-    _check_type("auth_users", s.auth_users, tuple)
-    for pair in s.auth_users:
+
+
+def _check_credentials(field: str, value: object) -> None:
+    _check_type(field, value, tuple)
+    assert isinstance(value, tuple)
+    for pair in value:
         well_formed = isinstance(pair, tuple) and len(pair) == 2 and pair[0]
         if not well_formed or not all(isinstance(part, str) for part in pair):
-            raise SettingsError("auth_users", f"expected (user, password) pairs, got {pair!r}")
+            raise SettingsError(field, "expected (user, password) pairs")  # never echo a password
 
 
 def _check_content_checks(s: Settings) -> None:

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from mailsink import __version__
-from mailsink.config import STORE_SYNC_MODES, Settings, SettingsError, split_host_port
+from mailsink.config import (
+    COMMAND_MAX_MESSAGES,
+    STORE_SYNC_MODES,
+    Settings,
+    SettingsError,
+    split_host_port,
+)
 from mailsink.relay.settings import relay_settings_from_options
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
@@ -64,6 +70,25 @@ def _seconds(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(text: str) -> float:
+    """Parse ``3d``, ``12h``, ``30m``, ``90s`` or plain seconds; ``0``/``off`` is 0."""
+    text = text.strip().lower()
+    if text in ("", "0", "off", "none"):
+        return 0.0
+    unit = _DURATION_UNITS.get(text[-1:])
+    number = text[:-1] if unit else text
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 3d, 12h, 30m)") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("a duration must not be negative")
+    return value
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -154,6 +179,8 @@ class Option:
     """The README's default column, when the default text is not what to show."""
     repeat: bool = False
     """The flag may be given several times; the values (tuples) are joined."""
+    short: str | None = None
+    """A one-letter alias (``-q``), for the switches used most."""
 
     @property
     def env(self) -> str:
@@ -248,11 +275,19 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "max-messages",
-        "0",
+        str(COMMAND_MAX_MESSAGES),  # bounded; Settings() keeps 0 (see config.py)
         "keep at most N messages, newest kept (0: unlimited)",
         "max_messages",
         _count,
         "N",
+    ),
+    Option(
+        "max-age",
+        "0",
+        "prune messages older than this: 3d, 12h, 30m, 90s (0: no age limit)",
+        "max_age",
+        _duration,
+        "DURATION",
     ),
     Option(
         "max-size",
@@ -361,6 +396,50 @@ OPTIONS: tuple[Option, ...] = (
         "ORIGIN",
         shown="none",
         repeat=True,
+    ),
+    Option(
+        "ui-auth",
+        "",
+        "require HTTP basic auth for the UI, API and event stream with these credentials "
+        "(comma-separated; /livez and /readyz stay open)",
+        "ui_auth",
+        _credentials,
+        "USER:PASS[,...]",
+        shown="none",
+    ),
+    Option(
+        "ui-auth-file",
+        None,
+        "require HTTP basic auth for the users of this htpasswd file (bcrypt: htpasswd -B)",
+        "ui_auth_file",
+        metavar="FILE",
+    ),
+    Option(
+        "ui-tls", False, "serve the UI and API over HTTPS (the generated certificate)", "ui_tls"
+    ),
+    Option(
+        "ui-tls-cert",
+        None,
+        "PEM certificate (chain) for HTTPS; implies --ui-tls",
+        "ui_tls_cert",
+        metavar="FILE",
+    ),
+    Option("ui-tls-key", None, "PEM private key for --ui-tls-cert", "ui_tls_key", metavar="FILE"),
+    Option(
+        "webroot",
+        "/",
+        "serve the UI and API under this path prefix, for a reverse proxy (e.g. /mail/)",
+        "webroot",
+        metavar="PATH",
+    ),
+    Option("label", "", "a name shown in the UI's title", "label", metavar="NAME"),
+    Option("quiet", False, "no log line per received message", "quiet", short="q"),
+    Option(
+        "verbose",
+        False,
+        "also log SMTP session traces (AUTH secrets masked)",
+        "verbose",
+        short="v",
     ),
     Option(
         "http-threads",
@@ -505,26 +584,29 @@ def _relay(values: dict[str, Any], fail: Callable[[str], NoReturn]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser; an option not given on the command line is None."""
+    """Return the argument parser; an option not given on the command line is left out."""
     parser = argparse.ArgumentParser(
         prog="mailsink",
         description="A catch-all SMTP sink for development and tests: accepts every "
         "message, delivers nothing, keeps each one for a browser, a JSON API and pytest.",
         epilog="Every option can also be set as MAILSINK_<OPTION>, "
-        "e.g. MAILSINK_SMTP=0.0.0.0:1025.",
+        "e.g. MAILSINK_SMTP=0.0.0.0:1025.  Subcommands: mailsink sendmail|ingest|dump --help.",
     )
     for option in OPTIONS:
+        names = [f"-{option.short}"] if option.short else []
         if isinstance(option.default, bool):
             parser.add_argument(
+                *names,
                 "--" + option.flag,
-                default=None,
+                default=argparse.SUPPRESS,
                 action=argparse.BooleanOptionalAction,
                 help=option.help,
             )
         else:
             parser.add_argument(
+                *names,
                 "--" + option.flag,
-                default=None,
+                default=argparse.SUPPRESS,
                 type=option.parse,
                 action="append" if option.repeat else "store",
                 metavar=option.metavar,
@@ -533,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mailsink {__version__}")
     return parser
 
+
+_NOT_GIVEN = object()
+"""The flag is not on the command line (argparse leaves its attribute out: SUPPRESS)."""
 
 _UNSET = object()
 """No flag, variable or default: the Settings field keeps its own default."""
@@ -552,7 +637,7 @@ def _value(
     option: Option, given: Any, env: Mapping[str, str], fail: Callable[[str], NoReturn]
 ) -> Any:
     """Return an option's value: the flag's, else the variable's, else the default's."""
-    if given is not None:
+    if given is not _NOT_GIVEN:  # a flag given as "off" parses to None, and None counts
         return tuple(item for items in given for item in items) if option.repeat else given
     if option.env in env:
         try:
@@ -570,7 +655,7 @@ def settings_from_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> Se
     args = parser.parse_args(argv)
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        value = _value(option, getattr(args, option.dest), env, parser.error)
+        value = _value(option, getattr(args, option.dest, _NOT_GIVEN), env, parser.error)
         if value is not _UNSET:
             values.update(option.settings(value))
     _relay(values, parser.error)
@@ -596,6 +681,8 @@ def options_markdown() -> str:
             flag = f"--{option.flag}"
             if option.default:
                 flag += f" / --no-{option.flag}"
+            if option.short:
+                flag = f"-{option.short}, {flag}"
             default = "on" if option.default else "off"
         else:
             flag = f"--{option.flag} {option.metavar}" if option.metavar else f"--{option.flag}"

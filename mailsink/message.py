@@ -36,6 +36,7 @@ from mailsink.mime import (
     classify,
     html_to_text,
     parse_bytes,
+    parse_outline,
     part_text,
     walk_leaves,
 )
@@ -302,8 +303,17 @@ def has_long_lines(raw: bytes) -> bool:
 
 
 def summarize(raw: bytes, envelope: Envelope) -> Summary:
-    """Extract the list and search fields from raw bytes and the envelope."""
-    msg = parse_bytes(raw)
+    """Extract the list and search fields from raw bytes and the envelope.
+
+    The MIME tree comes from :func:`~mailsink.mime.parse_outline` (a scan
+    for boundaries: attachments are neither decoded nor walked line by line)
+    and, for what that declines, from the feed parser.
+    """
+    return summary_of(parse_outline(raw) or parse_bytes(raw), raw, envelope)
+
+
+def summary_of(msg: Compat32Message | None, raw: bytes, envelope: Envelope) -> Summary:
+    """Extract the summary from a parsed message (None: unparseable) and its raw bytes."""
     if msg is None:
         return Summary(size=len(raw), long_lines=has_long_lines(raw))
     header_addresses: set[str] = set()

@@ -1,10 +1,12 @@
-"""A running sink: store, ingestor, SMTP listener and web server wired together.
+"""A running sink: store, ingestor, SMTP listener, web server and helpers wired together.
 
 :class:`Sink` is what the command line runs and what the pytest plugin starts
 in-process.  Building one opens the store and creates its parts but starts no
 thread and binds no socket; ``start()`` starts them all and returns once every
 socket is bound, so the real ports (port 0 picks a free one) are known at
-once; ``stop()`` stops them in the reverse order.  ``Sink.app`` is the Flask
+once; ``stop()`` stops them in the reverse order.  The helpers are the
+message log and the age-based pruning (``activity.py``) and, with
+``--ui-tls``, the HTTPS front before waitress (``https.py``).  ``Sink.app`` is the Flask
 application over the same mailbox and ingestor, for tests and embedding.
 """
 
@@ -14,15 +16,18 @@ import dataclasses
 import logging
 import shutil
 import ssl
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailsink.activity import MessageLog, Retention
 from mailsink.chaos import Chaos
 from mailsink.config import Settings, connect_host
 from mailsink.connections import ConnectionLimits, RateLimitedLog, effective_cap, limit_waitress
 from mailsink.faults import Faults
+from mailsink.https import TLSFront, web_server_context
 from mailsink.ingest import INLINE_MAX, Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.readers import Credentials, ReaderContext
@@ -91,6 +96,12 @@ class Sink:
         self._http_thread: threading.Thread | None = None
         self.http_address: tuple[str, int] | None = None
         self._temporary_tls_dir: Path | None = None
+        self.message_log = MessageLog(self.mailbox)
+        self.retention = (
+            Retention(self.mailbox, self.settings.max_age) if self.settings.max_age else None
+        )
+        self._https: TLSFront | None = None
+        self._https_dir: Path | None = None
 
     @property
     def smtp_address(self) -> tuple[str, int]:
@@ -105,7 +116,9 @@ class Sink:
             return None
         host, port = self.http_address
         host = connect_host(host)
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        scheme = "https" if self.settings.web_tls else "http"
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return f"{scheme}://{netloc}{self.settings.web_prefix}"
 
     def start(self) -> Sink:
         """Bind every socket and start serving; return self."""
@@ -115,9 +128,13 @@ class Sink:
             self.stats.start(self.mailbox.events)
             if self.webhook is not None:
                 self.webhook.start(self.mailbox.events)
+            self.message_log.start()
+            if self.retention is not None:
+                self.retention.prune()
+                self.retention.start()
             if self.relayer is not None:
                 self.relayer.start()
-            if s.tls_enabled:
+            if s.tls_enabled or (s.web_tls and not s.ui_tls_cert):
                 self._setup_tls()
             handler = CatchAllHandler(self.ingestor, s, self.faults, self.chaos)
             self.listener = SMTPListener(handler, s, self.tls_context)
@@ -215,26 +232,44 @@ class Sink:
 
         s = self.settings
         hub = app_state(self.app).websockets.start()
-        server = create_server(
-            self.app,
-            host=s.http_host,
-            port=s.http_port,
-            threads=s.http_threads,
-            ident="mailsink",
-            max_request_body_size=s.max_request_bytes,
-            clear_untrusted_proxy_headers=True,
-            connection_limit=effective_cap(s.max_connections),
-            channel_timeout=HTTP_IDLE_TIMEOUT,
-            cleanup_interval=HTTP_IDLE_TIMEOUT // 4,
+        limits = ConnectionLimits(
+            s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)
         )
-        limit_waitress(
-            server,
-            ConnectionLimits(s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)),
-        )
-        # Hand /api/events upgrades to the hub, on top of the per-peer cap's channel class.
+        common = {
+            "threads": s.http_threads,
+            "ident": "mailsink",
+            "max_request_body_size": s.max_request_bytes,
+            "clear_untrusted_proxy_headers": True,
+            "connection_limit": effective_cap(s.max_connections),
+            "channel_timeout": HTTP_IDLE_TIMEOUT,
+            "cleanup_interval": HTTP_IDLE_TIMEOUT // 4,
+        }
+        if not s.web_tls:
+            server = create_server(self.app, host=s.http_host, port=s.http_port, **common)
+            limit_waitress(server, limits)
+            self._http = server
+            self.http_address = (str(server.effective_host), int(server.effective_port))
+        else:
+            # waitress on a Unix socket in a private folder; the TLS front owns the port.
+            self._https_dir = Path(tempfile.mkdtemp(prefix="mailsink-https-"))
+            backend = str(self._https_dir / "web.sock")
+            server = create_server(
+                self.app, unix_socket=backend, unix_socket_perms="600", url_scheme="https", **common
+            )
+            # Behind the front every peer is the front itself: per-peer limits would
+            # throttle everyone at once, so only the total cap applies here.
+            self._http = server
+            if s.ui_tls_cert:
+                context = web_server_context(s.ui_tls_cert, s.ui_tls_key)
+            else:
+                assert self.certificate is not None
+                context = web_server_context(str(self.certificate.cert), str(self.certificate.key))
+            front = TLSFront(s.http_host, s.http_port or 0, context, backend)
+            front.start()
+            self._https = front
+            self.http_address = front.address
+        # Hand /api/events upgrades to the hub, on top of the server's channel class.
         server.channel_class = channel_class(hub, server.channel_class)
-        self._http = server
-        self.http_address = (str(server.effective_host), int(server.effective_port))
         self._http_thread = threading.Thread(target=server.run, name="mailsink-http", daemon=True)
         self._http_thread.start()
 
@@ -247,22 +282,35 @@ class Sink:
             self.listener.stop()
         if self._http is not None:
             self._end_long_requests()
+            if self._https is not None:
+                self._https.stop()
+                self._https = None
             self._stop_http()
             self._http = None
+        self._stop_side_effects()
+        if self._https_dir is not None:
+            shutil.rmtree(self._https_dir, ignore_errors=True)
+            self._https_dir = None
+        self.ingestor.close()
+        self.stats.stop()  # after the ingestor: it counts what was still being stored
+        if self.relayer is not None:
+            self.relayer.stop()
+        if self.retention is not None:
+            self.retention.stop()
+        self.message_log.stop()
+        self.store.close()
+        if self._temporary_tls_dir is not None:
+            shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)
+            self._temporary_tls_dir = None
+
+    def _stop_side_effects(self) -> None:
+        """Stop the WebSocket feed and the webhook (they read events; nothing waits on them)."""
         if self._app is not None:
             from mailsink.web.state import app_state
 
             app_state(self._app).websockets.stop()
         if self.webhook is not None:
             self.webhook.stop()
-        self.ingestor.close()
-        self.stats.stop()
-        if self.relayer is not None:
-            self.relayer.stop()
-        self.store.close()
-        if self._temporary_tls_dir is not None:
-            shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)
-            self._temporary_tls_dir = None
 
     def _stop_http(self) -> None:
         """Close waitress's sockets from its own loop thread, then stop its workers.

@@ -111,12 +111,6 @@ class SinkSMTP(FastSMTP):
             self._stats().session_closed(self.session is not None and _uses_tls(self, self.session))
         super().connection_lost(error)
 
-    async def push(self, status: str | bytes) -> None:
-        """Send a reply; count the size refusals aiosmtpd makes itself (MAIL SIZE=, DATA)."""
-        if status[:3] in ("552", b"552"):
-            self._stats().record_rejected("size")
-        await super().push(status)  # type: ignore[type-var] # AnyStr: either kind, not a union
-
     def _stats(self) -> Stats:
         """Return the counters of the handler this session serves."""
         handler = self.event_handler
@@ -135,6 +129,27 @@ class SinkSMTP(FastSMTP):
                 transport.close()
                 return
         await super()._handle_client()
+
+    async def push(self, status: str | bytes) -> None:
+        """Send a reply; log each refusal (4xx/5xx) in one line; count size refusals.
+
+        The reply, not the command, is logged: an AUTH line carries secrets.  The
+        size refusals counted here are the ones aiosmtpd makes itself (MAIL SIZE=, DATA).
+        """
+        if status[:3] in ("552", b"552"):
+            self._stats().record_rejected("size")
+        if isinstance(status, bytes):
+            await super().push(status)
+            text = status.decode("utf-8", "replace")
+        else:
+            await super().push(status)
+            text = status
+        if text[:1] in ("4", "5"):
+            log.info(
+                "refused %s: %s",
+                _peer_text(self.session.peer if self.session else None),
+                text[:200],
+            )
 
     async def handle_exception(self, error: Exception) -> str:
         """Log what a client did wrong in one line; keep tracebacks for our own faults.

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from mailsink.credentials import split_url_credentials
+
 if TYPE_CHECKING:
     import pytest
 
@@ -159,7 +161,8 @@ def parse_options(config: pytest.Config, env: Mapping[str, str]) -> PluginOption
     if url:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"mailsink_url: expected http://HOST:PORT, got {url!r}")
+            shown = split_url_credentials(url)[0]  # never echo a password
+            raise ValueError(f"mailsink_url: expected http://HOST:PORT, got {shown!r}")
     tls = _tls_mode(values["tls"])
     if values["tls_key"] and not values["tls_cert"]:
         raise ValueError("mailsink_tls_key needs mailsink_tls_cert")

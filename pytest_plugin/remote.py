@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mailsink.config import WILDCARD_HOSTS
+from mailsink.credentials import split_url_credentials
 from mailsink.message import Envelope, summarize
 from mailsink.pytest_plugin.message import Message
 
@@ -115,7 +116,8 @@ class RemoteServer:
 
     def __init__(self, options: PluginOptions) -> None:
         self.options = options
-        self.url = options.url
+        # http://user:pass@host:8025 works: the credentials go in a header, not the URL.
+        self.url, self._headers = split_url_credentials(options.url)
         self._smtp = options.smtp
         self.ca_path = None
         self.has_wait = True
@@ -184,6 +186,7 @@ class RemoteServer:
         watchdog = threading.Timer(timeout, _shut, (conn, fired))
         watchdog.daemon = True
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers.update(self._headers)  # basic auth from http://user:pass@host
         try:
             conn.connect()
             watchdog.start()

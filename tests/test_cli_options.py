@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mailsink.cli import settings_from_args
-from mailsink.config import Settings
+from mailsink.config import COMMAND_MAX_MESSAGES, Settings
 from mailsink.flags import OPTIONS, options_markdown
 from procs import start_mailsink
 
@@ -21,7 +22,11 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_defaults_of_the_table_are_the_defaults_of_settings() -> None:
-    assert settings_from_args([], {}) == Settings()
+    # One deliberate difference: the command bounds the mailbox, Settings() does not
+    # (embedding code and the pytest plugin choose their own).
+    expected = dataclasses.replace(Settings(), max_messages=COMMAND_MAX_MESSAGES)
+    assert settings_from_args([], {}) == expected
+    assert Settings().max_messages == 0
 
 
 def test_readme_option_table_is_the_one_the_table_makes() -> None:
@@ -154,3 +159,10 @@ def test_help_lists_every_option() -> None:
     assert result.returncode == 0
     for option in OPTIONS:
         assert f"--{option.flag}" in result.stdout
+
+
+def test_off_on_the_command_line_switches_a_listener_off() -> None:
+    # "off" parses to None; it must not read as "flag not given" (the default 8025 then).
+    assert settings_from_args(["--http", "off"], {}).http_port is None
+    assert settings_from_args(["--http", "off"], {"MAILSINK_HTTP": "127.0.0.1:0"}).http_port is None
+    assert settings_from_args([], {"MAILSINK_HTTP": "off"}).http_port is None

@@ -47,11 +47,26 @@ def test_the_defaults_are_valid() -> None:
         ("cors_origins", ("http://app.test/",)),
         ("cors_origins", ("app.test",)),
         ("cors_origins", "http://app.test"),
+        ("ui_auth", (("", "pw"),)),
+        ("ui_auth", ("user:pw",)),
+        ("ui_auth_file", 5),
+        ("ui_tls", "on"),
+        ("ui_tls_key", "k.pem"),
+        ("webroot", "mail"),
+        ("webroot", "/mail/../etc"),
+        ("webroot", "/a b/"),
+        ("webroot", "//"),
+        ("label", "x" * 101),
+        ("label", "two\nlines"),
+        ("max_age", -1),
+        ("max_age", float("inf")),
+        ("verbose", True),  # with quiet below
     ],
 )
 def test_a_bad_value_is_a_value_error_naming_the_field(field: str, value: Any) -> None:
+    extra: dict[str, Any] = {"quiet": True} if field == "verbose" else {}
     with pytest.raises(ValueError, match=f"^{field}: ") as caught:
-        Settings(**{field: value})
+        Settings(**{field: value}, **extra)
     assert isinstance(caught.value, SettingsError)
     assert caught.value.field == field
 
@@ -67,6 +82,9 @@ def test_a_bad_value_is_a_value_error_naming_the_field(field: str, value: Any) -
         {"tls_cert": "c.pem", "tls_key": "k.pem"},
         {"auth_users": (("user", ""),)},
         {"cors_origins": ("*", "http://localhost:3000", "https://app.test")},
+        {"webroot": "/mail/", "label": "Staging · EU", "max_age": 1800.0},
+        {"webroot": "/a/b.c~d-e", "ui_tls_cert": "c.pem", "ui_tls_key": "k.pem"},
+        {"ui_auth": (("ann", "pw:with:colons"),), "ui_auth_file": "users.htpasswd"},
     ],
 )
 def test_edge_values_that_work_are_accepted(options: dict[str, Any]) -> None:

@@ -78,7 +78,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         timeout=300,
     )
-    return next(out.glob("mailsink-*.whl"))
+    return next(out.glob("mailsink_server-*.whl"))
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,9 @@ def test_wheel_contains_every_subpackage_and_asset(wheel: Path) -> None:
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "mailsink = mailsink.cli:main" in text
     assert "mailsink = mailsink.pytest_plugin.plugin" in text
+    # "mailsink" on PyPI is someone else's project: the distribution has its own name.
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "\nName: mailsink-server\n" in zipfile.ZipFile(wheel).read(metadata).decode()
 
 
 USER_TEST = """\

@@ -22,6 +22,7 @@ from mailsink import __version__
 from mailsink.config import is_memory_store
 from mailsink.search import Query, Term
 from mailsink.store import MAX_PAGE, MessageStore, Page
+from mailsink.store.memory import MemoryStore
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
     MAX_TAGS,
@@ -224,9 +225,13 @@ def info() -> Any:
     store = state.mailbox.store
     stats = state.stats.snapshot()
     database, size = database_file(state.settings.store, store)
-    tags = {
-        tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
-    }
+    if isinstance(store, MemoryStore):
+        tags = store.tag_counts()  # no search per tag: each would scan every message
+    else:
+        tags = {
+            tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched
+            for tag in store.tags()
+        }
     return {
         "Version": __version__,
         "LatestVersion": "",

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from mailsink.chaos import Chaos
 from mailsink.config import WILDCARD_HOSTS, Settings
+from mailsink.credentials import Credentials
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
@@ -30,6 +31,7 @@ from mailsink.store.base import CorruptMessageError, is_disk_full
 from mailsink.web import (
     aliases,
     api,
+    auth,
     checks_api,
     events_api,
     faults_api,
@@ -49,6 +51,7 @@ from mailsink.web.errors import ApiError, json_error
 from mailsink.web.origin import is_cross_site
 from mailsink.web.serialize import summary_json
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
+from mailsink.web.webroot import WebRoot
 
 NO_CONTENT_CSP = "default-src 'none'; frame-ancestors 'none'"
 """The policy of every response that sets none of its own (JSON, errors, the event stream)."""
@@ -148,9 +151,13 @@ def create_app(
         relayer=relayer,
     )
     _guard_requests(app, allowed_host_names(settings), settings.cors_origins)
+    if settings.web_auth:  # raises CredentialsError for an unusable --ui-auth-file
+        auth.require_login(app, Credentials.load(settings.ui_auth, settings.ui_auth_file))
     _answer_errors_as_json(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    if settings.web_prefix:
+        app.wsgi_app = WebRoot(app.wsgi_app, settings.web_prefix)  # type: ignore[method-assign]
     return app
 
 

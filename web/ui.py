@@ -77,7 +77,15 @@ def _smtp_address() -> tuple[str, int]:
 def _shell() -> str:
     """Render the page shell; the JS modules route between list and message."""
     host, port = _smtp_address()
-    return render_template("ui/index.html", smtp_host=host, smtp_port=port, version=__version__)
+    label = app_state().settings.label
+    return render_template(
+        "ui/index.html",
+        smtp_host=host,
+        smtp_port=port,
+        version=__version__,
+        label=label,
+        title=f"{label} · mailsink" if label else "mailsink",
+    )
 
 
 @bp.get("/")

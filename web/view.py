@@ -41,8 +41,8 @@ def view_csp(origin: str, remote: bool) -> str:
     )
 
 
-def rewrite_cids(html: str, parsed: ParsedMessage, message_id: str) -> str:
-    """Point ``cid:`` references at this message's part URLs."""
+def rewrite_cids(html: str, parsed: ParsedMessage, message_id: str, root: str = "") -> str:
+    """Point ``cid:`` references at this message's part URLs (under the webroot ``root``)."""
     by_cid = {p.content_id.lower(): p.part_id for p in parsed.parts.values() if p.content_id}
     if not by_cid:
         return html
@@ -51,7 +51,7 @@ def rewrite_cids(html: str, parsed: ParsedMessage, message_id: str) -> str:
         part_id = by_cid.get(unquote(match.group(1)).strip("<>").lower())
         if part_id is None:
             return match.group(0)
-        return f"/api/v1/message/{message_id}/part/{part_id}"
+        return f"{root}/api/v1/message/{message_id}/part/{part_id}"
 
     return _CID_RE.sub(replace, html)
 
@@ -71,7 +71,7 @@ def view_html(message_id: str) -> Response:
     resolved, parsed = _parsed(message_id)
     if not parsed.html:
         raise ApiError(f"message {resolved} has no HTML body", 404)
-    html = rewrite_cids(parsed.html, parsed, resolved)
+    html = rewrite_cids(parsed.html, parsed, resolved, request.script_root)
     if bool_arg("embed"):
         html = '<base target="_blank">' + html
     response = Response(html, mimetype="text/html")

@@ -12,6 +12,7 @@ bytes.  The read flags and changed tags live in small side tables.
 from __future__ import annotations
 
 import builtins
+import collections
 import json
 import threading
 import time
@@ -396,6 +397,19 @@ class MemoryStore:
         with self._lock:
             found = normalize_tags(t for tags in self._tags.values() for t in tags)
         return sorted(found, key=str.lower)
+
+    def tag_counts(self) -> dict[str, int]:
+        """Return each tag in use with its number of messages, from the tag side table.
+
+        What ``tag:NAME`` matches, counted without a search per tag: each search
+        scans every message, which made ``/api/v1/info`` take 16 s at 500,000
+        messages (issue 19).
+        """
+        counts: collections.Counter[str] = collections.Counter()
+        with self._lock:
+            for tags in self._tags.values():
+                counts.update(t.lower() for t in tags)
+        return {tag: counts[tag.lower()] for tag in self.tags()}
 
     def put_relay(self, job: RelayJob) -> None:
         """Keep a relay job, replacing the one with its ID."""

@@ -1,5 +1,7 @@
 // Talk to the JSON API (Mailpit v1 paths); every call returns parsed JSON or throws ApiError.
 
+import { at } from "./dom.js";
+
 /** An error the API answered with: its HTTP status and message. */
 export class ApiError extends Error {
   constructor(status, message) {
@@ -19,7 +21,7 @@ async function request(method, url, body) {
   }
   let response;
   try {
-    response = await fetch(url, options);
+    response = await fetch(at(url), options);
   } catch (error) {
     throw new ApiError(0, "The server cannot be reached.");
   }
@@ -33,13 +35,13 @@ async function request(method, url, body) {
 }
 
 /** Return the URL of a message's part (attachment or inline). */
-export const partUrl = (id, partId) => `/api/v1/message/${enc(id)}/part/${enc(partId)}`;
+export const partUrl = (id, partId) => at(`/api/v1/message/${enc(id)}/part/${enc(partId)}`);
 
 /** Return the URL of a message's sandboxed HTML view (links open in a new tab). */
-export const htmlUrl = (id, remote) => `/view/${enc(id)}.html?embed=1${remote ? "&remote=1" : ""}`;
+export const htmlUrl = (id, remote) => at(`/view/${enc(id)}.html?embed=1${remote ? "&remote=1" : ""}`);
 
 /** Return the URL that downloads a message as .eml. */
-export const emlUrl = (id) => `/api/v1/message/${enc(id)}/raw?dl=1`;
+export const emlUrl = (id) => at(`/api/v1/message/${enc(id)}/raw?dl=1`);
 
 export const api = {
   list: (start, limit) => request("GET", `/api/v1/messages?start=${start}&limit=${limit}`),

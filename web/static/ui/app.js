@@ -1,7 +1,7 @@
 // Wire the page: routing, list paging and search, live events, actions and keyboard.
 
 import { api } from "./api.js";
-import { $, $$ } from "./dom.js";
+import { $, $$, at, base } from "./dom.js";
 import { formatCount } from "./format.js";
 import { wireKeys } from "./keys.js";
 import * as list from "./list.js";
@@ -29,7 +29,7 @@ function currentUrl() {
   if (state.query) params.set("q", state.query);
   if (state.start) params.set("start", String(state.start));
   const search = params.toString();
-  return search ? `${path}?${search}` : path;
+  return at(search ? `${path}?${search}` : path);
 }
 
 function navigate(push) {
@@ -41,7 +41,8 @@ function readLocation() {
   const url = new URL(location.href);
   state.query = (url.searchParams.get("q") || "").trim();
   state.start = Math.max(0, parseInt(url.searchParams.get("start") || "0", 10) || 0);
-  const match = url.pathname.match(/^\/message\/([^/]+)$/);
+  const path = url.pathname.startsWith(base + "/") ? url.pathname.slice(base.length) : url.pathname;
+  const match = path.match(/^\/message\/([^/]+)$/);
   return match ? decodeURIComponent(match[1]) : null;
 }
 

@@ -31,6 +31,12 @@ export function replace(el, ...children) {
 }
 
 /** Return the first element matching a selector. */
+/** The path prefix the app is served under (--webroot): "" or "/mail". */
+export const base = document.body.dataset.base || "";
+
+/** Return a path of this app (API, events, page) with the webroot before it. */
+export const at = (path) => base + path;
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 /** Return every element matching a selector, as an array. */

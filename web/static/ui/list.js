@@ -1,6 +1,6 @@
 // Render the message list: one row per summary, newest first, read state and selection.
 
-import { $, clipIcon, h } from "./dom.js";
+import { $, at, clipIcon, h } from "./dom.js";
 import { formatAddresses, formatFullTime, formatShortTime, formatSize, shortAddress } from "./format.js";
 
 const list = () => $("#list");
@@ -12,7 +12,7 @@ export function renderRow(summary) {
   const from = shortAddress(summary.From) || (summary.Envelope && summary.Envelope.MailFrom) || "(no sender)";
   const link = h(
     "a",
-    { class: "row-link", href: `/message/${encodeURIComponent(id)}`, tabindex: "-1" },
+    { class: "row-link", href: at(`/message/${encodeURIComponent(id)}`), tabindex: "-1" },
     h(
       "div",
       { class: "row-top" },

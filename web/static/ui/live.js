@@ -1,6 +1,6 @@
 // Follow the Server-Sent Events stream, and show the unread count in the title and favicon.
 
-import { $ } from "./dom.js";
+import { $, at } from "./dom.js";
 
 const KINDS = ["new", "update", "delete", "truncate"];
 
@@ -9,7 +9,7 @@ export function connectEvents(handlers) {
   const status = $("#live");
   let wasOpen = false;
   let lost = false;
-  const source = new EventSource("/api/v1/events");
+  const source = new EventSource(at("/api/v1/events"));
   source.addEventListener("open", () => {
     status.textContent = "live";
     status.className = "live on";
@@ -43,8 +43,9 @@ let lastBadge = null;
 /** Put the unread count in the page title and the favicon. */
 export function showUnread(unread, subject) {
   const count = Number(unread) || 0;
-  const base = subject ? `${subject} · mailsink` : "mailsink";
-  document.title = count ? `(${count.toLocaleString()}) ${base}` : base;
+  const name = document.body.dataset.title || "mailsink";
+  const title = subject ? `${subject} · ${name}` : name;
+  document.title = count ? `(${count.toLocaleString()}) ${title}` : title;
   const badge = count > 99 ? "99+" : count ? String(count) : "";
   if (badge === lastBadge) return;
   lastBadge = badge;
@@ -55,7 +56,7 @@ function drawFavicon(badge) {
   const canvas = document.createElement("canvas");
   canvas.width = canvas.height = 64;
   const ctx = canvas.getContext("2d");
-  if (!ctx) return "/ui/static/favicon.svg";
+  if (!ctx) return at("/ui/static/favicon.svg");
   ctx.fillStyle = "#2f6fde";
   ctx.beginPath();
   ctx.roundRect(4, 12, 56, 40, 6);

@@ -1,0 +1,54 @@
+"""Where the SMTP clients here (``sendmail``, ``ingest``) deliver: ``[USER:PASS@]HOST:PORT``.
+
+A sink started with ``--auth``/``--require-auth`` wants AUTH before MAIL:
+credentials before the ``@`` are sent with AUTH (PLAIN or LOGIN, whichever
+the sink offers); the password is never printed.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from mailsink.config import split_host_port
+
+
+@dataclass(frozen=True)
+class SMTPTarget:
+    """A sink's SMTP address, with the credentials to log in, if any."""
+
+    host: str
+    port: int
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def shown(self) -> str:
+        """Return ``HOST:PORT`` for messages (never the password)."""
+        return f"{self.host}:{self.port}"
+
+    def connect(self, timeout: float, verbose: bool = False) -> smtplib.SMTP:
+        """Connect, say EHLO and log in when credentials were given."""
+        smtp = smtplib.SMTP(self.host, self.port, timeout=timeout)
+        try:
+            smtp.set_debuglevel(1 if verbose else 0)
+            smtp.ehlo()
+            if self.user is not None:
+                smtp.login(self.user, self.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def parse_target(text: str) -> SMTPTarget:
+    """Parse ``[USER:PASS@]HOST:PORT`` (user and password may be %-encoded); raise ValueError."""
+    credentials, at, address = text.strip().rpartition("@")
+    host, port = split_host_port(address)
+    if not at:
+        return SMTPTarget(host, port)
+    user, colon, password = credentials.partition(":")
+    if not colon or not user:
+        raise ValueError("expected USER:PASS@HOST:PORT")
+    return SMTPTarget(host, port, unquote(user), unquote(password))
