@@ -15,6 +15,7 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from mailsink.relay.settings import RelaySettings
 
@@ -97,6 +98,12 @@ class Settings:
     """Seconds a silent POP3/IMAP client is kept (RFC 3501 asks for at least 30 minutes)."""
     http_threads: int = 32
     max_request_bytes: int = DEFAULT_MAX_SIZE + 1024 * 1024
+    webhook_url: str | None = None
+    """POST each new message's summary here (Mailpit's webhook); None: no webhook."""
+    webhook_limit: float = 0.0
+    """Most webhook POSTs per second (0: no limit); messages beyond it get none."""
+    metrics: bool = True
+    """Serve Prometheus metrics at ``/metrics``."""
     # Content checks (mailsink.checks): outbound connections only where the user points.
     link_check: bool = False
     """Allow the link check to make requests to the links in mail (off: a 403 answer)."""
@@ -132,6 +139,7 @@ class Settings:
         _check_listeners(self)
         _check_limits(self)
         _check_tls_and_auth(self)
+        _check_webhook_and_metrics(self)
         _check_team_host(self)
         _check_content_checks(self)
 
@@ -216,6 +224,29 @@ def _check_seconds(name: str, timeout: object) -> None:
         raise SettingsError(name, f"expected seconds, got {timeout!r}")
     if not (timeout > 0 and math.isfinite(timeout)):
         raise SettingsError(name, f"must be a positive number, got {timeout!r}")
+
+
+def check_webhook_url(url: str) -> str:
+    """Return ``url`` if it is an http(s) URL with a host, else raise ValueError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
+def _check_webhook_and_metrics(s: Settings) -> None:
+    if s.webhook_url is not None:
+        _check_type("webhook_url", s.webhook_url, str)
+        try:
+            check_webhook_url(s.webhook_url)
+        except ValueError as error:
+            raise SettingsError("webhook_url", str(error)) from None
+    limit = s.webhook_limit
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+        raise SettingsError("webhook_limit", f"expected a number per second, got {limit!r}")
+    if not (limit >= 0 and math.isfinite(limit)):
+        raise SettingsError("webhook_limit", f"must be 0 (no limit) or more, got {limit!r}")
+    _check_type("metrics", s.metrics, bool)
 
 
 def _check_tls_and_auth(s: Settings) -> None:

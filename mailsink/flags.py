@@ -122,6 +122,14 @@ def _credentials(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _rate(text: str) -> float:
+    """Parse ``N`` or ``N/s`` (per second)."""
+    try:
+        return float(text.strip().removesuffix("/s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or N/s, got {text!r}") from None
+
+
 def _spamd(text: str) -> str | None:
     """Parse ``--spamassassin HOST:PORT`` (or off) into the ``HOST:PORT`` text."""
     if text.strip().lower() in ("off", "none", "no", ""):
@@ -445,6 +453,23 @@ OPTIONS: tuple[Option, ...] = (
         _count,
         "N",
     ),
+    Option(
+        "webhook-url",
+        None,
+        "POST each new message's summary (JSON, as Mailpit's webhook) to this URL",
+        "webhook_url",
+        metavar="URL",
+        shown="off",
+    ),
+    Option(
+        "webhook-limit",
+        "0",
+        "most webhook POSTs per second; messages beyond get none (0: no limit)",
+        "webhook_limit",
+        _rate,
+        "N[/s]",
+    ),
+    Option("metrics", "on", "serve Prometheus metrics at /metrics", "metrics", _on_off, "on|off"),
     Option(
         "max-request-size",
         "26M",

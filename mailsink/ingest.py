@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from mailsink.headers import header_end
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope, new_id, summarize
+from mailsink.stats import Stats
 from mailsink.store.base import Incoming, StoredMessage
 
 MAX_BATCH = 256
@@ -125,11 +126,19 @@ def writer_count(store: object) -> int:
 class Ingestor:
     """Summarise, number and store received messages; the only way mail enters a mailbox."""
 
-    def __init__(self, mailbox: Mailbox, inline_max: int = INLINE_MAX, writers: int = 1) -> None:
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        inline_max: int = INLINE_MAX,
+        stats: Stats | None = None,
+        writers: int = 1,
+    ) -> None:
         """``writers`` > 1 stores that many batches at once (see :func:`writer_count`)."""
         self.mailbox = mailbox
         self.inline_max = inline_max
         self.writers = max(1, writers)
+        self.stats = stats if stats is not None else Stats()
+        """Counts what is stored and how long storing took (``RuntimeStats``, ``/metrics``)."""
         self._order = threading.Lock()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
@@ -228,6 +237,7 @@ class Ingestor:
         Both paths come here, so IDs are given out in the order messages are
         stored.  Returns what was received and what is stored (not pruned).
         """
+        began = time.perf_counter()
         summaries = [summarize(raw, envelope) for raw, envelope in items]
         with self._order:
             now = time.time()
@@ -236,10 +246,14 @@ class Ingestor:
                 for (raw, envelope), summary in zip(items, summaries, strict=True)
             ]
             if self.writers == 1:
-                return incoming, self.mailbox.add(incoming)
-        # Several writers (a shared store): batches commit side by side, and the
-        # IDs, given out in order above, are what the store lists by.
-        return incoming, self.mailbox.add(incoming)
+                stored = self.mailbox.add(incoming)
+        if self.writers > 1:
+            # Several writers (a shared store): batches commit side by side, and the
+            # IDs, given out in order above, are what the store lists by.
+            stored = self.mailbox.add(incoming)
+        size = sum(len(raw) for raw, _envelope in items)
+        self.stats.record_stored(len(items), size, time.perf_counter() - began)
+        return incoming, stored
 
     def store_each(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
         """Store messages as one batch; if that fails, each on its own; return IDs or errors.

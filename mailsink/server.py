@@ -34,8 +34,10 @@ from mailsink.readers import Credentials, ReaderContext
 from mailsink.relay.relayer import Relayer
 from mailsink.retrieval import Endpoint, ReaderListener
 from mailsink.smtp import CatchAllHandler, SMTPListener
+from mailsink.stats import Stats
 from mailsink.store import open_store
 from mailsink.tls import CertificateFiles, generate_certificate, server_context
+from mailsink.webhook import Webhook
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -64,11 +66,21 @@ class Sink:
             self.settings.store, self.settings.max_messages, self.settings.store_sync
         )
         self.mailbox = Mailbox(self.store)
+        self.stats = Stats()
+        """Counters for ``RuntimeStats`` and ``/metrics``; counts deletions once started."""
         self.ingestor = Ingestor(
             self.mailbox,
             inline_limit(self.store, self.settings.store_sync),
+            self.stats,
             writers=writer_count(self.store),
         )
+        self.webhook: Webhook | None = None
+        if self.settings.webhook_url:
+            from mailsink.web.serialize import summary_json
+
+            self.webhook = Webhook(
+                self.settings.webhook_url, summary_json, self.settings.webhook_limit
+            )
         self.faults = Faults()
         """The SMTP listener's fault rules (the pytest fixture and ``/api/v1/faults``)."""
         self.chaos = Chaos(self.settings.enable_chaos)
@@ -115,6 +127,9 @@ class Sink:
         s = self.settings
         try:
             self.ingestor.start()
+            self.stats.start(self.mailbox.events)
+            if self.webhook is not None:
+                self.webhook.start(self.mailbox.events)
             self.message_log.start()
             if self.retention is not None:
                 self.retention.prune()
@@ -214,7 +229,11 @@ class Sink:
         """Serve the web app with waitress on a thread."""
         from waitress.server import create_server
 
+        from mailsink.web.state import app_state
+        from mailsink.web.websocket import channel_class
+
         s = self.settings
+        hub = app_state(self.app).websockets.start()
         limits = ConnectionLimits(
             s.max_connections, s.max_connections_per_peer, RateLimitedLog(log)
         )
@@ -251,6 +270,8 @@ class Sink:
             front.start()
             self._https = front
             self.http_address = front.address
+        # Hand /api/events upgrades to the hub, on top of the server's channel class.
+        server.channel_class = channel_class(hub, server.channel_class)
         self._http_thread = threading.Thread(target=server.run, name="mailsink-http", daemon=True)
         self._http_thread.start()
 
@@ -268,10 +289,12 @@ class Sink:
                 self._https = None
             self._stop_http()
             self._http = None
+        self._stop_side_effects()
         if self._https_dir is not None:
             shutil.rmtree(self._https_dir, ignore_errors=True)
             self._https_dir = None
         self.ingestor.close()
+        self.stats.stop()  # after the ingestor: it counts what was still being stored
         if self.relayer is not None:
             self.relayer.stop()
         if self.retention is not None:
@@ -281,6 +304,15 @@ class Sink:
         if self._temporary_tls_dir is not None:
             shutil.rmtree(self._temporary_tls_dir, ignore_errors=True)
             self._temporary_tls_dir = None
+
+    def _stop_side_effects(self) -> None:
+        """Stop the WebSocket feed and the webhook (they read events; nothing waits on them)."""
+        if self._app is not None:
+            from mailsink.web.state import app_state
+
+            app_state(self._app).websockets.stop()
+        if self.webhook is not None:
+            self.webhook.stop()
 
     def _stop_http(self) -> None:
         """Close waitress's sockets from its own loop thread, then stop its workers.

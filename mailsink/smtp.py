@@ -41,6 +41,7 @@ from mailsink.ingest import Ingestor
 from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_protocol import FastSMTP
+from mailsink.stats import Stats
 from mailsink.store.base import is_disk_full
 
 log = logging.getLogger(__name__)
@@ -64,16 +65,18 @@ __all__ = ["CatchAllHandler", "SMTPListener", "SinkSMTP", "has_control_chars"]
 
 
 class SinkSMTP(FastSMTP):
-    """aiosmtpd's SMTP reading DATA in bulk, with long lines accepted, connections capped."""
+    """aiosmtpd's SMTP reading DATA in bulk, long lines accepted, connections capped and counted."""
 
     line_length_limit = LINE_LIMIT
     limits: ConnectionLimits | None = None
     """The listener's caps; set on each protocol object by its factory."""
     _counted: str | None = None
     _refused = False
+    _in_stats = False
+    """Whether this session is counted open (STARTTLS calls connection_made a second time)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Answer 421 and close past the connection caps; else serve as aiosmtpd does."""
+        """Answer 421 and close past the connection caps; else count it and serve as aiosmtpd."""
         if self.limits is not None and self._counted is None and not self._refused:
             peer = transport.get_extra_info("peername")
             host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
@@ -85,6 +88,9 @@ class SinkSMTP(FastSMTP):
                 transport.close()
                 return
             self._counted = host
+        if not self._in_stats:
+            self._in_stats = True
+            self._stats().session_opened()
         super().connection_made(transport)
 
     def eof_received(self) -> bool | None:
@@ -94,13 +100,21 @@ class SinkSMTP(FastSMTP):
         return super().eof_received()
 
     def connection_lost(self, error: Exception | None) -> None:
-        """Give the connection's place back (a refused one never took one)."""
+        """Give the connection's place back (a refused one never took one); count its end."""
         if self._refused:
             return
         if self.limits is not None and self._counted is not None:
             self.limits.release(self._counted)
             self._counted = None
+        if self._in_stats:  # and whether it was encrypted
+            self._in_stats = False
+            self._stats().session_closed(self.session is not None and _uses_tls(self, self.session))
         super().connection_lost(error)
+
+    def _stats(self) -> Stats:
+        """Return the counters of the handler this session serves."""
+        handler = self.event_handler
+        return handler.ingestor.stats if isinstance(handler, CatchAllHandler) else _NO_STATS
 
     async def _handle_client(self) -> None:
         """Apply the ``connect`` fault rules (refuse, delay or drop the greeting), then serve."""
@@ -117,10 +131,13 @@ class SinkSMTP(FastSMTP):
         await super()._handle_client()
 
     async def push(self, status: str | bytes) -> None:
-        """Send a reply; log each refusal (4xx/5xx) in one line.
+        """Send a reply; log each refusal (4xx/5xx) in one line; count size refusals.
 
-        The reply, not the command, is logged: an AUTH line carries secrets.
+        The reply, not the command, is logged: an AUTH line carries secrets.  The
+        size refusals counted here are the ones aiosmtpd makes itself (MAIL SIZE=, DATA).
         """
+        if status[:3] in ("552", b"552"):
+            self._stats().record_rejected("size")
         if isinstance(status, bytes):
             await super().push(status)
             text = status.decode("utf-8", "replace")
@@ -209,13 +226,13 @@ class CatchAllHandler:
     ) -> str:
         """Accept any sender, the null sender too, within the envelope policy."""
         if refused := check_address(address, envelope.smtp_utf8, "sender"):
-            return refused
+            return self._refuse("syntax", refused)
         if self.settings.require_auth and not session.authenticated:
-            return "530 5.7.0 Authentication required"
+            return self._refuse("auth", "530 5.7.0 Authentication required")
         if chaos := self.chaos.fire("Sender"):
-            return chaos
+            return self._refuse("fault", chaos)
         if fault := await self.faults.apply("mail", server, address):
-            return fault
+            return self._refuse("fault", fault)
         envelope.mail_from = address  # "<>" for the null sender; stored as ""
         envelope.mail_options.extend(mail_options)
         return "250 2.1.0 OK"
@@ -230,13 +247,13 @@ class CatchAllHandler:
     ) -> str:
         """Accept any recipient up to the cap, within the envelope policy."""
         if refused := check_address(address, envelope.smtp_utf8, "recipient"):
-            return refused
+            return self._refuse("syntax", refused)
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
-            return "452 4.5.3 Too many recipients"
+            return self._refuse("recipients", "452 4.5.3 Too many recipients")
         if chaos := self.chaos.fire("Recipient"):
-            return chaos
+            return self._refuse("fault", chaos)
         if fault := await self.faults.apply("rcpt", server, address, envelope.rcpt_tos):
-            return fault
+            return self._refuse("fault", fault)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -246,7 +263,7 @@ class CatchAllHandler:
     ) -> str:
         """Store the exact bytes received, then answer 250 with the new ID."""
         if fault := await self.faults.apply("data", server, None, envelope.rcpt_tos):
-            return fault
+            return self._refuse("fault", fault)
         raw = envelope.original_content or b""
         record = MessageEnvelope(
             mail_from="" if envelope.mail_from in (None, "<>") else envelope.mail_from,
@@ -263,9 +280,20 @@ class CatchAllHandler:
                 log.error("storing a message failed, the disk is full: %s", error)
                 return "452 4.3.1 Insufficient storage: the disk is full, try again later"
             log.exception("storing a message failed")
-            return "451 4.3.0 Error: the message could not be stored, try again"
+            return self._refuse(
+                "storage", "451 4.3.0 Error: the message could not be stored, try again"
+            )
         return f"250 2.0.0 Ok: queued as {message_id}"
 
+    def _refuse(self, reason: str, reply: str) -> str:
+        """Count a refusal by its reason and return its reply (a fault's 2xx is not one)."""
+        if not reply.startswith("2"):
+            self.ingestor.stats.record_rejected(reason)
+        return reply
+
+
+_NO_STATS = Stats()
+"""Counters for sessions of a handler that is not ours (never read)."""
 
 _HANDLER_NAMES = sorted(n for n in dir(CatchAllHandler) if n.startswith(("handle_", "auth_")))
 

@@ -79,7 +79,10 @@ def test_sent_message_is_found_by_search(api: Api) -> None:
         ({"From": {"Email": "a@x.test"}, "Bcc": [{"Email": "b@x.test"}]}, "Bcc[0]"),
         ({"From": {"Email": "a@x.test"}, "Headers": {"Bad Name": "x"}}, "not a valid header"),
         ({"From": {"Email": "a@x.test"}, "Headers": {"X-A": "1\n2"}}, "line breaks"),
-        ({"From": {"Email": "a@x.test"}, "Headers": {"Content-Type": "x"}}, "set by the server"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"Content-Type": "x"}}, "cannot overwrite"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"subject": "x"}}, "cannot overwrite"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"To": "x@y.test"}}, "cannot overwrite"),
+        ({"From": {"Email": "a@x.test"}, "Headers": {"Sender": "a", "sender": "b"}}, "sender"),
         ({"From": {"Email": "a@x.test"}, "Tags": "x"}, "Tags must be an array"),
         ({"From": {"Email": "a@x.test"}, "Text": 5}, "Text must be a string"),
         (
@@ -105,3 +108,63 @@ def test_send_needs_a_json_content_type(api: Api) -> None:
 
 def test_send_get_is_a_405(api: Api) -> None:
     assert api.client.get("/api/v1/send").status_code == 405
+
+
+def test_a_message_id_header_replaces_the_generated_one(api: Api) -> None:
+    """npm mailpit-api's sendMessage with Headers: {"Message-ID": ...} was a 500."""
+    body = {
+        "From": {"Email": "a@x.test"},
+        "To": [{"Email": "b@x.test"}],
+        "Headers": {"Message-ID": "<chosen@example.test>"},
+    }
+    response = api.client.post("/api/v1/send", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    message = api.get_json(f"/api/v1/message/{response.get_json()['ID']}")
+    assert message["MessageID"] == "chosen@example.test"
+    raw = api.client.get(f"/api/v1/message/{message['ID']}/raw").data
+    assert raw.lower().count(b"message-id:") == 1
+
+
+def test_a_data_url_attachment_prefix_is_stripped(api: Api) -> None:
+    body = {
+        "From": {"Email": "a@x.test"},
+        "To": [{"Email": "b@x.test"}],
+        "Attachments": [{"Filename": "a.txt", "Content": "data:text/plain;base64,aGVsbG8="}],
+    }
+    response = api.client.post("/api/v1/send", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    message = api.get_json(f"/api/v1/message/{response.get_json()['ID']}")
+    part = message["Attachments"][0]["PartID"]
+    assert api.client.get(f"/api/v1/message/{message['ID']}/part/{part}").data == b"hello"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        '"Subject": "\\ud800"',
+        '"From": {"Email": "a@x.test", "Name": "\\udfff"}',
+        '"Text": "a\\ud800b"',
+        '"HTML": "\\ud800"',
+        '"Tags": ["\\ud800"]',
+        '"Attachments": [{"Filename": "\\ud800.txt", "Content": "AA=="}]',
+        '"Headers": {"X-A": "\\ud800"}',
+    ],
+)
+def test_a_lone_utf16_surrogate_is_a_400_not_a_500(api: Api, fields: str) -> None:
+    """JSON may spell half a surrogate pair, which no UTF-8 can carry: refused, never a 500."""
+    body = '{"From": {"Email": "a@x.test"}, "To": [{"Email": "b@x.test"}], ' + fields + "}"
+    # (a second "From" key wins, as in json.loads and Go)
+    response = api.client.post("/api/v1/send", data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "surrogate" in response.get_json()["Error"]
+
+
+def test_a_lone_surrogate_in_a_tag_is_a_400(api: Api) -> None:
+    message = api.deliver()
+    response = api.client.put(
+        "/api/v1/tags",
+        data='{"IDs": ["' + message.id + '"], "Tags": ["x\\ud800"]}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert api.get_json("/api/v1/tags") == []

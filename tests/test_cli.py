@@ -64,6 +64,15 @@ def test_environment_variables_configure_it() -> None:
     assert settings.auth_users == (("u", "p"), ("v", "q"))
 
 
+def test_webhook_and_metrics_flags() -> None:
+    s = settings_from_args(
+        ["--webhook-url", "http://127.0.0.1:9000/hook", "--webhook-limit", "5/s"],
+        {"MAILSINK_METRICS": "off"},
+    )
+    assert (s.webhook_url, s.webhook_limit, s.metrics) == ("http://127.0.0.1:9000/hook", 5.0, False)
+    assert settings_from_args([], {}).metrics is True
+
+
 def test_flags_win_over_environment() -> None:
     settings = settings_from_args(["--smtp", ":1234"], {"MAILSINK_SMTP": "127.0.0.1:2525"})
     assert (settings.smtp_host, settings.smtp_port) == ("127.0.0.1", 1234)
@@ -87,6 +96,9 @@ def test_defaults_are_loopback_1025_and_8025_with_memory_store() -> None:
         ["--max-size", "lots"],
         ["--auth", "nocolon"],
         ["--smtp", "1.2.3.4:99999"],
+        ["--webhook-url", "ftp://example.test/"],
+        ["--webhook-limit", "fast"],
+        ["--metrics", "maybe"],
     ],
 )
 def test_bad_flags_give_a_clear_error(args: list[str]) -> None:

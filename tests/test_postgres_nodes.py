@@ -43,7 +43,15 @@ def nodes(postgres_url: Callable[[], str]) -> Iterator[Nodes]:
         url = url or postgres_url()
         made = [
             start_mailsink(
-                "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--no-tls", "--store", url
+                "--smtp",
+                "127.0.0.1:0",
+                "--http",
+                "127.0.0.1:0",
+                "--no-tls",
+                "--store",
+                url,
+                "--max-messages",
+                "0",  # the command keeps 1,000 by default: the load tests send more
             )
             for _ in range(count)
         ]

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, request
 from mailsink import __version__
 from mailsink.config import is_memory_store
 from mailsink.search import Query, Term
-from mailsink.store import MessageStore
+from mailsink.store import MAX_PAGE, MessageStore, Page
 from mailsink.store.memory import MemoryStore
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
@@ -59,12 +59,44 @@ def ok() -> Response:
     return Response("ok", mimetype="text/plain")
 
 
+UNREAD = Term("is", "unread")
+
+
+def list_page(store: MessageStore, start: int, limit: int, query: Query | None = None) -> Page:
+    """Return up to ``limit`` messages from ``start``, reading the store ``MAX_PAGE`` at a time."""
+    page = store.list(start, min(limit, MAX_PAGE), query)
+    items = list(page.items)
+    while len(items) < limit and len(page.items) == MAX_PAGE:
+        page = store.list(start + len(items), min(limit - len(items), MAX_PAGE), query)
+        items.extend(page.items)
+    return Page(items, page.total, page.unread, page.matched, start)
+
+
+def matched_unread(store: MessageStore, query: Query, page: Page) -> int:
+    """Return how many of the messages matching ``query`` are unread (``messages_unread``).
+
+    Exact without a second query when the page already tells: nothing or
+    everything unread (the usual test mailbox: nobody reads), every message
+    matching, or every match on this page.
+    """
+    if page.unread == 0 or page.matched == 0:
+        return 0
+    if page.unread == page.total:
+        return page.matched
+    if page.matched == page.total:
+        return page.unread
+    if page.start == 0 and len(page.items) == page.matched:
+        return sum(not message.read for message in page.items)
+    return store.list(0, 0, Query((*query.terms, UNREAD))).matched
+
+
 @bp.get("/api/v1/messages")
 def list_messages() -> Any:
     """List messages newest first (start, limit)."""
     start, limit = page_args()
     store = mailbox().store
-    return page_json(store.list(start, limit), store.tags())
+    page = list_page(store, start, limit)
+    return page_json(page, store.tags(), page.unread)
 
 
 @bp.get("/api/v1/search")
@@ -75,7 +107,8 @@ def search_messages() -> Any:
     query = search_query()
     start, limit = page_args()
     store = mailbox().store
-    return page_json(store.list(start, limit, query), store.tags())
+    page = list_page(store, start, limit, query)
+    return page_json(page, store.tags(), matched_unread(store, query, page))
 
 
 @bp.delete("/api/v1/search")
@@ -115,8 +148,8 @@ def set_read() -> Response:
 
 @bp.delete("/api/v1/messages")
 def delete_messages() -> Response:
-    """Delete messages by ``IDs``; without IDs delete every message."""
-    ids = string_list(json_body(), "IDs", "IDs")
+    """Delete messages by ``IDs``; without IDs (or with a body that is not JSON) delete all."""
+    ids = string_list(json_body(lenient=True), "IDs", "IDs")
     box = mailbox()
     if ids:
         box.delete(ids)
@@ -174,7 +207,7 @@ def delete_tag(tag: str) -> Response:
     return ok()
 
 
-def _database(spec: str, store: MessageStore) -> tuple[str, int]:
+def database_file(spec: str, store: MessageStore) -> tuple[str, int]:
     """Return the store's path ('' for memory) and the bytes all its files take on disk."""
     return ("" if is_memory_store(spec) else str(Path(spec))), store.disk_usage()
 
@@ -190,7 +223,8 @@ def info() -> Any:
     """Return Mailpit's AppInformation: version, counts, tags, runtime stats."""
     state = app_state()
     store = state.mailbox.store
-    database, size = _database(state.settings.store, store)
+    stats = state.stats.snapshot()
+    database, size = database_file(state.settings.store, store)
     if isinstance(store, MemoryStore):
         tags = store.tag_counts()  # no search per tag: each would scan every message
     else:
@@ -209,11 +243,11 @@ def info() -> Any:
         "RuntimeStats": {
             "Uptime": int(time.time() - state.started),
             "Memory": _memory_bytes(),
-            "MessagesDeleted": 0,
-            "SMTPAccepted": 0,
-            "SMTPAcceptedSize": 0,
-            "SMTPRejected": 0,
-            "SMTPIgnored": 0,
+            "MessagesDeleted": stats.deleted,
+            "SMTPAccepted": stats.accepted,
+            "SMTPAcceptedSize": stats.accepted_bytes,
+            "SMTPRejected": stats.rejected_total,
+            "SMTPIgnored": stats.ignored,
         },
     }
 

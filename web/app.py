@@ -29,6 +29,7 @@ from mailsink.mailbox import Mailbox
 from mailsink.relay.relayer import Relayer
 from mailsink.store.base import CorruptMessageError, is_disk_full
 from mailsink.web import (
+    aliases,
     api,
     auth,
     checks_api,
@@ -37,14 +38,18 @@ from mailsink.web import (
     health,
     mailhog,
     message_api,
+    metrics,
     openapi,
     relay_api,
     send,
+    thumbnails,
     ui,
     view,
+    websocket,
 )
 from mailsink.web.errors import ApiError, json_error
 from mailsink.web.origin import is_cross_site
+from mailsink.web.serialize import summary_json
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
 from mailsink.web.webroot import WebRoot
 
@@ -55,14 +60,18 @@ BLUEPRINTS = (
     health.bp,  # /livez, /readyz
     api.bp,  # Mailpit v1: list, search, mark, delete, tags, info
     message_api.bp,  # Mailpit v1: one message, its headers, raw source and parts
+    thumbnails.bp,  # Mailpit v1: a JPEG thumbnail of an image part
     checks_api.bp,  # Mailpit v1 html/link/sa-check, and our auth-check
     view.bp,  # the sandboxed HTML/text views
     send.bp,  # POST /api/v1/send
     relay_api.bp,  # release to the upstream (Mailpit's and MailHog's routes)
     faults_api.bp,  # /api/v1/chaos (Mailpit) and /api/v1/faults
     events_api.bp,  # Server-Sent Events and the server-side wait
+    websocket.bp,  # /api/events without an upgrade (the feed itself bypasses WSGI)
+    metrics.bp,  # Prometheus /metrics, and the request counter
     mailhog.bp,  # MailHog's API for its clients
     openapi.bp,  # the OpenAPI document
+    aliases.bp,  # Mailpit's paths users hit: /api/v1/swagger.json, /view/latest, /view/{ID}
     ui.bp,  # the browser UI
 )
 
@@ -136,6 +145,7 @@ def create_app(
         smtp_address=smtp_address or (settings.smtp_host, settings.smtp_port),
         # Leave a few worker threads for ordinary requests however many streams are open.
         long_requests=LongRequests(max(1, settings.http_threads - 4)),
+        websockets=websocket.WebSocketHub(mailbox, settings, summary_json),
         faults=faults or Faults(),
         chaos=chaos or Chaos(settings.enable_chaos),
         relayer=relayer,

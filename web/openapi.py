@@ -65,10 +65,14 @@ _ID = _p("ID", "Message ID, or `latest` (the newest message; with `?query=` the 
 _LATEST_QUERY = _q("query", "With ID `latest`: the newest message matching this search")
 _PAGE = [
     _q("start", "Pagination offset", {"type": "integer", "default": 0}),
-    _q("limit", "Page size (at most 1000; more is a 400)", {"type": "integer", "default": 50}),
+    _q(
+        "limit",
+        "Page size (more than 10000 is served as 10000; junk is 50, as in Mailpit)",
+        {"type": "integer", "default": 50},
+    ),
 ]
 _SEARCH = _q("query", "A search (Mailpit's language plus `header:` and `to:=exact`)")
-_TZ = _q("tz", "IANA time zone for `before:` and `after:` (e.g. Europe/Berlin)")
+_TZ = _q("tz", "IANA time zone for `before:` and `after:` (e.g. Europe/Berlin); unknown: UTC")
 
 
 def _op(
@@ -138,8 +142,8 @@ _FAULT_REQUEST = _obj(
 _TRIGGER = _obj(ErrorCode=_INT, Probability=_INT)
 _CHAOS = _obj(Sender=_TRIGGER, Recipient=_TRIGGER, Authentication=_TRIGGER)
 _LIST = _obj(
-    total=_INT, unread=_INT, count=_INT, messages_count=_INT, start=_INT, tags=_STRS,
-    messages=_arr(_ref("MessageSummary")),
+    total=_INT, unread=_INT, count=_INT, messages_count=_INT, messages_unread=_INT, start=_INT,
+    tags=_STRS, messages=_arr(_ref("MessageSummary")),
 )  # fmt: skip
 _PERSON = _obj(Email=_STR, Name=_STR)
 _SEND = _obj(
@@ -183,7 +187,8 @@ _PATHS: dict[str, Any] = {
         "put": _op("Mark messages read/unread: by IDs, by Search (or ?search=), else all",
                    {"200": _OK, "400": _ERR}, [_q("search", "Search"), _TZ],
                    _obj(IDs=_STRS, Read=_BOOL, Search=_STR)),
-        "delete": _op("Delete messages by IDs; without IDs delete all",
+        "delete": _op("Delete messages by IDs; without IDs (or a body that is not JSON) "
+                      "delete all, as in Mailpit",
                       {"200": _OK, "400": _ERR}, body=_obj(IDs=_STRS)),
     },
     "/api/v1/search": {
@@ -212,6 +217,11 @@ _PATHS: dict[str, Any] = {
             "404": _ERR}, [_ID, _p("PartID", "Part ID"), _q("dl", "1: download")],
             tag="message"),
     },
+    "/api/v1/message/{ID}/part/{PartID}/thumb": {
+        "get": _op("A 180x120 JPEG thumbnail of an image part (over 20 megapixels: 400)", {
+            "200": _body("image/jpeg", "The thumbnail"), "400": _ERR, "404": _ERR},
+            [_ID, _p("PartID", "Part ID")], tag="message"),
+    },
     "/api/v1/message/{ID}/html-check": {
         "get": _op("HTML check: HTML/CSS features vs caniemail.com (422: too large to check)",
                    {"200": _json("HTMLCheckResponse", _ref("HTMLCheckResponse")),
@@ -232,6 +242,10 @@ _PATHS: dict[str, Any] = {
         "get": _op("DKIM, ARC, SPF and DMARC verdicts (mailsink), RFC 8601 result names",
                    {"200": _json("AuthCheckResponse", _ref("AuthCheckResponse")),
                     "404": _ERR, "503": _ERR}, [_ID, _LATEST_QUERY], tag="mailsink"),
+    },
+    "/view/{ID}": {
+        "get": _op("Mailpit's UI link: redirects to the message page (`latest`: the newest)",
+                   {"302": {"description": "To /message/{ID}"}, "404": _ERR}, [_ID], tag="view"),
     },
     "/view/{ID}.html": {
         "get": _op("The HTML body, sandboxed by CSP; cid: images rewritten", {
@@ -306,6 +320,18 @@ _PATHS: dict[str, Any] = {
                    {"200": _body("text/event-stream", "Event stream"), "503": _ERR},
                    tag="mailsink"),
     },
+    "/api/events": {
+        "get": _op("Mailpit's WebSocket feed: {Type, Data} frames (new, update, delete, "
+                   "truncate, prune, stats); a browser Origin must be this server or "
+                   "--cors-origin (403); without an upgrade: 400",
+                   {"101": {"description": "Switching to the WebSocket protocol"},
+                    "400": _ERR, "403": _ERR}, tag="application"),
+    },
+    "/metrics": {
+        "get": _op("Prometheus metrics (text format); 404 with --metrics off",
+                   {"200": _body("text/plain", "Prometheus text exposition format"),
+                    "404": _ERR}, tag="application"),
+    },
     "/api/v1/wait": {
         "get": _op("Wait until `count` messages match (mailsink); 408 after `timeout`", {
             "200": _json("Matching messages, oldest first",
@@ -319,6 +345,10 @@ _PATHS: dict[str, Any] = {
     OPENAPI_PATH: {
         "get": _op("This document", {"200": _json("OpenAPI 3.1", {"type": "object"})},
                    tag="application"),
+    },
+    "/api/v1/swagger.json": {
+        "get": _op("This document again, at Mailpit's path for its own",
+                   {"200": _json("OpenAPI 3.1", {"type": "object"})}, tag="application"),
     },
     "/api/v2/messages": {
         "get": _op("MailHog: list messages", {"200": _json("Messages", _MAILHOG_LIST)},

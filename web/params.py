@@ -11,16 +11,20 @@ import json
 import math
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import request
 
 from mailsink.mailbox import Mailbox
 from mailsink.search import Query, SearchError, parse_query
-from mailsink.store.base import MAX_PAGE, StoredMessage
+from mailsink.store.base import StoredMessage
 from mailsink.web.errors import ApiError
 from mailsink.web.state import app_state
 
 DEFAULT_LIMIT = 50
+MAX_LIST = 10_000
+"""The most messages one list or search answers (Mailpit has no cap; npm ``mailpit-api``
+asks for 2000 at a time).  Served in store pages of ``MAX_PAGE``."""
 
 
 def mailbox() -> Mailbox:
@@ -44,9 +48,36 @@ def int_arg(name: str, default: int, maximum: int | None = None) -> int:
     return value
 
 
+def _lenient_int(name: str, default: int) -> int:
+    """Return a non-negative integer argument, ``default`` for junk (as Mailpit's Atoi does)."""
+    text = request.args.get(name, "").strip()
+    try:
+        value = int(text)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
 def page_args() -> tuple[int, int]:
-    """Return (start, limit) from the query string; limit is capped at MAX_PAGE."""
-    return int_arg("start", 0, maximum=2**62), int_arg("limit", DEFAULT_LIMIT, maximum=MAX_PAGE)
+    """Return (start, limit) as Mailpit reads them: junk or negative gives 0 and 50.
+
+    Real clients send what Mailpit takes (npm ``mailpit-api`` asks for
+    ``limit=2000``), so a limit above ``MAX_LIST`` is served as ``MAX_LIST``
+    instead of refused.
+    """
+    start = min(_lenient_int("start", 0), 2**62)
+    return start, min(_lenient_int("limit", DEFAULT_LIMIT), MAX_LIST)
+
+
+def known_zone(tz: str) -> str | None:
+    """Return ``tz`` if it names an IANA zone, else None (Mailpit ignores an unknown ``tz``)."""
+    if not tz or len(tz) > 100:
+        return None
+    try:
+        ZoneInfo(tz)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return None
+    return tz
 
 
 def float_arg(name: str, default: float, maximum: float) -> float:
@@ -75,13 +106,17 @@ def search_query(text: str | None = None, tz: str | None = None) -> Query:
     if tz is None:
         tz = request.args.get("tz", "")
     try:
-        return parse_query(text, tz or None)
+        return parse_query(text, known_zone(tz))
     except SearchError as error:
         raise ApiError(f"bad search: {error}") from None
 
 
-def json_body(required: bool = False) -> dict[str, Any]:
-    """Return the JSON object body, keys lowercased (Mailpit matches them case-insensitively)."""
+def json_body(required: bool = False, lenient: bool = False) -> dict[str, Any]:
+    """Return the JSON object body, keys lowercased (Mailpit matches them case-insensitively).
+
+    ``lenient``: a body that is not JSON counts as none, as Mailpit's
+    ``DELETE /api/v1/messages`` reads it (PyPI ``mailpit-api-client`` sends a form there).
+    """
     data = request.get_data(cache=True)
     if not data.strip():
         if required:
@@ -90,6 +125,8 @@ def json_body(required: bool = False) -> dict[str, Any]:
     try:
         parsed = json.loads(data)
     except (ValueError, RecursionError):
+        if lenient:
+            return {}
         raise ApiError("the body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise ApiError("the body must be a JSON object")

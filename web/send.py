@@ -29,7 +29,14 @@ bp = Blueprint("api_send", __name__)
 
 MAX_RECIPIENTS = 1000
 _HEADER_NAME = re.compile(r"[!-9;-~]{1,100}")  # printable ASCII except ':'
-_RESERVED_HEADERS = {"content-type", "content-transfer-encoding", "mime-version"}
+_RESERVED_HEADERS = {
+    # Mailpit's list (server/apiv1/send.go): the fields of the SendRequest itself...
+    "to", "from", "cc", "bcc", "reply-to", "date", "subject", "content-type", "mime-version",
+    # ...and what the MIME structure we build needs.
+    "content-transfer-encoding",
+}  # fmt: skip
+_REPLACEABLE_HEADERS = {"message-id"}
+"""Headers we set ourselves that ``Headers`` may override, as in Mailpit."""
 _ADDRESS = re.compile(r"[^\s@<>,;\"]+@[^\s@<>,;\"]+")
 
 
@@ -84,6 +91,19 @@ def _bcc(value: object) -> list[str]:
     return [_email(item, f"Bcc[{i}]") for i, item in enumerate(value)]
 
 
+def _set_header(msg: EmailMessage, name: str, text: str, tagged: bool) -> None:
+    """Set one custom header: Mailpit's refusals for fields it sets, ``Message-ID`` replaced."""
+    lower = name.lower()
+    if lower in _RESERVED_HEADERS or (lower == "x-tags" and tagged):
+        raise ApiError(f'cannot overwrite header: "{name[:100]}"')
+    if lower in _REPLACEABLE_HEADERS:
+        del msg[name]
+    try:
+        msg[name] = text
+    except (ValueError, TypeError) as error:  # a second Sender, a malformed value
+        raise ApiError(f"Headers[{name[:100]}]: {error}") from None
+
+
 def _add_headers(msg: EmailMessage, value: object, tags: object) -> None:
     """Add the custom ``Headers`` and the ``Tags`` (as X-Tags)."""
     if value is not None:
@@ -92,9 +112,7 @@ def _add_headers(msg: EmailMessage, value: object, tags: object) -> None:
         for name, text in value.items():
             if not _HEADER_NAME.fullmatch(str(name)):
                 raise ApiError(f"Headers: {str(name)[:100]!r} is not a valid header name")
-            if str(name).lower() in _RESERVED_HEADERS:
-                raise ApiError(f"Headers: {name} is set by the server")
-            msg[str(name)] = _text(text, f"Headers[{name}]")
+            _set_header(msg, str(name), _text(text, f"Headers[{name}]"), bool(tags))
     if tags is not None:
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ApiError("Tags must be an array of strings")
@@ -118,6 +136,8 @@ def _attachments(value: object) -> list[tuple[bytes, str, str, str]]:
         content = fields.get("content")
         if not filename or not isinstance(content, str):
             raise ApiError(f"Attachments[{i}] needs Filename and Content (base64)")
+        # Strip a data URL's "data:image/png;base64," as Mailpit does (JS readAsDataURL()).
+        content = content.rpartition(",")[2]
         try:
             data = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError):

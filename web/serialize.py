@@ -82,13 +82,14 @@ def summary_json(message: StoredMessage) -> dict[str, Any]:
     }
 
 
-def page_json(page: Page, tags: list[str]) -> dict[str, Any]:
+def page_json(page: Page, tags: list[str], matched_unread: int) -> dict[str, Any]:
     """Return Mailpit's MessagesSummary for a page of a list or a search."""
     return {
         "total": page.total,
         "unread": page.unread,
         "count": len(page.items),
         "messages_count": page.matched,
+        "messages_unread": matched_unread,
         "start": page.start,
         "tags": tags,
         "messages": [summary_json(m) for m in page.items],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app
 
@@ -22,6 +22,10 @@ from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.relay.relayer import Relayer
+from mailsink.stats import Stats
+
+if TYPE_CHECKING:
+    from mailsink.web.websocket import WebSocketHub
 
 EXTENSION_KEY = "mailsink"
 KEEPALIVE_SECONDS = 15.0
@@ -59,6 +63,8 @@ class AppState:
     smtp_address: tuple[str, int]
     """Where the SMTP listener is bound (may be a wildcard address)."""
     long_requests: LongRequests
+    websockets: WebSocketHub
+    """The WebSocket feed at ``/api/events``; whoever serves the app starts and stops it."""
     faults: Faults = field(default_factory=Faults)
     """The SMTP listener's fault rules (the ``/api/v1/faults`` API changes them)."""
     chaos: Chaos = field(default_factory=Chaos)
@@ -68,6 +74,11 @@ class AppState:
     started: float = field(default_factory=time.time)
     sse_keepalive: float = KEEPALIVE_SECONDS
     """Seconds between ``: keepalive`` comments on the event stream."""
+
+    @property
+    def stats(self) -> Stats:
+        """Return the sink's counters (kept by the ingestor, the one write path)."""
+        return self.ingestor.stats
 
     @property
     def smtp_connect_address(self) -> tuple[str, int]:
