@@ -143,3 +143,18 @@ def test_stopping_the_sink_closes_the_connection_as_going_away() -> None:
     with pytest.raises(ConnectionClosed) as closed:
         ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+def test_behind_ui_auth_the_feed_needs_the_login_too() -> None:
+    """Upgrades reach the WebSocket hub without passing Flask's login check."""
+    import base64
+
+    settings = Settings(smtp_port=0, http_port=0, tls=False, ui_auth=(("ann", "s3cret"),))
+    with Sink(settings) as running:
+        for header in ({}, {"Authorization": "Basic " + base64.b64encode(b"ann:wrong").decode()}):
+            with pytest.raises(InvalidStatus) as refused:
+                connect(ws_url(running), additional_headers=header, open_timeout=5)
+            assert refused.value.response.status_code == 401
+        login = {"Authorization": "Basic " + base64.b64encode(b"ann:s3cret").decode()}
+        with connect(ws_url(running), additional_headers=login, open_timeout=5) as ws:
+            assert frame(ws)["Type"] == "stats"

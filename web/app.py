@@ -138,6 +138,9 @@ def create_app(
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    credentials = (  # raises CredentialsError for an unusable --ui-auth-file
+        Credentials.load(settings.ui_auth, settings.ui_auth_file) if settings.web_auth else None
+    )
     app.extensions[EXTENSION_KEY] = AppState(
         mailbox=mailbox,
         ingestor=ingestor,
@@ -145,14 +148,14 @@ def create_app(
         smtp_address=smtp_address or (settings.smtp_host, settings.smtp_port),
         # Leave a few worker threads for ordinary requests however many streams are open.
         long_requests=LongRequests(max(1, settings.http_threads - 4)),
-        websockets=websocket.WebSocketHub(mailbox, settings, summary_json),
+        websockets=websocket.WebSocketHub(mailbox, settings, summary_json, credentials),
         faults=faults or Faults(),
         chaos=chaos or Chaos(settings.enable_chaos),
         relayer=relayer,
     )
     _guard_requests(app, allowed_host_names(settings), settings.cors_origins)
-    if settings.web_auth:  # raises CredentialsError for an unusable --ui-auth-file
-        auth.require_login(app, Credentials.load(settings.ui_auth, settings.ui_auth_file))
+    if credentials is not None:
+        auth.require_login(app, credentials)
     _answer_errors_as_json(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

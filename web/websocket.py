@@ -58,6 +58,7 @@ from wsproto.utilities import RemoteProtocolError
 
 from mailsink import __version__
 from mailsink.config import Settings
+from mailsink.credentials import Credentials
 from mailsink.events import Event, Subscription
 from mailsink.mailbox import Mailbox
 from mailsink.web.errors import ApiError
@@ -139,12 +140,22 @@ class WebSocketHub:
     """
 
     def __init__(
-        self, mailbox: Mailbox, settings: Settings, summary: Callable[[Any], dict[str, Any]]
+        self,
+        mailbox: Mailbox,
+        settings: Settings,
+        summary: Callable[[Any], dict[str, Any]],
+        credentials: Credentials | None = None,
     ) -> None:
+        """``credentials``: the ``--ui-auth`` logins an upgrade must present (None: no login).
+
+        Upgrades reach the hub without passing Flask, so the login check that
+        guards every other route is made here too.
+        """
         from mailsink.web.app import allowed_host_names
 
         self.mailbox = mailbox
         self.settings = settings
+        self.credentials = credentials
         self.summary = summary
         self.allowed_hosts = allowed_host_names(settings)
         self.clients: set[asyncio.Queue[str | None]] = set()
@@ -236,6 +247,10 @@ class WebSocketHub:
         if urlsplit(request.target).path != PATH:
             return 404, "not found"
         headers = {name.lower(): value for name, value in request.extra_headers}
+        if self.credentials:
+            authorization = headers.get(b"authorization", b"").decode("latin-1")
+            if self.credentials.check(authorization or None) is None:
+                return 401, "login required"
         origin = headers.get(b"origin", b"").decode("latin-1").strip()
         if origin and not self.origin_allowed(origin, request.host):
             return 403, f"Origin {origin[:100]!r} may not read this mailbox (see --cors-origin)"
