@@ -115,3 +115,20 @@ def test_an_encrypted_session_is_counted_as_tls() -> None:
         found = samples(sink)
     assert found[("mailsink_smtp_sessions_total", ())] == 2
     assert found[("mailsink_smtp_tls_sessions_total", ())] == 1
+
+
+def test_behind_ui_auth_metrics_need_the_login() -> None:
+    import base64
+
+    settings = Settings(smtp_port=0, http_port=0, tls=False, ui_auth=(("ann", "s3cret"),))
+    with Sink(settings) as sink:
+        with pytest.raises(urllib.error.HTTPError) as error:
+            get(sink, "/metrics")
+        error.value.close()
+        assert error.value.code == 401
+        login = "Basic " + base64.b64encode(b"ann:s3cret").decode()
+        request = urllib.request.Request(
+            f"{sink.web_url}/metrics", headers={"Authorization": login}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert b"mailsink_" in response.read()
