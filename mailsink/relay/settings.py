@@ -200,7 +200,7 @@ def load_relay_config(path: str | Path) -> RelaySettings:
             import yaml  # type: ignore[import-untyped,import-not-found,unused-ignore]
         except ImportError:
             raise ValueError(
-                "YAML relay configs need PyYAML: pip install 'mailsink[yaml]'"
+                "YAML relay configs need PyYAML: pip install 'mailsink-server[yaml]'"
             ) from None
         try:
             data = yaml.safe_load(text)
