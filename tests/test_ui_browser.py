@@ -92,12 +92,12 @@ def test_search_narrows_the_list(page: Page, ui_sink: Sink, mailer: Any) -> None
     expect(page.locator("#no-results")).to_be_visible()
     page.fill("#search", "larger:lots")
     page.press("#search", "Enter")
-    expect(page.locator("#search-error")).to_be_visible()
-    expect(page.locator("#search-error")).not_to_be_empty()
+    expect(page.locator("#query-error")).to_be_visible()
+    expect(page.locator("#query-error")).not_to_be_empty()
     page.fill("#search", "")
     page.press("#search", "Enter")
     expect(rows(page)).to_have_count(3)
-    expect(page.locator("#search-error")).to_be_hidden()
+    expect(page.locator("#query-error")).to_be_hidden()
 
 
 def test_live_mail_respects_the_active_search(page: Page, ui_sink: Sink, mailer: Any) -> None:

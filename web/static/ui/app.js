@@ -11,7 +11,7 @@ import { closeMessage, openId, setReadButton, showMessage, wireMessageView } fro
 import { wireRelease } from "./relay.js";
 
 const LIMIT = 50;
-const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, openId: null, subject: "" };
+const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, openId: null, subject: "", queryError: "" };
 let loadToken = 0;
 let refreshTimer = null;
 let pendingNew = [];
@@ -55,20 +55,37 @@ function showSearchError(message) {
   $("#search").setAttribute("aria-invalid", message ? "true" : "false");
 }
 
+// A search the API refused (400): its message replaces the list, and bulk actions are off
+// because "all matching" means nothing for a query that does not parse.
+function showQueryError(message) {
+  state.queryError = message;
+  const box = $("#query-error");
+  box.textContent = message;
+  box.hidden = !message;
+  $("#search").setAttribute("aria-invalid", message ? "true" : "false");
+}
+
 function updateChrome() {
-  const { query, total, unread, matched, start } = state;
-  $("#counts").textContent = query
-    ? `${formatCount(matched)} of ${formatCount(total)} match`
-    : `${formatCount(total)} message${total === 1 ? "" : "s"}, ${formatCount(unread)} unread`;
+  const { query, total, unread, matched, start, queryError } = state;
+  // Short enough to sit beside two buttons in the 440 px pane at 10,000 messages.
+  const full = `${formatCount(total)} message${total === 1 ? "" : "s"}, ${formatCount(unread)} unread`;
+  $("#counts").textContent = queryError
+    ? `Invalid search · ${formatCount(total)}`
+    : query
+      ? `${formatCount(matched)} of ${formatCount(total)} match`
+      : unread
+        ? `${formatCount(total)} · ${formatCount(unread)} unread`
+        : `${formatCount(total)} message${total === 1 ? "" : "s"}`;
+  $("#counts").title = full;
   const shown = list.rows().length;
   $("#pager").hidden = matched <= LIMIT && start === 0;
   $("#range").textContent = shown ? `${formatCount(start + 1)}–${formatCount(start + shown)} of ${formatCount(matched)}` : "";
   $("#newer").disabled = start === 0;
   $("#older").disabled = start + LIMIT >= matched;
   $("#empty").hidden = Boolean(total || query);
-  $("#no-results").hidden = !(query && !matched);
-  $("#mark-all-read").disabled = !unread;
-  $("#delete-all").disabled = !(query ? matched : total);
+  $("#no-results").hidden = !(query && !matched) || Boolean(queryError);
+  $("#mark-all-read").disabled = !unread || Boolean(queryError);
+  $("#delete-all").disabled = !(query ? matched : total) || Boolean(queryError);
   $("#delete-all").textContent = query ? "Delete matching" : "Delete all";
   document.body.classList.toggle("is-empty", !total && !query);
   showUnread(unread, state.subject);
@@ -88,12 +105,18 @@ async function loadPage() {
     data = state.query ? await api.search(state.query, state.start, LIMIT) : await api.list(state.start, LIMIT);
   } catch (error) {
     if (token !== loadToken) return;
-    if (error.status === 400 && state.query) showSearchError(error.message);
-    else showSearchError(`Could not load messages: ${error.message}`);
+    if (error.status === 400 && state.query) {
+      showSearchError("");
+      showQueryError(error.message);
+      state.matched = 0;
+      list.renderList([]);
+      updateChrome();
+    } else showSearchError(`Could not load messages: ${error.message}`);
     return;
   }
   if (token !== loadToken) return;
   showSearchError("");
+  showQueryError("");
   state.total = data.total ?? 0;
   state.unread = data.unread ?? 0;
   state.matched = data.messages_count ?? data.total ?? 0;
@@ -260,6 +283,9 @@ function goPage(step) {
   const start = state.start + step * LIMIT;
   if (start < 0 || (step > 0 && start >= state.matched)) return;
   state.start = start;
+  // The open message belongs to the page we are leaving: close it rather than leave it
+  // showing with no row selected.
+  if (state.openId) leaveMessage(false);
   navigate(true);
   $("#list").scrollTop = 0;
   loadPage();
