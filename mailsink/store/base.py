@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mailsink.search import Query
 
 __all__ = [
+    "RANGE_COLUMNS",
     "MAX_PAGE",
     "CorruptMessageError",
     "Incoming",
@@ -37,6 +38,14 @@ __all__ = [
     "is_disk_full",
     "normalize_tags",
 ]
+
+RANGE_COLUMNS = {
+    "larger": ("size", ">"),
+    "smaller": ("size", "<"),
+    "after": ("received", ">="),
+    "before": ("received", "<"),
+}
+"""The column and comparison of each range term, for the stores that compile searches to SQL."""
 
 MAX_PAGE = 1_000
 """The largest page a store returns, whatever limit is asked for."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from mailsink.headers import header_matches
 from mailsink.search import Query, Term
+from mailsink.store.base import RANGE_COLUMNS
 
 _ADDRESS_COLUMNS = {
     "to": ("s_to", "s_to_addrs"),
@@ -84,13 +85,8 @@ def _term(term: Term, trigram: bool) -> tuple[str, list[object]]:  # noqa: PLR09
         return {"read": "read", "unread": "NOT read", "tagged": "cardinality(tags) > 0"}[value], []
     if name == "has":
         return ("attachments > 0" if value == "attachment" else "inline_parts > 0"), []
-    if name in ("larger", "smaller", "after", "before"):
-        column, op = {
-            "larger": ("size", ">"),
-            "smaller": ("size", "<"),
-            "after": ("received", ">="),
-            "before": ("received", "<"),
-        }[name]
+    if name in RANGE_COLUMNS:
+        column, op = RANGE_COLUMNS[name]
         return f"{column} {op} %s", [float(term.number or 0)]
     raise ValueError(f"unknown search field {name!r}")
 

@@ -10,6 +10,7 @@ that reads a message's search text from its blob segment.
 from __future__ import annotations
 
 from mailsink.search import Query, Term
+from mailsink.store.base import RANGE_COLUMNS
 
 SEP = "\x1f"
 """Separator around each element of the ``s_*_addrs`` and ``s_tags`` columns."""
@@ -62,13 +63,8 @@ def _term(term: Term, indexed: bool) -> tuple[str, list[object]]:  # noqa: PLR09
         return {"read": "read = 1", "unread": "read = 0", "tagged": "tags != ''"}[value], []
     if field == "has":
         return ("attachments > 0" if value == "attachment" else "inline_parts > 0"), []
-    if field in ("larger", "smaller", "after", "before"):
-        column, op = {
-            "larger": ("size", ">"),
-            "smaller": ("size", "<"),
-            "after": ("received", ">="),
-            "before": ("received", "<"),
-        }[field]
+    if field in RANGE_COLUMNS:
+        column, op = RANGE_COLUMNS[field]
         return f"{column} {op} ?", [term.number or 0]
     if field == "header":
         name = term.header or ""
