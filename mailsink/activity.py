@@ -15,14 +15,12 @@ secrets, so it is never switched on).
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
-import queue
 import sys
 import threading
 
-from mailsink.events import Event, Subscription
+from mailsink.events import EventThread, Subscription
 from mailsink.mailbox import Mailbox
 from mailsink.search import parse_query
 
@@ -41,9 +39,7 @@ class MessageLog:
 
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
-        self._thread: threading.Thread | None = None
-        self._subscription: Subscription | None = None
-        self._stop = threading.Event()
+        self._follower = EventThread("mailsink-log", self._log_received)
 
     def start(self) -> MessageLog:
         """Subscribe and start the thread, if its lines would be shown at all; return self.
@@ -51,45 +47,24 @@ class MessageLog:
         Without a handler for INFO (the pytest plugin, embedding code) no thread runs, so
         nothing is paid per message.
         """
-        if self._thread is not None or not RECEIVED.isEnabledFor(logging.INFO):
-            return self
-        subscription = self._subscription = self.mailbox.events.subscribe()
-
-        def run() -> None:
-            with subscription:
-                while True:
-                    event = subscription.get(timeout=0.2)
-                    if event is None:
-                        if self._stop.is_set():
-                            return
-                        continue
-                    if event.kind == "close":
-                        return
-                    if event.kind == "new":
-                        m = event.message
-                        RECEIVED.info(
-                            describe(
-                                m.id,
-                                m.envelope.mail_from,
-                                m.envelope.rcpt_tos,
-                                m.summary.size,
-                                m.summary.subject,
-                            )
-                        )
-
-        self._thread = threading.Thread(target=run, name="mailsink-log", daemon=True)
-        self._thread.start()
+        if RECEIVED.isEnabledFor(logging.INFO):
+            self._follower.start(self.mailbox.events)
         return self
+
+    def _log_received(self, sub: Subscription) -> None:
+        for event in sub.until_close():
+            if event is not None and event.kind == "new":
+                m = event.message
+                RECEIVED.info(
+                    describe(
+                        m.id, m.envelope.mail_from, m.envelope.rcpt_tos, m.summary.size,
+                        m.summary.subject,
+                    )
+                )  # fmt: skip
 
     def stop(self) -> None:
         """Log what is queued still, then stop."""
-        self._stop.set()
-        if self._subscription is not None:
-            with contextlib.suppress(queue.Full):  # full: the thread ends on the flag instead
-                self._subscription.events.put_nowait(Event("close"))  # after what is queued
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._follower.stop()
 
 
 class Retention:

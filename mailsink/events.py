@@ -10,8 +10,10 @@ resynchronise from the store.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,9 +78,13 @@ class Subscription:
     bus: EventBus
     events: queue.Queue[Event] = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
     overflowed: bool = False
+    ending: bool = False
+    """Set by :meth:`wake`: once the queue is empty, :meth:`get` answers ``close``."""
 
     def get(self, timeout: float | None = None) -> Event | None:
         """Return the next event, or None after ``timeout`` seconds."""
+        if self.ending and self.events.empty():
+            return Event("close")
         try:
             return self.events.get(timeout=timeout)
         except queue.Empty:
@@ -87,6 +93,24 @@ class Subscription:
     def close(self) -> None:
         """Stop receiving events."""
         self.bus.unsubscribe(self)
+
+    def wake(self) -> None:
+        """Queue a ``close`` after what is queued, so a reader blocked in :meth:`get` ends.
+
+        When the queue is full the ``close`` does not fit; :meth:`get` then answers
+        ``close`` itself once the reader has emptied the queue.
+        """
+        self.ending = True
+        with contextlib.suppress(queue.Full):
+            self.events.put_nowait(Event("close"))
+
+    def until_close(self, timeout: float | None = None) -> Iterator[Event | None]:
+        """Yield each event up to (not including) a ``close``; ``None`` after ``timeout`` idle."""
+        while True:
+            event = self.get(timeout)
+            if event is not None and event.kind == "close":
+                return
+            yield event
 
     def __enter__(self) -> Subscription:
         return self
@@ -144,3 +168,50 @@ class EventBus:
         """Return how many subscriptions are open."""
         with self._lock:
             return len(self._subscribers)
+
+
+class EventThread:
+    """A thread of its own that reads one subscription until the bus or :meth:`stop` ends it.
+
+    The parts that follow the bus from a thread (the stats counter, the webhook, the
+    WebSocket hub, the POP3/IMAP bridge, the "received" log) share its life cycle, which
+    is easy to get subtly wrong: subscribe *before* the thread starts, so no event slips
+    by; on stop, leave the bus and queue a ``close`` so a reader blocked in ``get`` ends
+    after what is already queued; leave the bus when the body returns for any reason,
+    since the sink waits for every subscriber to leave when it stops.
+    """
+
+    def __init__(self, name: str, body: Callable[[Subscription], None]) -> None:
+        self.name = name
+        self._body = body
+        self._subscription: Subscription | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        """Tell whether :meth:`start` was called and :meth:`stop` was not."""
+        return self._thread is not None
+
+    def start(self, bus: EventBus) -> None:
+        """Subscribe to ``bus`` and start the thread (idempotent)."""
+        if self._thread is not None:
+            return
+        sub = self._subscription = bus.subscribe()
+        self._thread = threading.Thread(target=self._run, args=(sub,), name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run(self, sub: Subscription) -> None:
+        try:
+            self._body(sub)
+        finally:
+            sub.close()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Leave the bus, wake the thread and wait up to ``timeout`` seconds for it to end."""
+        thread, self._thread = self._thread, None
+        sub, self._subscription = self._subscription, None
+        if sub is not None:
+            sub.close()
+            sub.wake()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

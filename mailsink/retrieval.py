@@ -39,7 +39,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mailsink.events import Event
+from mailsink.events import Event, EventThread, Subscription
 from mailsink.lines import Connection
 from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.readers import ReaderContext
@@ -85,9 +85,7 @@ class ReaderListener:
         self._thread = threading.Thread(
             target=run_until_stopped, args=(self.loop,), name="mailsink-readers", daemon=True
         )
-        self._bridge = threading.Thread(target=self._forward, name="mailsink-events", daemon=True)
-        self._stopping = threading.Event()
-        self._subscription = context.mailbox.events.subscribe()
+        self._bridge = EventThread("mailsink-events", self._forward)
 
     def start(self) -> None:
         """Bind every endpoint and start serving; raises if one cannot be bound."""
@@ -97,7 +95,7 @@ class ReaderListener:
         except BaseException:
             self.stop()
             raise
-        self._bridge.start()
+        self._bridge.start(self.context.mailbox.events)
 
     async def _bind(self) -> None:
         for endpoint in self.endpoints:
@@ -149,25 +147,25 @@ class ReaderListener:
 
         return serve
 
-    def _forward(self) -> None:
+    def _forward(self, sub: Subscription) -> None:
         """Bridge thread: hand mailbox events to the loop's sessions, in batches.
 
         Events that queued up meanwhile go in one hand-off, and none at all
         while no IMAP session has a mailbox selected (a SELECT reads the store
         afresh), so a burst of SMTP mail costs the loop next to nothing.
         """
-        sub = self._subscription
-        while not self._stopping.is_set():
-            event = sub.get(timeout=0.25)
-            if event is None and not sub.overflowed:
-                continue
-            batch: list[Event | None] = [event] if event is not None else []
+        while True:
+            event = sub.get()
+            batch: list[Event | None] = [event]
             while len(batch) < 1000 and (more := sub.get(timeout=0)) is not None:
                 batch.append(more)
             if sub.overflowed:
                 sub.overflowed = False
                 batch = [None]  # some were lost: every session resynchronises
+            ending = any(e is not None and e.kind == "close" for e in batch)
             batch = [e for e in batch if e is None or e.kind != "close"]
+            if ending:
+                return
             if not batch or not self.listeners:
                 continue
             try:
@@ -182,8 +180,7 @@ class ReaderListener:
 
     def stop(self) -> None:
         """Close the servers and every session, and stop both threads."""
-        self._stopping.set()
-        self._subscription.close()
+        self._bridge.stop(timeout=2)
         if self._thread.is_alive():
 
             async def shutdown() -> None:
@@ -197,7 +194,5 @@ class ReaderListener:
                     await asyncio.wait(list(self._sessions), timeout=3)
 
             stop_loop_thread(self.loop, self._thread, shutdown, "POP3/IMAP servers")
-        if self._bridge.is_alive():
-            self._bridge.join(timeout=2)
         if not self._thread.is_alive() and not self.loop.is_closed():
             self.loop.close()

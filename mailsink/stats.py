@@ -13,15 +13,13 @@ Nothing here imports prometheus-client: ``web/metrics.py`` reads a
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from mailsink.events import Changed, Event, EventBus, Subscription, Truncated
+from mailsink.events import Changed, EventBus, EventThread, Subscription, Truncated
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +71,10 @@ class Stats:
     _http: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     _latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     _latency_sum: float = 0.0
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _subscription: Subscription | None = field(default=None, repr=False)
+    _follower: EventThread = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._follower = EventThread("mailsink-stats", self._count_deletions)
 
     def record_stored(self, count: int, size: int, seconds: float) -> None:
         """Count ``count`` messages of ``size`` bytes in all, stored in ``seconds`` each."""
@@ -137,33 +137,17 @@ class Stats:
 
     def start(self, events: EventBus) -> Stats:
         """Count deletions announced on ``events`` from now on (a thread); return self."""
-        if self._thread is None:
-            self._subscription = events.subscribe()
-            self._thread = threading.Thread(
-                target=self._count_deletions, args=(self._subscription,), daemon=True,
-                name="mailsink-stats",
-            )  # fmt: skip
-            self._thread.start()
+        self._follower.start(events)
         return self
 
     def stop(self) -> None:
         """Stop counting deletions."""
-        thread, self._thread = self._thread, None
-        sub, self._subscription = self._subscription, None
-        if sub is not None:
-            sub.close()
-            with contextlib.suppress(queue.Full):
-                sub.events.put_nowait(Event("close"))  # wake the thread now
-        if thread is not None:
-            thread.join(timeout=2)
+        self._follower.stop(timeout=2)
 
     def _count_deletions(self, sub: Subscription) -> None:
         """Add up ``delete`` and ``truncate`` events until the bus closes or stop() is called."""
-        while True:
-            event = sub.get()
-            if event is None or event.kind == "close":
-                sub.close()  # the sink waits for every subscriber to leave when it stops
-                return
+        for event in sub.until_close():
+            assert event is not None  # no timeout: every item is an event
             if event.kind == "delete" and isinstance(event.data, Changed):
                 self.record_deleted(len(event.data.ids))
             elif event.kind == "truncate" and isinstance(event.data, Truncated):

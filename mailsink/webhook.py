@@ -14,11 +14,8 @@ followed (the URL is the user's own: no SSRF guard, but no wandering off).
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import logging
-import queue
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,7 +24,7 @@ from typing import Any
 
 from mailsink import __version__
 from mailsink.config import check_webhook_url
-from mailsink.events import Event, EventBus, Subscription
+from mailsink.events import EventBus, EventThread, Subscription
 from mailsink.store.base import StoredMessage
 
 log = logging.getLogger(__name__)
@@ -61,29 +58,16 @@ class Webhook:
         """Messages that got no POST: over the limit, or dropped from a full queue."""
         self._opener = urllib.request.build_opener(_NoRedirects)
         self._recent: collections.deque[float] = collections.deque()
-        self._subscription: Subscription | None = None
-        self._thread: threading.Thread | None = None
+        self._follower = EventThread("mailsink-webhook", self._run)
 
     def start(self, events: EventBus) -> Webhook:
         """Send a POST for every message announced on ``events`` from now on; return self."""
-        if self._thread is None:
-            self._subscription = events.subscribe()
-            self._thread = threading.Thread(
-                target=self._run, args=(self._subscription,), name="mailsink-webhook", daemon=True
-            )
-            self._thread.start()
+        self._follower.start(events)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop after the POST under way (the ones still queued are not sent)."""
-        thread, self._thread = self._thread, None
-        sub, self._subscription = self._subscription, None
-        if sub is not None:
-            sub.close()
-            with contextlib.suppress(queue.Full):
-                sub.events.put_nowait(Event("close"))
-        if thread is not None:
-            thread.join(timeout)
+        self._follower.stop(timeout)
 
     def allowed(self, received: float) -> bool:
         """Tell whether a message received at this time is within the limit (and count it)."""
@@ -98,10 +82,8 @@ class Webhook:
         return True
 
     def _run(self, sub: Subscription) -> None:
-        while True:
-            event = sub.get()
-            if event is None or event.kind == "close" or self._thread is None:
-                sub.close()  # the sink waits for every subscriber to leave when it stops
+        for event in sub.until_close():
+            if event is None or not self._follower.running:
                 return
             if sub.overflowed:
                 sub.overflowed = False
@@ -141,7 +123,7 @@ class Webhook:
                 reason = f"HTTP {error.code}"
             except (OSError, ValueError) as error:  # URLError, timeouts, refused connections
                 reason = str(error)
-            if attempt == len(RETRY_DELAYS) or self._thread is None:
+            if attempt == len(RETRY_DELAYS) or not self._follower.running:
                 log.warning("webhook: POST to %s failed: %s", self.url, reason)
                 break
             time.sleep(RETRY_DELAYS[attempt])

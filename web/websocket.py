@@ -59,7 +59,7 @@ from wsproto.utilities import RemoteProtocolError
 from mailsink import __version__
 from mailsink.config import Settings
 from mailsink.credentials import Credentials
-from mailsink.events import Event, Subscription
+from mailsink.events import Event, EventThread, Subscription
 from mailsink.mailbox import Mailbox
 from mailsink.web.errors import ApiError
 
@@ -161,7 +161,7 @@ class WebSocketHub:
         self.clients: set[asyncio.Queue[str | None]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._threads: list[threading.Thread] = []
-        self._subscription: Subscription | None = None
+        self._follower = EventThread("mailsink-websocket-events", self._forward)
         self._ready = threading.Event()
 
     @property
@@ -173,27 +173,18 @@ class WebSocketHub:
         """Start the loop and the event thread (idempotent); return self."""
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
-            self._subscription = self.mailbox.events.subscribe()
             self._threads = [
-                threading.Thread(target=self._run_loop, name="mailsink-websocket", daemon=True),
-                threading.Thread(
-                    target=self._forward, args=(self._subscription,), daemon=True,
-                    name="mailsink-websocket-events",
-                ),
-            ]  # fmt: skip
-            for thread in self._threads:
-                thread.start()
+                threading.Thread(target=self._run_loop, name="mailsink-websocket", daemon=True)
+            ]
+            self._threads[0].start()
+            self._follower.start(self.mailbox.events)
             self._ready.wait(5)
         return self
 
     def stop(self) -> None:
         """Close every connection (1001, going away) and stop both threads."""
         loop, self.loop = self.loop, None
-        sub, self._subscription = self._subscription, None
-        if sub is not None:
-            sub.close()
-            with contextlib.suppress(Exception):
-                sub.events.put_nowait(Event("close"))
+        self._follower.stop()
         if loop is not None:
             # RuntimeError: the loop already ended; a timeout: clients too slow to say goodbye.
             with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
@@ -411,7 +402,6 @@ class WebSocketHub:
             frames: list[str] = []
             if event is not None:
                 if event.kind == "close":
-                    sub.close()  # the sink waits for every subscriber to leave when it stops
                     return
                 frames = self.frames(event) if self.clients else []
                 if sub.overflowed:

@@ -1,0 +1,84 @@
+"""The life cycle every bus-following thread shares (``mailsink.events.EventThread``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from mailsink.events import QUEUE_SIZE, Event, EventBus, EventThread, Subscription
+
+
+def _collector() -> tuple[list[Event], threading.Event, EventThread]:
+    seen: list[Event] = []
+    ended = threading.Event()
+
+    def body(sub: Subscription) -> None:
+        for event in sub.until_close():
+            assert event is not None
+            seen.append(event)
+        ended.set()
+
+    return seen, ended, EventThread("test-follower", body)
+
+
+def test_it_sees_every_event_after_start_and_leaves_the_bus_on_stop() -> None:
+    bus = EventBus()
+    seen, ended, follower = _collector()
+    bus.publish("resync")  # before start: not seen
+    follower.start(bus)
+    assert bus.subscriber_count == 1  # subscribed before the thread runs: nothing slips by
+    for _ in range(3):
+        bus.publish("resync")
+    follower.stop()
+    assert ended.is_set() and not follower.running
+    assert [e.seq for e in seen] == [2, 3, 4]  # what was queued is handled, then it ends
+    assert bus.subscriber_count == 0
+
+
+def test_the_bus_closing_ends_the_thread_and_it_leaves() -> None:
+    bus = EventBus()
+    _, ended, follower = _collector()
+    follower.start(bus)
+    bus.close()
+    assert ended.wait(5)
+    deadline = time.monotonic() + 5
+    while bus.subscriber_count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert bus.subscriber_count == 0
+
+
+def test_stop_ends_a_reader_even_when_its_queue_is_full() -> None:
+    bus = EventBus()
+    release = threading.Event()
+    handled: list[int] = []
+
+    def slow(sub: Subscription) -> None:
+        release.wait(5)  # the queue fills while the reader is busy
+        for event in sub.until_close():
+            assert event is not None
+            handled.append(event.seq)
+
+    follower = EventThread("test-slow", slow)
+    follower.start(bus)
+    for _ in range(QUEUE_SIZE + 5):
+        bus.publish("resync")
+    follower_thread = [t for t in threading.enumerate() if t.name == "test-slow"][0]
+    stopper = threading.Thread(target=follower.stop)
+    stopper.start()  # the close does not fit in the full queue
+    time.sleep(0.1)
+    release.set()
+    stopper.join(10)
+    assert not follower_thread.is_alive()  # it ended once the queue was empty
+    assert len(handled) == QUEUE_SIZE  # everything that fitted was handled
+
+
+def test_start_and_stop_are_idempotent() -> None:
+    bus = EventBus()
+    _, _, follower = _collector()
+    follower.stop()  # never started: nothing to do
+    follower.start(bus)
+    follower.start(bus)
+    assert bus.subscriber_count == 1
+    follower.stop()
+    follower.stop()
+    assert bus.subscriber_count == 0
