@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from mailsink.config import split_host_port
+from mailsink.smtp_client import open_session
 
 
 @dataclass(frozen=True)
@@ -30,16 +31,10 @@ class SMTPTarget:
 
     def connect(self, timeout: float, verbose: bool = False) -> smtplib.SMTP:
         """Connect, say EHLO and log in when credentials were given."""
-        smtp = smtplib.SMTP(self.host, self.port, timeout=timeout)
-        try:
-            smtp.set_debuglevel(1 if verbose else 0)
-            smtp.ehlo()
-            if self.user is not None:
-                smtp.login(self.user, self.password or "")
-        except BaseException:
-            smtp.close()
-            raise
-        return smtp
+        return open_session(
+            self.host, self.port, timeout=timeout, user=self.user, password=self.password,
+            debug=verbose,
+        )  # fmt: skip
 
 
 def parse_target(text: str) -> SMTPTarget:

@@ -22,6 +22,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from mailsink.relay.settings import Upstream
+from mailsink.smtp_client import open_session
 from mailsink.store.relays import Result
 
 MAX_REPLY = 500
@@ -52,32 +53,16 @@ def _tls_context(upstream: Upstream) -> ssl.SSLContext:
 
 def _connect(upstream: Upstream, hostname: str, timeout: float) -> smtplib.SMTP:
     """Open the session, secured as configured, and log in when a user is set."""
-    client: smtplib.SMTP
-    if upstream.security == "tls":
-        client = smtplib.SMTP_SSL(
-            upstream.host,
-            upstream.port,
-            local_hostname=hostname,
-            timeout=timeout,
-            context=_tls_context(upstream),
-        )
-    else:
-        client = smtplib.SMTP(
-            upstream.host, upstream.port, local_hostname=hostname, timeout=timeout
-        )
-    try:
-        client.ehlo_or_helo_if_needed()
-        if upstream.security == "starttls":
-            # smtplib raises SMTPNotSupportedError when STARTTLS is not offered:
-            # never fall back to plain text when TLS was asked for.
-            client.starttls(context=_tls_context(upstream))
-            client.ehlo()
-        if upstream.user is not None:
-            client.login(upstream.user, upstream.password or "")
-    except BaseException:
-        client.close()
-        raise
-    return client
+    return open_session(
+        upstream.host,
+        upstream.port,
+        timeout=timeout,
+        security=upstream.security,
+        tls_context=_tls_context(upstream) if upstream.security != "plain" else None,
+        user=upstream.user,
+        password=upstream.password,
+        local_hostname=hostname,
+    )
 
 
 def deliver(

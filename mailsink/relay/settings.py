@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMES = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}
-DEFAULT_PORTS = {"plain": 25, "starttls": 587, "tls": 465}
+from mailsink.smtp_client import Security
+
+SCHEMES: dict[str, Security] = {"smtp": "plain", "smtp+starttls": "starttls", "smtps": "tls"}
+DEFAULT_PORTS: dict[Security, int] = {"plain": 25, "starttls": 587, "tls": 465}
 _FALSE = {"off", "false", "0", "no"}
 
 
@@ -38,7 +40,7 @@ class Upstream:
 
     host: str
     port: int
-    security: str = "plain"
+    security: Security = "plain"
     """``plain`` (no TLS), ``starttls`` (required), or ``tls`` (implicit TLS, SMTPS)."""
     user: str | None = None
     password: str | None = field(default=None, repr=False)
