@@ -5,12 +5,15 @@ The fixtures built on them live in ``conftest_api.py``.
 
 from __future__ import annotations
 
+import io
 import smtplib
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 
 from mailsink.config import Settings
 from mailsink.ingest import Ingestor
@@ -100,3 +103,36 @@ def smtp_send(
     host, port = sink.smtp_address
     with smtplib.SMTP(host, port, timeout=10) as client:
         client.sendmail(mail_from, rcpts, raw)
+
+
+def png(width: int, height: int) -> bytes:
+    """Return a real red PNG image (thumbnails and image parts need one that decodes)."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+def rich_message(message_id: str) -> bytes:
+    """Return a message with every field the API reports filled in.
+
+    From, To, Cc, Reply-To, tags, List-Unsubscribe, a text and an HTML body, an
+    inline image the HTML refers to by ``cid:``, and an attached image: the schema
+    checks see no field empty or missing for want of data.
+    """
+    image = png(4, 4)
+    msg = EmailMessage()
+    msg["From"] = "Alice <alice@example.test>"
+    msg["To"] = "Bob <bob@example.test>, carol@example.test"
+    msg["Cc"] = "Dave <dave@example.test>"
+    msg["Reply-To"] = "replies@example.test"
+    msg["Subject"] = "Everything filled in"
+    msg["Message-ID"] = f"<{message_id}>"
+    msg["X-Tags"] = "alpha, beta"
+    msg["List-Unsubscribe"] = "<https://example.test/unsub>"
+    msg.set_content("Plain text body")
+    msg.add_alternative('<p>HTML body <img src="cid:pixel"></p>', subtype="html")
+    html_part = msg.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(image, "image", "png", cid="<pixel>")
+    msg.add_attachment(image, maintype="image", subtype="png", filename="red.png")
+    return msg.as_bytes()

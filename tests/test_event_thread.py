@@ -62,7 +62,7 @@ def test_stop_ends_a_reader_even_when_its_queue_is_full() -> None:
     follower.start(bus)
     for _ in range(QUEUE_SIZE + 5):
         bus.publish("resync")
-    follower_thread = [t for t in threading.enumerate() if t.name == "test-slow"][0]
+    follower_thread = next(t for t in threading.enumerate() if t.name == "test-slow")
     stopper = threading.Thread(target=follower.stop)
     stopper.start()  # the close does not fit in the full queue
     time.sleep(0.1)

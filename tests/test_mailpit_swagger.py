@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import jsonschema
 import pytest
-from api_helpers import Api, make_api
-from PIL import Image
+from api_helpers import Api, make_api, png, rich_message
 
 from mailsink.config import Settings
 from mailsink.store import MemoryStore
@@ -43,13 +40,7 @@ NEEDS_OPTION = {
 }
 
 
-def _png(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), "red").save(out, "PNG")
-    return out.getvalue()
-
-
-PNG_RED_4X4 = _png(4, 4)
+PNG_RED_4X4 = png(4, 4)
 
 
 def _strict(schema: Any) -> Any:
@@ -80,29 +71,16 @@ def validate(method: str, path: str, body: Any) -> None:
     jsonschema.Draft4Validator(response_schema(method, path)).validate(body)
 
 
-def _rich_message() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Alice <alice@example.test>"
-    msg["To"] = "Bob <bob@example.test>, carol@example.test"
-    msg["Cc"] = "Dave <dave@example.test>"
-    msg["Reply-To"] = "replies@example.test"
-    msg["Subject"] = "Everything filled in"
-    msg["Message-ID"] = "<swagger@example.test>"
-    msg["X-Tags"] = "alpha, beta"
-    msg["List-Unsubscribe"] = "<https://example.test/unsub>"
-    msg.set_content("Plain text body")
-    msg.add_alternative('<p>HTML body <img src="cid:pixel"></p>', subtype="html")
-    html_part = cast(list[EmailMessage], msg.get_payload())[1]
-    html_part.add_related(PNG_RED_4X4, "image", "png", cid="<pixel>")
-    msg.add_attachment(PNG_RED_4X4, maintype="image", subtype="png", filename="red.png")
-    return msg.as_bytes()
-
-
 @pytest.fixture
 def filled() -> Iterator[tuple[Api, str]]:
     """Yield an Api whose mailbox holds one rich message, and its ID."""
     api = make_api(MemoryStore(), Settings(enable_chaos=True))
-    yield api, api.deliver(_rich_message(), rcpts=("bob@example.test", "hid@example.test")).id
+    yield (
+        api,
+        api.deliver(
+            rich_message("swagger@example.test"), rcpts=("bob@example.test", "hid@example.test")
+        ).id,
+    )
     api.close()
 
 

@@ -9,11 +9,10 @@ has exactly the documented properties, and every value the documented type.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from api_helpers import Api, make_api
+from api_helpers import Api, make_api, rich_message
 
 from mailsink.config import Settings
 from mailsink.store import MemoryStore
@@ -66,30 +65,13 @@ def mismatches(doc: dict[str, Any], schema: dict[str, Any], value: Any, where: s
     return found
 
 
-def _rich_message() -> bytes:
-    msg = EmailMessage()
-    msg["From"] = "Alice <alice@example.test>"
-    msg["To"] = "Bob <bob@example.test>, carol@example.test"
-    msg["Cc"] = "Dave <dave@example.test>"
-    msg["Reply-To"] = "replies@example.test"
-    msg["Subject"] = "Everything filled in"
-    msg["Message-ID"] = "<conformance@example.test>"
-    msg["X-Tags"] = "alpha, beta"
-    msg["List-Unsubscribe"] = "<https://example.test/unsub>"
-    msg.set_content("Plain text body")
-    msg.add_alternative('<p>HTML body <img src="cid:pixel"></p>', subtype="html")
-    html_part = msg.get_body(("html",))
-    assert isinstance(html_part, EmailMessage)
-    html_part.add_related(b"\x89PNG\r\n\x1a\n", "image", "png", cid="<pixel>")
-    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="a.pdf")
-    return msg.as_bytes()
-
-
 @pytest.fixture
 def filled() -> Iterator[tuple[Api, str]]:
     """Yield an Api whose mailbox holds one message with every field filled, and its ID."""
     api = make_api(MemoryStore(), Settings(dns=False))  # the auth check asks no real DNS
-    message_id = api.deliver(_rich_message(), rcpts=("bob@example.test", "hidden@example.test")).id
+    message_id = api.deliver(
+        rich_message("conformance@example.test"), rcpts=("bob@example.test", "hidden@example.test")
+    ).id
     yield api, message_id
     api.close()
 
