@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import time
 
 from mailsink.message import Envelope, new_id, summarize
@@ -68,3 +69,20 @@ def dkim_key() -> tuple[bytes, str]:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return pem, base64.b64encode(der).decode()
+
+
+def raw_session(address: tuple[str, int], lines: list[bytes]) -> list[bytes]:
+    """Send raw SMTP lines one by one; return the greeting, then each one's last reply line.
+
+    For what ``smtplib`` cannot send: 8-bit bytes, bare LFs, commands out of order.
+    """
+    with socket.create_connection(address, timeout=10) as sock:
+        stream = sock.makefile("rb")
+        replies = [stream.readline()]
+        for line in lines:
+            sock.sendall(line)
+            reply = stream.readline()
+            while reply[3:4] == b"-":
+                reply = stream.readline()
+            replies.append(reply)
+        return replies

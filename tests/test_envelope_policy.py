@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import socket
 import threading
 from pathlib import Path
 
-from helpers import make_raw
+from helpers import make_raw, raw_session
 from mailsink.ingest import Ingestor
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope
@@ -21,16 +20,7 @@ from mailsink.store import SQLiteStore
 
 def session(sink: Sink, lines: list[bytes]) -> list[bytes]:
     """Send raw protocol lines one by one and return the final reply line of each."""
-    with socket.create_connection(sink.smtp_address, timeout=10) as sock:
-        stream = sock.makefile("rb")
-        replies = [stream.readline()]
-        for line in lines:
-            sock.sendall(line)
-            reply = stream.readline()
-            while reply[3:4] == b"-":
-                reply = stream.readline()
-            replies.append(reply)
-        return replies[1:]
+    return raw_session(sink.smtp_address, lines)[1:]
 
 
 def codes(replies: list[bytes]) -> list[bytes]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import make_raw
+from helpers import make_raw, raw_session
 from mailsink.server import Sink
 
 
@@ -169,23 +169,9 @@ def test_recipients_beyond_the_cap_get_452(make_sink) -> None:  # type: ignore[n
     assert sink.store.list().items[0].envelope.rcpt_tos == ("1@x.test", "2@x.test")
 
 
-def raw_session(sink: Sink, lines: list[bytes]) -> list[bytes]:
-    """Send raw protocol lines and return each reply line read after them."""
-    with socket.create_connection(sink.smtp_address, timeout=10) as sock:
-        stream = sock.makefile("rb")
-        replies = [stream.readline()]
-        for line in lines:
-            sock.sendall(line)
-            reply = stream.readline()
-            while reply[3:4] == b"-":
-                reply = stream.readline()
-            replies.append(reply)
-        return replies
-
-
 def test_control_characters_in_addresses_are_refused(sink: Sink) -> None:
     replies = raw_session(
-        sink,
+        sink.smtp_address,
         [
             b"EHLO x\r\n",
             b"MAIL FROM:<a\x00b@x.test>\r\n",
