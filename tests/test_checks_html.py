@@ -105,10 +105,10 @@ def test_a_100kb_newsletter_is_checked_quickly() -> None:
     ],
 )
 def test_hostile_html_is_too_large_to_check_and_answers_fast(html: str, message: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU, not wall: a loaded machine must not fail it
     with pytest.raises(TooLargeToCheckError, match=message):
         check_html(html)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 def test_a_check_past_its_time_limit_is_too_large() -> None:

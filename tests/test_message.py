@@ -126,10 +126,10 @@ def test_deep_multipart_nesting_is_bounded() -> None:
         for i in range(depth)
     )
     raw = head + b"Content-Type: text/plain\r\n\r\ndeep\r\n"
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU, not wall: a loaded machine must not fail it
     summarize(raw, ENVELOPE)
     parse_message(raw)
-    assert time.perf_counter() - started < 10
+    assert time.thread_time() - started < 10
 
 
 def test_huge_pathological_headers_stay_fast() -> None:
@@ -137,10 +137,10 @@ def test_huge_pathological_headers_stay_fast() -> None:
     raw = (
         b"To: " + b"(" * 200_000 + b"\r\nSubject: " + b"=?utf-8?q?a?= " * 50_000 + b"\r\n\r\nx\r\n"
     )
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU, not wall: a loaded machine must not fail it
     s = summarize(raw, ENVELOPE)
     parse_message(raw)
-    assert time.perf_counter() - started < 5
+    assert time.thread_time() - started < 5
     assert s.size == len(raw)
 
 
