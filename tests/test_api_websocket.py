@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -117,6 +118,31 @@ def test_a_foreign_host_header_is_refused(sink: Sink) -> None:
 def test_a_malformed_upgrade_is_a_400_not_a_dropped_connection(sink: Sink) -> None:
     answer = _raw_upgrade(sink, "localhost", "Host: second.example.test\r\n")
     assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_an_upgrade_whose_head_arrives_in_pieces_is_accepted(sink: Sink) -> None:
+    """A client or proxy may write the request line and the headers apart (issue 13)."""
+    address = sink.http_address
+    assert address is not None
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(b"GET /api/events HTTP/1.1\r\nHost: localhost\r\n")
+        time.sleep(0.3)  # the server peeks at this piece alone
+        conn.sendall(
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert conn.recv(4096).startswith(b"HTTP/1.1 101 ")
+
+
+def test_a_plain_get_in_pieces_is_a_400_too(sink: Sink) -> None:
+    address = sink.http_address
+    assert address is not None
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(b"GET /api/events HTTP/1.1\r\n")
+        time.sleep(0.3)
+        conn.sendall(b"Host: localhost\r\n\r\n")
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"WebSocket" in answer
 
 
 def test_a_plain_get_is_a_400_that_says_what_the_path_is(sink: Sink) -> None:

@@ -11,9 +11,11 @@ WSGI: :func:`channel_class` makes a waitress channel that *peeks* at the first
 request of each connection (``MSG_PEEK``, nothing is consumed) and, when it
 is a ``GET /api/events`` with ``Upgrade: websocket`` whose head came whole,
 takes the socket out of waitress's loop and gives it to the
-:class:`WebSocketHub`.  Every other request (and an upgrade whose head came
-in pieces, which answers 400 from the Flask route below) stays with waitress
-unchanged.  The hub runs one asyncio loop thread for every connection and
+:class:`WebSocketHub`.  A request for the path whose head has not all come
+yet (a client or proxy that writes the request line and the headers apart)
+goes to the hub too, which reads the rest itself; a plain GET of the path
+answers 400 from the Flask route below.  Every other request stays with
+waitress unchanged.  The hub runs one asyncio loop thread for every connection and
 speaks the protocol with ``wsproto``: a sans-I/O implementation (python-hyper,
 the one h11-based servers such as Hypercorn use) is what fits a socket that
 arrives already accepted; ``websockets`` wants to own the listening socket,
@@ -82,8 +84,8 @@ PING_INTERVAL = 30.0
 def events_without_upgrade() -> Any:
     """Answer a plain GET (or an upgrade that did not reach the hub) with a 400."""
     raise ApiError(
-        "this is Mailpit's WebSocket feed: connect with a WebSocket client "
-        "(the upgrade request must arrive in one piece); Server-Sent Events are at /api/v1/events"
+        "this is Mailpit's WebSocket feed: connect with a WebSocket client; "
+        "Server-Sent Events are at /api/v1/events"
     )
 
 
@@ -97,6 +99,20 @@ def is_upgrade_head(head: bytes) -> bool:
     lines = head.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")
     return any(
         line.startswith(b"upgrade:") and b"websocket" in line.split(b":", 1)[1] for line in lines
+    )
+
+
+def is_partial_head_for_path(head: bytes) -> bool:
+    """Tell whether peeked bytes start a request for ``PATH`` whose head is not complete yet.
+
+    Only the hub can wait for the rest without consuming it: waitress would read
+    it as an ordinary request. A complete head that is no upgrade stays with waitress.
+    """
+    start = b"GET " + PATH.encode()
+    return (
+        head.startswith(start)
+        and head[len(start) : len(start) + 1] in (b" ", b"?")
+        and (b"\r\n\r\n" not in head)
     )
 
 
@@ -120,7 +136,7 @@ def channel_class(hub: WebSocketHub, base: type[HTTPChannel] = HTTPChannel) -> t
                     head = self.socket.recv(MAX_HEAD, socket.MSG_PEEK)
                 except OSError:
                     head = b""
-                if is_upgrade_head(head):
+                if is_upgrade_head(head) or is_partial_head_for_path(head):
                     sock = self.socket
                     self.del_channel()  # out of waitress's loop; the socket stays open
                     self.connected = False
