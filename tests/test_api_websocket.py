@@ -134,6 +134,33 @@ def test_an_upgrade_whose_head_arrives_in_pieces_is_accepted(sink: Sink) -> None
         assert conn.recv(4096).startswith(b"HTTP/1.1 101 ")
 
 
+def test_an_upgrade_trickled_in_byte_by_byte_is_cut_off_at_the_handshake_deadline(
+    sink: Sink,
+) -> None:
+    """Handing unfinished heads to the hub must not let a slow client hold a socket for ever."""
+    from mailsink.web.websocket import HANDSHAKE_SECONDS
+
+    address = sink.http_address
+    assert address is not None
+    with socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(b"GET /api/events HTTP/1.1\r\n")
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < HANDSHAKE_SECONDS + 5:
+            try:
+                conn.sendall(b"X")  # a byte a second: no single read ever waits long
+                conn.settimeout(1)
+                closed = conn.recv(1) == b""
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+            if closed:
+                break
+        assert closed, "the server still waits for the rest of the head"
+        assert time.monotonic() - started >= HANDSHAKE_SECONDS - 1
+
+
 def test_a_plain_get_in_pieces_is_a_400_too(sink: Sink) -> None:
     address = sink.http_address
     assert address is not None

@@ -72,6 +72,8 @@ bp = Blueprint("websocket", __name__)
 PATH = "/api/events"
 MAX_CLIENTS = 100
 MAX_HEAD = 16 * 1024
+HANDSHAKE_SECONDS = 10.0
+"""The whole upgrade request must arrive within this (a head sent in pieces included)."""
 MAX_INCOMING = 64 * 1024
 """Bytes of data messages a client may send (the feed is one-way; clients send none)."""
 QUEUE_FRAMES = 1_000
@@ -176,7 +178,9 @@ class WebSocketHub:
         self.allowed_hosts = allowed_host_names(settings)
         self.clients: set[asyncio.Queue[str | None]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._threads: list[threading.Thread] = []
+        self._loop_thread: threading.Thread | None = None
+        self._handshaking = 0
+        """Connections whose upgrade request has not all arrived (on the loop only)."""
         self._follower = EventThread("mailsink-websocket-events", self._forward)
         self._ready = threading.Event()
 
@@ -189,10 +193,10 @@ class WebSocketHub:
         """Start the loop and the event thread (idempotent); return self."""
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
-            self._threads = [
-                threading.Thread(target=self._run_loop, name="mailsink-websocket", daemon=True)
-            ]
-            self._threads[0].start()
+            self._loop_thread = threading.Thread(
+                target=self._run_loop, name="mailsink-websocket", daemon=True
+            )
+            self._loop_thread.start()
             self._follower.start(self.mailbox.events)
             self._ready.wait(5)
         return self
@@ -206,9 +210,9 @@ class WebSocketHub:
             with contextlib.suppress(RuntimeError, concurrent.futures.TimeoutError):
                 asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout=3)
             loop.call_soon_threadsafe(loop.stop)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads = []
+        if self._loop_thread is not None:
+            self._loop_thread.join(timeout=5)
+            self._loop_thread = None
         if loop is not None and not loop.is_running():
             loop.close()
 
@@ -279,7 +283,16 @@ class WebSocketHub:
         ws = WSConnection(ConnectionType.SERVER)
         queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_FRAMES)
         try:
-            if not await self._handshake(loop, sock, ws):
+            if self._handshaking >= MAX_CLIENTS:  # a flood of unfinished upgrade requests
+                return
+            self._handshaking += 1
+            try:
+                accepted = await asyncio.wait_for(
+                    self._handshake(loop, sock, ws), timeout=HANDSHAKE_SECONDS
+                )
+            finally:
+                self._handshaking -= 1
+            if not accepted:
                 return
             self.clients.add(queue)
             await self._send(loop, sock, ws, self._stats_frame())
@@ -303,7 +316,7 @@ class WebSocketHub:
         """Read the upgrade request and accept or refuse it; tell whether it was accepted."""
         received = 0
         while received < MAX_HEAD:
-            data = await asyncio.wait_for(loop.sock_recv(sock, 4096), timeout=10)
+            data = await loop.sock_recv(sock, 4096)  # _serve bounds the whole handshake
             if not data:
                 return False
             received += len(data)
