@@ -53,7 +53,7 @@ class MessageLog:
 
     def _log_received(self, sub: Subscription) -> None:
         for event in sub.until_close():
-            if event is not None and event.kind == "new":
+            if event.kind == "new":
                 m = event.message
                 RECEIVED.info(
                     describe(

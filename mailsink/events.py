@@ -104,11 +104,11 @@ class Subscription:
         with contextlib.suppress(queue.Full):
             self.events.put_nowait(Event("close"))
 
-    def until_close(self, timeout: float | None = None) -> Iterator[Event | None]:
-        """Yield each event up to (not including) a ``close``; ``None`` after ``timeout`` idle."""
+    def until_close(self) -> Iterator[Event]:
+        """Yield each event, waiting for the next, up to (not including) a ``close``."""
         while True:
-            event = self.get(timeout)
-            if event is not None and event.kind == "close":
+            event = self.get()
+            if event is None or event.kind == "close":  # None: only with a timeout
                 return
             yield event
 

@@ -147,7 +147,6 @@ class Stats:
     def _count_deletions(self, sub: Subscription) -> None:
         """Add up ``delete`` and ``truncate`` events until the bus closes or stop() is called."""
         for event in sub.until_close():
-            assert event is not None  # no timeout: every item is an event
             if event.kind == "delete" and isinstance(event.data, Changed):
                 self.record_deleted(len(event.data.ids))
             elif event.kind == "truncate" and isinstance(event.data, Truncated):

@@ -83,7 +83,7 @@ class Webhook:
 
     def _run(self, sub: Subscription) -> None:
         for event in sub.until_close():
-            if event is None or not self._follower.running:
+            if not self._follower.running:  # stopped: what is still queued gets no POST
                 return
             if sub.overflowed:
                 sub.overflowed = False

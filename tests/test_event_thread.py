@@ -14,7 +14,6 @@ def _collector() -> tuple[list[Event], threading.Event, EventThread]:
 
     def body(sub: Subscription) -> None:
         for event in sub.until_close():
-            assert event is not None
             seen.append(event)
         ended.set()
 
@@ -55,7 +54,6 @@ def test_stop_ends_a_reader_even_when_its_queue_is_full() -> None:
     def slow(sub: Subscription) -> None:
         release.wait(5)  # the queue fills while the reader is busy
         for event in sub.until_close():
-            assert event is not None
             handled.append(event.seq)
 
     follower = EventThread("test-slow", slow)
