@@ -28,6 +28,12 @@ Map
 ``changes.py``
     Events across nodes: ``pg_notify`` in each write transaction, and the
     thread that ``LISTEN``s for the other nodes' notifications.
+``counts.py``
+    The message and unread counts as deltas, summed on read, folded now and then.
+``relay_jobs.py``
+    The SQL of the relay jobs (``mailsink_relay_jobs``).
+``conninfo.py``
+    Naming the database a connection string points to, without its password.
 
 How a 250 is made durable
 -------------------------
@@ -77,6 +83,7 @@ them.
 
 from __future__ import annotations
 
-from mailsink.store.postgres.store import PostgresStore, describe
+from mailsink.store.postgres.conninfo import describe
+from mailsink.store.postgres.store import PostgresStore
 
 __all__ = ["PostgresStore", "describe"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -27,17 +26,17 @@ from mailsink.store.codec import (
     summary_to_json,
 )
 from mailsink.store.match import address_text, compile_query, search_text
+from mailsink.store.postgres import counts, relay_jobs
 from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
+from mailsink.store.postgres.conninfo import describe
 from mailsink.store.postgres.query import Where, compile_where
-from mailsink.store.postgres.schema import COUNTS_LOCK, PRUNE_LOCK, migrate
+from mailsink.store.postgres.schema import PRUNE_LOCK, migrate
 from mailsink.store.postgres.text_index import TextIndexer
-from mailsink.store.relays import RelayJob, decode_job, encode_job
+from mailsink.store.relays import RelayJob
 
 if TYPE_CHECKING:
     from mailsink.events import EventData, EventKind
     from mailsink.search import Query
-
-log = logging.getLogger(__name__)
 
 Publish = Callable[["EventKind", "EventData"], object]
 """Where other nodes' changes go: :meth:`mailsink.events.EventBus.publish`."""
@@ -45,8 +44,6 @@ Publish = Callable[["EventKind", "EventData"], object]
 POOL_SIZE = 10
 CONNECT_TIMEOUT = 5.0
 """Seconds a call waits for a connection before it fails (SMTP then answers 451)."""
-FOLD_EVERY = 256
-"""Fold the count deltas into one row after this many writes by this node."""
 
 _COLUMNS = "id, received, read, tags, envelope, summary"
 _INSERT = (
@@ -250,8 +247,8 @@ class PostgresStore:
         with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             yield conn
         self._writes += 1
-        if self._writes % FOLD_EVERY == 0:
-            self._fold_counts()
+        if self._writes % counts.FOLD_EVERY == 0:
+            counts.fold(self._pool)
 
     def _notify(
         self, conn: psycopg.Connection[Row], kind: str, ids: tuple[str, ...] = (), **kw: Any
@@ -259,30 +256,6 @@ class PostgresStore:
         """Tell the other nodes of a change; delivered only if the transaction commits."""
         for payload in payloads(self.node, kind, ids, **kw):
             conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
-
-    @staticmethod
-    def _count_delta(conn: psycopg.Connection[Row], total: int, unread: int) -> None:
-        if total or unread:
-            conn.execute(
-                "INSERT INTO mailsink_counts (total, unread) VALUES (%s, %s)", (total, unread)
-            )
-
-    def _fold_counts(self) -> None:
-        """Sum the count deltas into one row (one node at a time; others skip)."""
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                got = conn.execute(
-                    "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)",
-                    (COUNTS_LOCK,),
-                ).fetchone()
-                if got and got[0]:
-                    conn.execute(
-                        "WITH gone AS (DELETE FROM mailsink_counts RETURNING total, unread) "
-                        "INSERT INTO mailsink_counts SELECT coalesce(sum(total), 0), "
-                        "coalesce(sum(unread), 0) FROM gone"
-                    )
-        except psycopg.Error:
-            log.debug("folding the counts failed; the next write tries again", exc_info=True)
 
     # -- other nodes' changes ---------------------------------------------------------
 
@@ -354,7 +327,7 @@ class PostgresStore:
             with conn.cursor() as cur:
                 cur.executemany(_INSERT, [values for values, _text in rows])
                 cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
-            self._count_delta(conn, len(batch), len(batch))
+            counts.add_delta(conn, len(batch), len(batch))
             pruned = self._prune(conn)
             self._notify(conn, "new", tuple(item.id for item in batch))
             if pruned:
@@ -372,7 +345,7 @@ class PostgresStore:
         ).fetchone()
         if not got or not got[0]:
             return []  # another node prunes right now; the next add catches up
-        excess = self._counts(conn)[0] - self.max_messages
+        excess = counts.read(conn)[0] - self.max_messages
         if excess <= 0:
             return []
         rows = conn.execute(
@@ -380,7 +353,7 @@ class PostgresStore:
             "(SELECT id FROM mailsink_messages ORDER BY id LIMIT %s) RETURNING id, read",
             (excess,),
         ).fetchall()
-        self._count_delta(conn, -len(rows), -sum(1 for r in rows if not r[1]))
+        counts.add_delta(conn, -len(rows), -sum(1 for r in rows if not r[1]))
         return sorted(str(r[0]) for r in rows)
 
     def delete(self, ids: Iterable[str]) -> builtins.list[str]:
@@ -392,7 +365,7 @@ class PostgresStore:
             rows = conn.execute(
                 "DELETE FROM mailsink_messages WHERE id = ANY(%s) RETURNING id, read", (wanted,)
             ).fetchall()
-            self._count_delta(conn, -len(rows), -sum(1 for r in rows if not r[1]))
+            counts.add_delta(conn, -len(rows), -sum(1 for r in rows if not r[1]))
             deleted = _in_order(wanted, (str(r[0]) for r in rows))
             self._notify(conn, "delete", tuple(deleted))
         return deleted
@@ -400,7 +373,7 @@ class PostgresStore:
     def clear(self) -> int:
         """Delete every message; return how many there were."""
         with self._write() as conn:
-            count = self._counts(conn)[0]
+            count = counts.read(conn)[0]
             conn.execute(
                 "TRUNCATE mailsink_messages, mailsink_counts, mailsink_text, mailsink_text_new"
             )
@@ -419,7 +392,7 @@ class PostgresStore:
                 (read, wanted, read),
             ).fetchall()
             changed = _in_order(wanted, (str(r[0]) for r in rows))
-            self._count_delta(conn, 0, -len(changed) if read else len(changed))
+            counts.add_delta(conn, 0, -len(changed) if read else len(changed))
             if changed:
                 self._notify(conn, "update", tuple(changed), read=read)
         return changed
@@ -479,14 +452,6 @@ class PostgresStore:
 
     # -- reads --------------------------------------------------------------------------
 
-    @staticmethod
-    def _counts(conn: psycopg.Connection[Row]) -> tuple[int, int]:
-        row = conn.execute(
-            "SELECT coalesce(sum(total), 0)::bigint, coalesce(sum(unread), 0)::bigint "
-            "FROM mailsink_counts"
-        ).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)
-
     def get(self, message_id: str) -> StoredMessage | None:
         """Return the message with this ID, or None."""
         with self._conn() as conn:
@@ -508,7 +473,7 @@ class PostgresStore:
         start, limit = clamp_page(start, limit)
         where = compile_where(query, self.trigram)
         with self._conn() as conn:
-            total, unread = self._counts(conn)
+            total, unread = counts.read(conn)
             if where.headers:
                 ids = self._filtered_ids(conn, where)
                 matched = len(ids)
@@ -577,12 +542,12 @@ class PostgresStore:
     def count(self) -> int:
         """Return the number of stored messages."""
         with self._conn() as conn:
-            return self._counts(conn)[0]
+            return counts.read(conn)[0]
 
     def unread(self) -> int:
         """Return the number of unread messages."""
         with self._conn() as conn:
-            return self._counts(conn)[1]
+            return counts.read(conn)[1]
 
     def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
@@ -596,40 +561,22 @@ class PostgresStore:
     def put_relay(self, job: RelayJob) -> None:
         """Keep a relay job durably, replacing the one with its ID."""
         with self._conn() as conn:
-            conn.execute(
-                "INSERT INTO mailsink_relay_jobs (id, message_id, pending, job) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE "
-                "SET pending = excluded.pending, job = excluded.job",
-                (job.id, job.message_id, job.pending, encode_job(job)),
-            )
+            relay_jobs.put(conn, job)
 
     def relays(self, message_id: str) -> builtins.list[RelayJob]:
         """Return the relay jobs of one message, oldest first."""
         with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT job FROM mailsink_relay_jobs WHERE message_id = %s ORDER BY seq",
-                (message_id,),
-            ).fetchall()
-        return [decode_job(str(text)) for (text,) in rows]
+            return relay_jobs.of_message(conn, message_id)
 
     def pending_relays(self) -> builtins.list[RelayJob]:
         """Return every relay job still pending, oldest first."""
         with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT job FROM mailsink_relay_jobs WHERE pending ORDER BY seq"
-            ).fetchall()
-        return [decode_job(str(text)) for (text,) in rows]
+            return relay_jobs.pending(conn)
 
     def forget_relays(self, message_ids: Iterable[str] | None) -> None:
         """Drop the relay jobs of these messages (None: of every message)."""
         with self._conn() as conn:
-            if message_ids is None:
-                conn.execute("DELETE FROM mailsink_relay_jobs")
-            else:
-                conn.execute(
-                    "DELETE FROM mailsink_relay_jobs WHERE message_id = ANY(%s)",
-                    (list(message_ids),),
-                )
+            relay_jobs.forget(conn, message_ids)
 
     def disk_usage(self) -> int:
         """Return the bytes this store's tables (with indexes and TOAST) take in the database."""
@@ -661,17 +608,3 @@ class PostgresStore:
 def _with_text(record: StoredMessage, text: str) -> Any:
     """Return the record's summary with ``text`` as its text (for :meth:`matcher`)."""
     return dataclasses.replace(record.summary, text=text)
-
-
-def describe(conninfo: str) -> str:
-    """Return where a connection string points, without its password."""
-    try:
-        params = psycopg.conninfo.conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError:
-        return "(an unparsable connection string)"
-    host = params.get("host") or "(PGHOST or the local socket)"
-    port = params.get("port") or "5432"
-    user = params.get("user")
-    database = params.get("dbname") or "(default database)"
-    who = f"{user}@" if user else ""
-    return f"postgresql://{who}{host}:{port}/{database}"

@@ -1,0 +1,57 @@
+"""The message and unread counts: deltas added by each write, summed on read, folded now and then.
+
+A single counter row would be a lock that every node's commits queue on, so
+each committed change adds a row of deltas (``mailsink_counts``) and reads
+sum them.  Every ``FOLD_EVERY`` writes a node folds the rows into one, if no
+other node is folding right now (an advisory transaction lock).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from mailsink.store.postgres.schema import COUNTS_LOCK
+
+log = logging.getLogger(__name__)
+
+FOLD_EVERY = 256
+"""Fold the count deltas into one row after this many writes by this node."""
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def add_delta(conn: Conn, total: int, unread: int) -> None:
+    """Record a change of the counts, in the caller's transaction."""
+    if total or unread:
+        conn.execute("INSERT INTO mailsink_counts (total, unread) VALUES (%s, %s)", (total, unread))
+
+
+def read(conn: Conn) -> tuple[int, int]:
+    """Return (messages, unread) as of the caller's snapshot."""
+    row = conn.execute(
+        "SELECT coalesce(sum(total), 0)::bigint, coalesce(sum(unread), 0)::bigint "
+        "FROM mailsink_counts"
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def fold(pool: ConnectionPool[Any]) -> None:
+    """Sum the count deltas into one row (one node at a time; the others skip)."""
+    try:
+        with pool.connection() as conn, conn.transaction():
+            got = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)",
+                (COUNTS_LOCK,),
+            ).fetchone()
+            if got and got[0]:
+                conn.execute(
+                    "WITH gone AS (DELETE FROM mailsink_counts RETURNING total, unread) "
+                    "INSERT INTO mailsink_counts SELECT coalesce(sum(total), 0), "
+                    "coalesce(sum(unread), 0) FROM gone"
+                )
+    except psycopg.Error:
+        log.debug("folding the counts failed; the next write tries again", exc_info=True)
