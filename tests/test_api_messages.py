@@ -272,6 +272,22 @@ def test_set_rename_and_delete_tags(api_any: Api) -> None:
     assert api_any.get_json("/api/v1/tags") == []
 
 
+def test_tags_with_counts_are_opt_in_and_the_plain_list_stays_mailpit_s(api_any: Api) -> None:
+    first, second = api_any.deliver(), api_any.deliver()
+    api_any.deliver(headers="X-Tags: beta\r\n")
+    api_any.client.put("/api/v1/tags", json={"IDs": [first.id, second.id], "Tags": ["Alpha"]})
+    api_any.client.put("/api/v1/tags", json={"IDs": [second.id], "Tags": ["Alpha", "gamma"]})
+    assert api_any.get_json("/api/v1/tags") == ["Alpha", "beta", "gamma"]
+    counts = api_any.get_json("/api/v1/tags?counts=1")
+    assert counts == {"Alpha": 2, "beta": 1, "gamma": 1}
+    assert list(counts) == ["Alpha", "beta", "gamma"]
+    assert api_any.get_json("/api/v1/tags?counts=0") == ["Alpha", "beta", "gamma"]
+    assert api_any.get_json("/api/v1/info")["Tags"] == counts
+    refused = api_any.client.get("/api/v1/tags?counts=lots")
+    assert refused.status_code == 400
+    assert "counts" in refused.get_json()["Error"]
+
+
 def test_tag_with_a_space_and_slash_is_url_encoded_in_the_path(api: Api) -> None:
     message = api.deliver()
     api.client.put("/api/v1/tags", json={"IDs": [message.id], "Tags": ["a b/c"]})

@@ -127,6 +127,20 @@ def test_tags_from_header_and_plus_addressing_are_kept(store: MessageStore) -> N
     assert store.get(item.id).tags == ("alpha", "beta", "signup")  # type: ignore[union-attr]
 
 
+def test_tag_counts_agree_with_a_tag_search_for_each_tag(store: MessageStore) -> None:
+    tagged = make_raw(to="bob+Beta@example.test", extra_headers="X-Tags: Alpha, beta\r\n")
+    items = [incoming(tagged, rcpts=("bob+Beta@example.test",)), incoming(), incoming()]
+    store.add(items)
+    store.set_tags([items[1].id], ["ALPHA", "gamma"])
+    counts = store.tag_counts()
+    assert list(counts) == store.tags()  # each spelled as tags() has it (Alpha or ALPHA)
+    assert {tag.lower(): n for tag, n in counts.items()} == {"alpha": 2, "beta": 1, "gamma": 1}
+    for tag, count in counts.items():
+        assert store.list(query=parse_query(f"tag:{tag.lower()}")).matched == count
+    store.delete([items[0].id])
+    assert store.tag_counts() == {"ALPHA": 1, "gamma": 1}
+
+
 def test_search_filters_and_counts_matches(store: MessageStore) -> None:
     store.add([incoming(subject="Invoice 42", to="ann@x.test"), incoming(subject="Welcome")])
     page = store.list(query=parse_query("subject:invoice"))

@@ -22,7 +22,6 @@ from mailsink import __version__
 from mailsink.config import is_memory_store
 from mailsink.search import Query, Term
 from mailsink.store import MAX_PAGE, MessageStore, Page
-from mailsink.store.memory import MemoryStore
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
     MAX_TAGS,
@@ -164,8 +163,16 @@ def delete_messages() -> Response:
 
 @bp.get("/api/v1/tags")
 def get_tags() -> Any:
-    """Return every tag in use."""
-    return mailbox().store.tags()
+    """Return every tag in use; with ``?counts=1`` each with its number of messages.
+
+    Mailpit's clients read the plain list, so the counts (for the UI's tag
+    list) are an opt-in object of the same tags in the same order.
+    """
+    counts = request.args.get("counts", "0").lower()
+    if counts not in ("0", "1", "false", "true"):
+        raise ApiError("counts must be 1 or 0")
+    store = mailbox().store
+    return store.tag_counts() if counts in ("1", "true") else store.tags()
 
 
 @bp.put("/api/v1/tags")
@@ -225,13 +232,7 @@ def info() -> Any:
     store = state.mailbox.store
     stats = state.stats.snapshot()
     database, size = database_file(state.settings.store, store)
-    if isinstance(store, MemoryStore):
-        tags = store.tag_counts()  # no search per tag: each would scan every message
-    else:
-        tags = {
-            tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched
-            for tag in store.tags()
-        }
+    tags = store.tag_counts()  # no search per tag: each would scan every message
     return {
         "Version": __version__,
         "LatestVersion": "",

@@ -296,7 +296,12 @@ _PATHS: dict[str, Any] = {
                       "400": _ERR, "404": _ERR}, [_p("RuleID", "Rule ID")], tag="testing"),
     },
     "/api/v1/tags": {
-        "get": _op("All tags in use", {"200": _json("Tags", _STRS)}, tag="tags"),
+        "get": _op("All tags in use; with `?counts=1` (mailsink) an object of tag → messages",
+                   {"200": _json("Tags", {"oneOf": [_STRS, {"type": "object",
+                                                             "additionalProperties": _INT}]}),
+                    "400": _ERR},
+                   [_q("counts", "1: answer each tag's number of messages (mailsink)",
+                       {"type": "integer", "enum": [0, 1], "default": 0})], tag="tags"),
         "put": _op("Replace the tags of messages", {"200": _OK, "400": _ERR},
                    body=_obj(IDs=_STRS, Tags=_STRS), tag="tags"),
     },

@@ -183,6 +183,15 @@ class MessageStore(Protocol):
         """Return every tag in use, sorted case-insensitively."""
         ...
 
+    def tag_counts(self) -> dict[str, int]:
+        """Return each tag of ``tags()`` with how many messages ``tag:NAME`` matches.
+
+        Counted in one pass over the stored tags (a ``GROUP BY``, a side
+        table), never with a search per tag: each such search scans every
+        message, and the UI's tag list asks on every change.
+        """
+        ...
+
     def put_relay(self, job: RelayJob) -> None:
         """Keep a relay job durably, replacing the one with its ID."""
         ...
@@ -278,3 +287,17 @@ def edit_tag(tags: tuple[str, ...], old: str, new: str | None) -> tuple[str, ...
         return None
     kept = (new if t.lower() == wanted else t for t in tags)
     return normalize_tags(t for t in kept if t is not None)
+
+
+def count_tags(groups: Iterable[tuple[Iterable[str], int]], names: list[str]) -> dict[str, int]:
+    """Return each of ``names`` (``tags()``) with its messages, from (tag set, messages) groups.
+
+    A disk store groups its rows by their stored tags and passes the groups:
+    one query whatever the number of tags.  Tags compare case-insensitively,
+    as ``tag:`` does, and are spelled and ordered as ``tags()`` has them.
+    """
+    counts: dict[str, int] = {}
+    for tags, messages in groups:
+        for tag in normalize_tags(tags):
+            counts[tag.lower()] = counts.get(tag.lower(), 0) + messages
+    return {name: counts.get(name.lower(), 0) for name in names}

@@ -18,7 +18,14 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from mailsink.headers import header_block
 from mailsink.message import Address, observe_id
-from mailsink.store.base import Incoming, Page, StoredMessage, clamp_page, normalize_tags
+from mailsink.store.base import (
+    Incoming,
+    Page,
+    StoredMessage,
+    clamp_page,
+    count_tags,
+    normalize_tags,
+)
 from mailsink.store.codec import (
     envelope_from_json,
     envelope_to_json,
@@ -557,6 +564,15 @@ class PostgresStore:
             ).fetchall()
         found = normalize_tags(t for (tags,) in rows for t in tags)
         return sorted(found, key=str.lower)
+
+    def tag_counts(self) -> dict[str, int]:
+        """Return each tag in use with its number of messages, grouping rows by their tags."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT tags, count(*) FROM mailsink_messages "
+                "WHERE cardinality(tags) > 0 GROUP BY tags"
+            ).fetchall()
+        return count_tags(((tags, n) for tags, n in rows), self.tags())
 
     def put_relay(self, job: RelayJob) -> None:
         """Keep a relay job durably, replacing the one with its ID."""

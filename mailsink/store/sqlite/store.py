@@ -35,6 +35,7 @@ from mailsink.store.base import (
     Page,
     StoredMessage,
     clamp_page,
+    count_tags,
     edit_tag,
     normalize_tags,
 )
@@ -777,6 +778,13 @@ class SQLiteStore:
         rows = self._reader.execute("SELECT DISTINCT tags FROM messages WHERE tags != ''")
         found = normalize_tags(t for (text,) in rows for t in _tags_load(text))
         return sorted(found, key=str.lower)
+
+    def tag_counts(self) -> dict[str, int]:
+        """Return each tag in use with its number of messages, grouping rows by their tags."""
+        rows = self._reader.execute(
+            "SELECT tags, count(*) FROM messages WHERE tags != '' GROUP BY tags"
+        )
+        return count_tags(((_tags_load(text), n) for text, n in rows), self.tags())
 
     def put_relay(self, job: RelayJob) -> None:
         """Keep a relay job durably, replacing the one with its ID."""
