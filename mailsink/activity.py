@@ -39,7 +39,7 @@ class MessageLog:
 
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
-        self._follower = EventThread("mailsink-log", self._log_received)
+        self._follower = EventThread("mailsink-log", self._log_received, kinds=("new",))
 
     def start(self) -> MessageLog:
         """Subscribe and start the thread, if its lines would be shown at all; return self.

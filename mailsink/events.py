@@ -6,6 +6,12 @@ Subscribers are the SSE stream, the server-side waits and the pytest fixture.
 Each subscriber gets its own bounded queue, so a slow reader never blocks the
 SMTP side: when its queue is full it is marked ``overflowed`` and can
 resynchronise from the store.
+
+A subscriber may name the kinds it wants (``subscribe(kinds=...)``); the
+others never reach its queue.  A thread that counts only deletions (the
+stats) is then not woken for every received message: each wake-up takes the
+GIL from the event loop in the middle of an SMTP session (issue 19).
+``close`` reaches every subscriber.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,6 +82,8 @@ class Subscription:
     """A subscriber's queue of events; iterate with :meth:`get`."""
 
     bus: EventBus
+    kinds: frozenset[EventKind] | None = None
+    """The kinds this subscriber receives besides ``close``; None: every kind."""
     events: queue.Queue[Event] = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
     overflowed: bool = False
     ending: bool = False
@@ -137,9 +145,9 @@ class EventBus:
         self.closed = True
         self.publish("close")
 
-    def subscribe(self) -> Subscription:
-        """Return a new subscription that receives every later event."""
-        sub = Subscription(self)
+    def subscribe(self, kinds: Iterable[EventKind] | None = None) -> Subscription:
+        """Return a subscription to every later event (only ``kinds`` and ``close``, if given)."""
+        sub = Subscription(self, None if kinds is None else frozenset(kinds))
         with self._lock:
             self._subscribers.append(sub)
         return sub
@@ -157,6 +165,8 @@ class EventBus:
             event = Event(kind, data, self._seq, remote)
             subscribers = list(self._subscribers)
         for sub in subscribers:
+            if sub.kinds is not None and kind not in sub.kinds and kind != "close":
+                continue
             try:
                 sub.events.put_nowait(event)
             except queue.Full:
@@ -181,9 +191,16 @@ class EventThread:
     since the sink waits for every subscriber to leave when it stops.
     """
 
-    def __init__(self, name: str, body: Callable[[Subscription], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        body: Callable[[Subscription], None],
+        kinds: Iterable[EventKind] | None = None,
+    ) -> None:
+        """``kinds``: the only events the thread is given (and ``close``); None: all."""
         self.name = name
         self._body = body
+        self._kinds = None if kinds is None else frozenset(kinds)
         self._subscription: Subscription | None = None
         self._thread: threading.Thread | None = None
 
@@ -196,7 +213,7 @@ class EventThread:
         """Subscribe to ``bus`` and start the thread (idempotent)."""
         if self._thread is not None:
             return
-        sub = self._subscription = bus.subscribe()
+        sub = self._subscription = bus.subscribe(self._kinds)
         self._thread = threading.Thread(target=self._run, args=(sub,), name=self.name, daemon=True)
         self._thread.start()
 

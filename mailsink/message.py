@@ -36,10 +36,10 @@ from mailsink.mime import (
     classify,
     html_to_text,
     parse_bytes,
-    parse_outline,
     part_text,
     walk_leaves,
 )
+from mailsink.outline import parse_outline
 
 MAX_ADDRESSES = 1_000
 """Most addresses taken from one header."""
@@ -325,7 +325,7 @@ def has_long_lines(raw: bytes) -> bool:
 def summarize(raw: bytes, envelope: Envelope) -> Summary:
     """Extract the list and search fields from raw bytes and the envelope.
 
-    The MIME tree comes from :func:`~mailsink.mime.parse_outline` (a scan
+    The MIME tree comes from :func:`~mailsink.outline.parse_outline` (a scan
     for boundaries: attachments are neither decoded nor walked line by line)
     and, for what that declines, from the feed parser.
     """
@@ -372,8 +372,14 @@ def summary_of(msg: Compat32Message | None, raw: bytes, envelope: Envelope) -> S
 
 
 def _bodies(msg: Compat32Message) -> tuple[str, str, int, int]:
-    """Return the first text and HTML bodies and the attachment/inline counts."""
+    """Return the first text and HTML bodies and the attachment/inline counts.
+
+    The HTML body is decoded only when there is no text body: the summary
+    shows and indexes the text one, and decoding an unread HTML part was a
+    tenth of a newsletter's summary.
+    """
     text = html_body = ""
+    html_parts: list[Compat32Message] = []
     attachments = inline = 0
     for _part_id, part in walk_leaves(msg):
         kind = classify(part)
@@ -383,8 +389,12 @@ def _bodies(msg: Compat32Message) -> tuple[str, str, int, int]:
             inline += 1
         elif kind == "text" and not text:
             text = part_text(part)
-        elif kind == "html" and not html_body:
-            html_body = part_text(part)
+        elif kind == "html":
+            html_parts.append(part)
+    for part in html_parts if not text else ():
+        html_body = part_text(part)
+        if html_body:
+            break
     return text, html_body, attachments, inline
 
 

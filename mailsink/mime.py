@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import email.utils
 import html
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -177,122 +176,6 @@ def _parse_head(raw: bytes) -> tuple[Compat32Message, int] | None:
     return msg, body_start
 
 
-_BARE_CR = re.compile(rb"\r(?!\n)")
-
-MAX_OUTLINE_DEPTH = 20
-"""Deepest multipart nesting :func:`parse_outline` splits itself (deeper: the feed parser)."""
-
-
-def parse_outline(raw: bytes) -> Compat32Message | None:
-    """Parse a message's MIME tree by scanning for boundaries; None when unsure.
-
-    The feed parser walks every line of every part in Python, so a 200 KB
-    base64 attachment costs thousands of loop iterations before anyone looks
-    at it (72% of ingest for a newsletter, issue 19).  Here each multipart's
-    body is cut at its boundary lines with one regular expression (C), each
-    part's headers are parsed alone, and each leaf's body is kept as one
-    string, as :func:`_parse_single_part` does for a whole message.  The tree
-    is what the feed parser builds for well-formed mail (the same parts,
-    headers and payloads; no preamble or epilogue), which is all the ingest
-    summary reads.  Anything unusual - a header defect, a bare CR, a missing
-    close boundary, a part without headers, ``message/*`` parts, a nested
-    boundary that overlaps its parent's, more than :data:`MAX_PARTS` parts -
-    returns None, and the caller parses with the feed parser as before.
-    """
-    try:
-        if _BARE_CR.search(raw):
-            return None  # the feed parser also ends lines at a bare CR
-        return _outline(raw, (), [MAX_PARTS])
-    except (RecursionError, Exception):  # noqa: BLE001 - hostile input must never raise
-        return None
-
-
-def _outline(raw: bytes, parents: tuple[bytes, ...], budget: list[int]) -> Compat32Message | None:
-    """Parse one entity for :func:`parse_outline`; ``parents`` are the enclosing boundaries."""
-    budget[0] -= 1
-    head = _parse_head(raw) if budget[0] >= 0 and len(parents) <= MAX_OUTLINE_DEPTH else None
-    if head is None or head[0].get_content_maintype() == "message":
-        return None
-    msg, body_start = head
-    if msg.get_content_maintype() != "multipart":
-        msg.set_payload(raw[body_start:].decode("ascii", "surrogateescape"))
-        return msg
-    boundary = msg.get_boundary()
-    if not boundary or msg.get_content_subtype() == "digest":
-        return None  # a digest's parts default to message/rfc822
-    return _outline_parts(msg, raw[body_start:], boundary.encode("ascii"), parents, budget)
-
-
-def _outline_parts(
-    msg: Compat32Message,
-    body: bytes,
-    boundary: bytes,
-    parents: tuple[bytes, ...],
-    budget: list[int],
-) -> Compat32Message | None:
-    """Cut a multipart body at its boundary lines and parse each part into ``msg``."""
-    if any(boundary.startswith(p) or p.startswith(boundary) for p in parents):
-        return None
-    lines = _boundary_lines(body, b"--" + boundary)
-    if len(lines) < 2 or not lines[-1][2]:
-        return None
-    msg.set_payload([])
-    for (_, opened, _), (closing, _, _) in itertools.pairwise(lines):
-        content = body[opened:closing]
-        # The line break before a boundary line belongs to the boundary.
-        if content.endswith(b"\r\n"):
-            content = content[:-2]
-        elif content.endswith(b"\n"):
-            content = content[:-1]
-        part = _outline(content, (*parents, boundary), budget)
-        if part is None:
-            return None
-        msg.attach(part)
-    return msg
-
-
-def _boundary_lines(body: bytes, separator: bytes) -> list[tuple[int, int, bool]]:
-    """Return (start, end, is_close) of each boundary line up to the first close one.
-
-    A boundary line is the separator at the start of a line, ``--`` for the
-    close, then only blanks up to the line break: the feed parser's rule.
-    ``bytes.find`` jumps between candidates in C.
-    """
-    found: list[tuple[int, int, bool]] = []
-    start = 0 if body.startswith(separator) else _next_line_with(body, separator, 0)
-    while start >= 0:
-        after = start + len(separator)
-        end = _line_end_after_blanks(body, after + 2) if body.startswith(b"--", after) else -1
-        if end >= 0:
-            found.append((start, end, True))
-            return found
-        end = _line_end_after_blanks(body, after)
-        if end >= 0:
-            found.append((start, end, False))
-        start = _next_line_with(body, separator, after)
-    return found
-
-
-def _next_line_with(body: bytes, separator: bytes, position: int) -> int:
-    """Return where the next line starting with ``separator`` after ``position`` starts, or -1."""
-    found = body.find(b"\n" + separator, position)
-    return found + 1 if found >= 0 else -1
-
-
-def _line_end_after_blanks(body: bytes, position: int) -> int:
-    """Return where the next line starts if only blanks precede the break, else -1."""
-    length = len(body)
-    while position < length and body[position] in b" \t":
-        position += 1
-    if position == length:
-        return length
-    if body[position] == 10:  # LF
-        return position + 1
-    if body.startswith(b"\r\n", position):
-        return position + 2
-    return -1
-
-
 def walk_parts(
     msg: Compat32Message,
 ) -> Iterator[tuple[str, Compat32Message, list[Compat32Message] | None]]:
@@ -306,11 +189,10 @@ def walk_parts(
     while stack and seen < MAX_PARTS:
         part_id, part = stack.pop()
         seen += 1
-        payload = part.get_payload()
-        # A multipart's payload is its list of parts (typeshed allows str items too).
-        children = cast(list[Compat32Message], payload) if part.is_multipart() else None
-        if not isinstance(payload, list):
-            children = None
+        # A multipart's payload is its list of parts (typeshed allows str items too).  A
+        # leaf's is not read: an outline leaf (outline.py) would decode its body for it.
+        payload = part.get_payload() if part.is_multipart() else None
+        children = cast(list[Compat32Message], payload) if isinstance(payload, list) else None
         yield part_id, part, children
         if children is not None:
             numbered = [(child_part_id(part_id, i), c) for i, c in enumerate(children, 1)]

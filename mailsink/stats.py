@@ -74,7 +74,11 @@ class Stats:
     _follower: EventThread = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._follower = EventThread("mailsink-stats", self._count_deletions)
+        # Only deletions: a thread woken per received message would take the GIL
+        # from the SMTP loop for nothing (issue 19).
+        self._follower = EventThread(
+            "mailsink-stats", self._count_deletions, kinds=("delete", "truncate")
+        )
 
     def record_stored(self, count: int, size: int, seconds: float) -> None:
         """Count ``count`` messages of ``size`` bytes in all, stored in ``seconds`` each."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from mailsink.events import QUEUE_SIZE, Event, EventBus, EventThread, Subscription
+from mailsink.events import QUEUE_SIZE, Event, EventBus, EventKind, EventThread, Subscription
 
 
 def _collector() -> tuple[list[Event], threading.Event, EventThread]:
@@ -79,4 +79,28 @@ def test_start_and_stop_are_idempotent() -> None:
     assert bus.subscriber_count == 1
     follower.stop()
     follower.stop()
+    assert bus.subscriber_count == 0
+
+
+def test_a_thread_that_names_kinds_is_given_only_those_and_close() -> None:
+    bus = EventBus()
+    seen: list[Event] = []
+    ended = threading.Event()
+
+    def body(sub: Subscription) -> None:
+        for event in sub.until_close():
+            seen.append(event)
+        ended.set()
+
+    follower = EventThread("test-deletions", body, kinds=("delete", "truncate"))
+    follower.start(bus)
+    sub = follower._subscription
+    assert sub is not None
+    published: tuple[EventKind, ...] = ("new", "update", "delete", "resync", "truncate", "new")
+    for kind in published:
+        bus.publish(kind)
+    assert sub.events.qsize() <= 2  # the others never reached its queue (nor woke it)
+    bus.close()
+    assert ended.wait(5)
+    assert [e.kind for e in seen] == ["delete", "truncate"]
     assert bus.subscriber_count == 0

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailsink.message import Envelope, summarize, summary_of
-from mailsink.mime import parse_bytes, parse_outline
+from mailsink.mime import parse_bytes
+from mailsink.outline import parse_outline
 
 ENVELOPE = Envelope("sender@x.test", ("to@x.test", "hidden@x.test"))
 
@@ -127,3 +128,17 @@ def entities(draw: st.DrawFn, depth: int = 0) -> bytes:
 @given(entities())
 def test_generated_structures_summarize_as_the_feed_parser_does(raw: bytes) -> None:
     assert summarize(raw, ENVELOPE) == feedparser_summary(raw)
+
+
+@pytest.mark.parametrize("name", ["newsletter", "bare LF", "empty part body", "single part"])
+def test_each_leaf_read_later_has_the_feed_parsers_payload(name: str) -> None:
+    """Leaves keep a byte range until read; what they give then is the feed parser's."""
+    raw = CASES[name]
+    outline, full = parse_outline(raw), parse_bytes(raw)
+    assert outline is not None and full is not None
+    ours = [p for p in outline.walk() if not p.is_multipart()]
+    theirs = [p for p in full.walk() if not p.is_multipart()]
+    assert [p.get_payload(decode=True) for p in ours] == [
+        p.get_payload(decode=True) for p in theirs
+    ]
+    assert [p.get_payload() for p in ours] == [p.get_payload() for p in theirs]
