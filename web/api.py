@@ -21,7 +21,7 @@ from flask import Blueprint, Response, request
 from mailsink import __version__
 from mailsink.config import is_memory_store
 from mailsink.search import Query, Term
-from mailsink.store import MAX_PAGE, MessageStore, Page
+from mailsink.store import MAX_PAGE, MessageStore, Page, SQLiteStore
 from mailsink.store.memory import MemoryStore
 from mailsink.web.errors import ApiError
 from mailsink.web.params import (
@@ -69,7 +69,7 @@ def list_page(store: MessageStore, start: int, limit: int, query: Query | None =
     while len(items) < limit and len(page.items) == MAX_PAGE:
         page = store.list(start + len(items), min(limit - len(items), MAX_PAGE), query)
         items.extend(page.items)
-    return Page(items, page.total, page.unread, page.matched, start)
+    return Page(items, page.total, page.unread, page.matched, start, page.matched_unread)
 
 
 def matched_unread(store: MessageStore, query: Query, page: Page) -> int:
@@ -79,6 +79,8 @@ def matched_unread(store: MessageStore, query: Query, page: Page) -> int:
     everything unread (the usual test mailbox: nobody reads), every message
     matching, or every match on this page.
     """
+    if page.matched_unread is not None:
+        return page.matched_unread
     if page.unread == 0 or page.matched == 0:
         return 0
     if page.unread == page.total:
@@ -225,7 +227,7 @@ def info() -> Any:
     store = state.mailbox.store
     stats = state.stats.snapshot()
     database, size = database_file(state.settings.store, store)
-    if isinstance(store, MemoryStore):
+    if isinstance(store, MemoryStore | SQLiteStore):
         tags = store.tag_counts()  # no search per tag: each would scan every message
     else:
         tags = {
