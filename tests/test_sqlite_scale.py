@@ -7,7 +7,8 @@ unread matches, tag counts are what ``tag:`` finds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,34 @@ def test_tag_counts_are_what_a_tag_search_finds(store: SQLiteStore) -> None:
     for tag, count in counts.items():
         assert count == store.list(0, 0, parse_query(f"tag:{tag}")).matched
     assert {k.lower(): v for k, v in counts.items()} == {"invoice": 15, "urgent": 10, "zeta": 1}
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; tell whether it held."""
+    until = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > until:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_delete_all_gives_the_disk_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "big.db"
+    store = SQLiteStore(path).start()
+    words = " ".join(f"word{n}" for n in range(2_000))
+    for batch in range(4):
+        store.add([incoming(subject=f"b{batch} m{n}", body=words) for n in range(100)])
+    assert store.wait_indexed(30)
+    full = store.disk_usage()
+    assert full > 4_000_000
+    assert store.clear() == 400
+    # The freed pages are cut off, not zeroed through the WAL: every file shrinks.
+    assert _wait_for(lambda: store.disk_usage() < 400_000), store.disk_usage()
+    assert path.stat().st_size < 200_000
+    later = incoming(subject="after the clear", body="word7 again")
+    store.add([later])
+    assert store.wait_indexed(30)
+    assert store.ids(parse_query("word7")) == [later.id]
+    assert store.list(0, 5).items[0].id == later.id
+    store.close()

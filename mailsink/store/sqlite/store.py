@@ -41,7 +41,7 @@ from mailsink.store.base import (
 from mailsink.store.codec import envelope_to_json, summary_to_json
 from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.relays import RelayJob
-from mailsink.store.sqlite import reads
+from mailsink.store.sqlite import emptying, reads
 from mailsink.store.sqlite import relays as relay_table
 from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
 from mailsink.store.sqlite.checkpoint import Checkpointer
@@ -666,9 +666,9 @@ class SQLiteStore:
     def clear(self) -> int:
         """Delete every message; return how many there were."""
         self._check_writable()
-        with self._write_lock:
+        with self._write_lock, emptying.freeing_pages(self._writer):
             with self._transaction() as db:
-                count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+                count = self._total
                 newest = self._newest_seq()
                 # Dropping and recreating the table is much faster than deleting
                 # rows one by one.  The seq counter is put back: seqs are never
@@ -686,6 +686,7 @@ class SQLiteStore:
             self._dense = True
             self._ledger.clear()
             self._blobs.reset()
+        self._checkpointer.written()  # the VACUUM wrote the small file into the WAL
         if self._index is not None:
             self._index.forget_all()
         return int(count)
