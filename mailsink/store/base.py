@@ -92,6 +92,9 @@ class Page:
     unread: int
     matched: int
     start: int
+    matched_unread: int | None = None
+    """How many of the matching messages are unread, when the store counted them with the
+    search (one pass); None when it did not, and the caller counts them if it needs to."""
 
 
 class MessageStore(Protocol):

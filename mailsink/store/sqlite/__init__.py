@@ -7,8 +7,10 @@ Modules::
     store.py       SQLiteStore: the MessageStore contract, the schema, the write path
     blobs.py       BlobSegments, SegmentLedger: append-only files holding raw bytes and search text
     query.py       compile_where(): a search Query as a parameterised SQL condition
+    reads.py       pages, one-pass searches and tag counts that stay fast at a million messages
     text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
     checkpoint.py  Checkpointer: WAL checkpoints off the ingest path; TRUNCATE when idle
+    emptying.py    freeing_pages(): delete-all without zeroing freed pages, then VACUUM
     worker.py      Worker: the start()/stop() lifecycle of those two background threads
     lock.py        StoreLock: the OS file lock that gives one process at a time the files
     relays.py      the relay_jobs table (relay bookkeeping of the store contract)

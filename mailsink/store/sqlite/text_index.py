@@ -36,6 +36,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from mailsink.store.sqlite import emptying
 from mailsink.store.sqlite.worker import Worker
 
 FTS_HEAD = 4096
@@ -236,6 +237,18 @@ class TextIndex:
             return False
         entries = self._read_heads(rows)
         upto = rows[-1][0] if rows else self._upto
+        with emptying.freeing_pages(self._db) if forget_all else contextlib.nullcontext():
+            self._write(entries, upto, forget, forget_all)
+        self._committed()
+        with self._changed:
+            self._upto = upto
+            self._changed.notify_all()
+        return len(rows) == BATCH
+
+    def _write(
+        self, entries: list[tuple[int, str]], upto: int, forget: list[int], forget_all: bool
+    ) -> None:
+        """Add index rows, drop forgotten ones (or all) and move the mark, in one transaction."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -256,11 +269,6 @@ class TextIndex:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        self._committed()
-        with self._changed:
-            self._upto = upto
-            self._changed.notify_all()
-        return len(rows) == BATCH
 
     def _read_heads(self, rows: list[list[int]]) -> list[tuple[int, str]]:
         """Return (seq, head of the search text) for rows of (seq, segment, offset, size).

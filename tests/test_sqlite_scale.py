@@ -1,0 +1,132 @@
+"""The SQLite store's shortcuts for a million messages give the answers of the plain way (issue 19).
+
+Small stores, the real thing: deep pages by seq range equal the OFFSET
+pages whatever was deleted, a search's unread count is the count of its
+unread matches, tag counts are what ``tag:`` finds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import incoming
+from mailsink.search import parse_query
+from mailsink.store import SQLiteStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    """Return an open store of 60 messages (closed after the test)."""
+    opened = SQLiteStore(tmp_path / "m.db")
+    opened.add([incoming(subject=f"message {n} {'even' if n % 2 else 'odd'}") for n in range(60)])
+    yield opened
+    opened.close()
+
+
+def _pages_agree(store: SQLiteStore) -> None:
+    """Assert that every page of the listing is the matching slice of ids()."""
+    everything = store.ids()
+    for start in (0, 1, 7, 25, len(everything) - 3, len(everything), len(everything) + 5):
+        for limit in (1, 10, 50):
+            page = store.list(start, limit)
+            assert [m.id for m in page.items] == everything[start : start + limit], (start, limit)
+            assert (page.total, page.matched) == (len(everything), len(everything))
+
+
+def test_deep_pages_equal_the_offset_pages_while_seqs_are_dense(store: SQLiteStore) -> None:
+    _pages_agree(store)
+
+
+def test_deep_pages_stay_right_after_deletes_leave_holes(store: SQLiteStore) -> None:
+    everything = store.ids()
+    store.delete([everything[5], everything[30]])  # holes in the middle: OFFSET pages
+    _pages_agree(store)
+    store.delete(store.ids()[-4:])  # the oldest: holes remain
+    _pages_agree(store)
+
+
+def test_deep_pages_stay_right_after_the_oldest_or_newest_go(store: SQLiteStore) -> None:
+    store.delete(store.ids()[-10:])
+    store.delete(store.ids()[:3])
+    _pages_agree(store)
+    store.add([incoming(subject="later")])
+    _pages_agree(store)
+
+
+def test_deep_pages_stay_right_when_pruning(tmp_path: Path) -> None:
+    pruned = SQLiteStore(tmp_path / "p.db", max_messages=20)
+    for n in range(5):
+        pruned.add([incoming(subject=f"batch {n} #{i}") for i in range(9)])
+    assert pruned.count() == 20
+    _pages_agree(pruned)
+    pruned.close()
+
+
+def test_a_reopened_store_with_holes_pages_right(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    first = SQLiteStore(path)
+    first.add([incoming(subject=f"m{n}") for n in range(30)])
+    first.delete([first.ids()[10]])
+    first.close()
+    reopened = SQLiteStore(path)
+    _pages_agree(reopened)
+    reopened.close()
+
+
+def test_a_search_counts_its_unread_matches_in_the_same_pass(store: SQLiteStore) -> None:
+    odd = store.ids(parse_query("subject:odd"))
+    store.set_read(odd[:7], True)
+    store.set_read(store.ids(parse_query("subject:even"))[:3], True)
+    for start, limit in ((0, 5), (10, 50), (29, 1), (40, 10)):
+        page = store.list(start, limit, parse_query("subject:odd"))
+        assert (page.matched, page.matched_unread) == (30, 23)
+        assert [m.id for m in page.items] == odd[start : start + limit]
+    nothing = store.list(0, 50, parse_query("subject:nowhere"))
+    assert (nothing.items, nothing.matched, nothing.matched_unread) == ([], 0, 0)
+
+
+def test_tag_counts_are_what_a_tag_search_finds(store: SQLiteStore) -> None:
+    ids = store.ids()
+    store.set_tags(ids[:10], ["Invoice", "urgent"])
+    store.set_tags(ids[10:15], ["invoice"])
+    store.set_tags(ids[15:16], ["Zeta"])
+    counts = store.tag_counts()
+    assert list(counts) == store.tags()
+    for tag, count in counts.items():
+        assert count == store.list(0, 0, parse_query(f"tag:{tag}")).matched
+    assert {k.lower(): v for k, v in counts.items()} == {"invoice": 15, "urgent": 10, "zeta": 1}
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; tell whether it held."""
+    until = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > until:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_delete_all_gives_the_disk_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "big.db"
+    store = SQLiteStore(path).start()
+    words = " ".join(f"word{n}" for n in range(2_000))
+    for batch in range(4):
+        store.add([incoming(subject=f"b{batch} m{n}", body=words) for n in range(100)])
+    assert store.wait_indexed(30)
+    full = store.disk_usage()
+    assert full > 4_000_000
+    assert store.clear() == 400
+    # The freed pages are cut off, not zeroed through the WAL: every file shrinks.
+    assert _wait_for(lambda: store.disk_usage() < 400_000), store.disk_usage()
+    assert path.stat().st_size < 200_000
+    later = incoming(subject="after the clear", body="word7 again")
+    store.add([later])
+    assert store.wait_indexed(30)
+    assert store.ids(parse_query("word7")) == [later.id]
+    assert store.list(0, 5).items[0].id == later.id
+    store.close()
