@@ -7,8 +7,8 @@ summarised once and stored with ``store.add`` in batches of 1,000, then each
 request through the whole Flask app.  The SQLite store with the same corpus
 is measured in the same run as the baseline (``--no-sqlite`` skips it, for
 a million messages).  PostgreSQL runs on a local server started here, fsync
-on, default settings but for ``shared_buffers`` (64 MB); ``VACUUM ANALYZE`` runs once
-after the load, as autovacuum would soon do.
+on, with ``postgres_server.SETTINGS``; ``VACUUM ANALYZE`` runs once after the
+load, as autovacuum would soon do.
 """
 
 from __future__ import annotations

@@ -15,6 +15,12 @@ query parsing, store, JSON): each request ``--rounds`` times, the stores
 alternating, median in milliseconds.  The default size runs in a few
 minutes; the issue's full run is ``--messages 1000000 --memory-messages
 500000`` (SQLite at a million, the memory store at half a million).
+
+``--stores postgres`` (or ``memory,sqlite,postgres``) adds the PostgreSQL
+store, on a server started here (``postgres_server.py``: fsync on, a
+production server's settings), filled through the same ingestor; before the
+requests it waits for the text index to catch up and runs ``VACUUM ANALYZE``
+once, as autovacuum soon would.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import realistic
+from benchmarks import postgres_server, realistic
 from benchmarks.results_file import save
 from mailsink.config import Settings
 from mailsink.message import Envelope
@@ -118,6 +124,30 @@ def requests(sink: Sink, count: int) -> dict[str, Callable[[], object]]:
     }
 
 
+def open_sink(kind: str, tmp: Path, server: object) -> Sink:
+    """Start a sink (no listeners of note) on a new, empty store of one kind."""
+    if kind == "postgres":
+        store = postgres_server.new_schema(server)
+    elif kind in ("memory", "sqlite"):
+        store = "memory" if kind == "memory" else str(tmp / "scale.db")
+    else:
+        raise SystemExit(f"unknown store {kind!r}: memory, sqlite or postgres")
+    return Sink(Settings(smtp_port=0, http_port=None, tls=False, store=store)).start()
+
+
+def fill_line(stats: dict[str, float]) -> str:
+    """Describe a fill in one line."""
+    line = (
+        f"{stats['messages']:,.0f} messages in {stats['seconds']:.0f} s; "
+        f"first {stats['window']:,.0f}: {stats['first_rate']:,.0f} msg/s, "
+        f"last: {stats['last_rate']:,.0f} msg/s; RSS +{stats['rss_growth_mb']:,.0f} MB "
+        f"for {stats['raw_mb']:,.0f} MB raw"
+    )
+    if "index_caught_up_s" in stats:
+        line += f"; text index caught up {stats['index_caught_up_s']:.0f} s later"
+    return line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
@@ -131,22 +161,18 @@ def main() -> None:
         for k in kinds
     }
     results: dict[str, dict[str, object]] = {}
+    server = postgres_server.start() if "postgres" in kinds else None
     with tempfile.TemporaryDirectory() as tmp:
         sinks: dict[str, Sink] = {}
         try:
             for kind in kinds:
-                store = "memory" if kind == "memory" else str(Path(tmp) / "scale.db")
-                settings = Settings(smtp_port=0, http_port=None, tls=False, store=store)
-                sinks[kind] = Sink(settings).start()
+                sinks[kind] = open_sink(kind, Path(tmp), server)
                 stats = fill(sinks[kind], sizes[kind])
+                if kind == "postgres":
+                    store = sinks[kind].settings.store
+                    stats["index_caught_up_s"] = postgres_server.settle(store, sinks[kind].store)
                 results[kind] = {"fill": stats, "times": {}}
-                print(
-                    f"{kind}: {sizes[kind]:,} messages in {stats['seconds']:.0f} s; "
-                    f"first {stats['window']:,}: {stats['first_rate']:,.0f} msg/s, "
-                    f"last: {stats['last_rate']:,.0f} msg/s; RSS +{stats['rss_growth_mb']:,.0f} MB "
-                    f"for {stats['raw_mb']:,.0f} MB raw",
-                    flush=True,
-                )
+                print(f"{kind}: {fill_line(stats)}", flush=True)
             runs = {kind: requests(sink, sizes[kind]) for kind, sink in sinks.items()}
             times: dict[str, dict[str, list[float]]] = {k: {n: [] for n in GOALS} for k in kinds}
             for _ in range(args.rounds):
@@ -158,6 +184,8 @@ def main() -> None:
         finally:
             for sink in sinks.values():
                 sink.stop()
+            if server is not None:
+                server.remove()
     header = "".join(f"{f'{k} {sizes[k]:,}':>20}" for k in kinds)
     print(f"\n{'request (median ms)':<28}{header}{'goal':>8}")
     for name, goal in GOALS.items():

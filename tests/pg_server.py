@@ -49,6 +49,8 @@ class PostgresServer:
 
     folder: Path
     port: int = 0
+    settings: tuple[str, ...] = ()
+    """More ``name=value`` server settings (the benchmarks' production-like ones)."""
 
     @property
     def data(self) -> Path:
@@ -90,7 +92,7 @@ class PostgresServer:
             options = (
                 f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
                 "-c max_connections=200 -c shared_buffers=64MB"
-            )
+            ) + "".join(f" -c {setting}" for setting in self.settings)
             done = self._run(
                 str(_bin_dir() / "pg_ctl"),
                 "-D", str(self.data),
@@ -123,9 +125,9 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_server() -> PostgresServer:
-    """Create and start a server in a new temporary folder."""
-    server = PostgresServer(Path(tempfile.mkdtemp(prefix="mailsink-pg-")))
+def start_server(settings: tuple[str, ...] = ()) -> PostgresServer:
+    """Create and start a server in a new temporary folder, with more ``settings`` if given."""
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="mailsink-pg-")), settings=settings)
     try:
         server.init()
         server.start()

@@ -46,7 +46,8 @@ ingestor's writer thread makes the batches (``Ingestor.stores_inline``: a
 network round trip must not run on the SMTP event loop), so concurrent
 sessions share a commit.  When the database cannot be reached, ``add``
 raises within ``timeout`` seconds and the session answers 451; the pool
-reconnects by itself, checking each connection before lending it.
+reconnects by itself; a connection the server spoke on while idle is checked
+before it is lent (``store.py``, ``_check_if_spoken``).
 
 How events cross nodes
 ----------------------

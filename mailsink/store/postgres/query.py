@@ -2,10 +2,11 @@
 
 The condition is written against ``mailsink_messages`` (``schema.py``) with
 ``%s`` placeholders.  Free text uses the trigram index (``LIKE '%term%'``
-with ``pg_trgm``) where there is one, and so do address filters (every
-address is in the search text) before the address columns decide; tags and
-times have indexes of their own.  Header terms are the one thing SQL cannot decide exactly
-(values are decoded at search time, :func:`mailsink.headers.header_matches`):
+with ``pg_trgm``) where there is one, and so do address, subject and
+Message-ID filters (those are in the search text too) before their own
+columns decide; tags and times have indexes of their own.  Header terms
+are the one thing SQL cannot decide exactly (values are decoded at search
+time, :func:`mailsink.headers.header_matches`):
 SQL narrows the rows and :class:`Where` keeps the header terms for the store
 to check in Python.  The contract suite checks that every term answers as the
 memory store's predicates do.
@@ -75,9 +76,9 @@ def _term(term: Term, trigram: bool) -> tuple[str, list[object]]:  # noqa: PLR09
     if name in _ADDRESS_COLUMNS or name == "addressed":
         return _address(name, value, term.exact, trigram)
     if name == "subject":
-        return "strpos(s_subject, %s) > 0", [value]
+        return _narrowed("strpos(s_subject, %s) > 0", value, trigram)
     if name == "message-id":
-        return "strpos(s_message_id, %s) > 0", [value]
+        return _narrowed("strpos(s_message_id, %s) > 0", value, trigram)
     if name == "tag":
         # The condition of the partial index of tagged messages, so that it is used.
         return "cardinality(tags) > 0 AND s_tags @> ARRAY[%s]::text[]", [value]
@@ -112,6 +113,20 @@ def _text(value: str, trigram: bool) -> tuple[str, list[object]]:
         f"UNION ALL SELECT id FROM mailsink_text_new WHERE {test})"
     )
     return clause, [param, param]
+
+
+def _narrowed(clause: str, value: str, trigram: bool) -> tuple[str, list[object]]:
+    """Narrow a substring test of one column by the trigram index, which then decides.
+
+    The subject and the Message-ID are in the search text whole (lowercased
+    alike), so the texts containing ``value`` are a superset of the rows that
+    match: without this a ``subject:`` search read every row (880 ms for no
+    hit at 250,000 messages).
+    """
+    if trigram and len(value) >= 3:
+        prefilter, params = _text(value, trigram)
+        return f"{prefilter} AND {clause}", [*params, value]
+    return clause, [value]
 
 
 def _address(name: str, value: str, exact: bool, trigram: bool) -> tuple[str, list[object]]:
