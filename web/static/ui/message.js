@@ -1,6 +1,6 @@
 // Show one message: a compact header, the envelope folded to one line, attachments and inline
 // images apart, then the body and its tabs (HTML, HTML source, text, headers, raw, parts, checks).
-// After a message renders, document gets a "mailsink:message-shown" event ({id, message}); the
+// After a message renders, document gets a "mailsink:message-shown" event ({id, tags, message}); the
 // header's #m-tags holds its tags for whoever edits them.
 
 import { api, emlUrl, htmlUrl, partUrl } from "./api.js";
@@ -311,7 +311,8 @@ export async function showMessage(id) {
   if (message.HTML) setRemote(false);
   else $("#m-html").removeAttribute("src");
   await showTab(message.HTML ? "html" : "text");
-  document.dispatchEvent(new CustomEvent("mailsink:message-shown", { detail: { id: message.ID, message } }));
+  const detail = { id: message.ID, tags: message.Tags || [], message };
+  document.dispatchEvent(new CustomEvent("mailsink:message-shown", { detail }));
   return message;
 }
 
