@@ -74,7 +74,9 @@ def test_the_ui_works_under_a_webroot_behind_a_login(
     expect(page.locator("#m-subject")).to_have_text("Under the prefix")
     assert page.locator("#m-html").get_attribute("src") == f"/mail/view/{message_id}.html?embed=1"
     expect(page.frame_locator("#m-html").locator("#inside")).to_have_text("HTML under /mail")
-    assert str(page.locator("#download").get_attribute("href")).startswith("/mail/api/v1/")
+    assert page.locator("#download").get_attribute("href") == f"/mail/view/{message_id}.eml"
+    html_link = page.locator("#download-html").get_attribute("href")
+    assert html_link == f"/mail/view/{message_id}.html?dl=1"
     page.reload()  # a shared link to a message opens it
     expect(page.locator("#m-subject")).to_have_text("Under the prefix")
     page.click("#home")

@@ -48,7 +48,7 @@ from mailsink.web import (
     websocket,
 )
 from mailsink.web.errors import ApiError, json_error
-from mailsink.web.origin import is_cross_site
+from mailsink.web.origin import is_cross_site, is_subresource_load
 from mailsink.web.serialize import summary_json
 from mailsink.web.state import EXTENSION_KEY, AppState, LongRequests
 from mailsink.web.webroot import WebRoot
@@ -182,6 +182,12 @@ def _guard_requests(
                 403,
                 "cross-site request refused: the API answers only its own UI, clients that "
                 "are not web pages, and origins allowed with --cors-origin",
+            )
+        if is_subresource_load(request):
+            return json_error(
+                403,
+                "the API is not loaded as an image, style, font, frame or script "
+                "(Sec-Fetch-Dest); fetch it instead",
             )
         return None
 

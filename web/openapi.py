@@ -251,10 +251,16 @@ _PATHS: dict[str, Any] = {
         "get": _op("The HTML body, sandboxed by CSP; cid: images rewritten", {
             "200": _body("text/html", "HTML body"), "404": _ERR},
             [_ID, _q("remote", "1: allow remote images, styles, fonts"),
-             _q("embed", "1: open links in a new tab")], tag="view"),
+             _q("embed", "1: open links in a new tab"),
+             _q("dl", "1: download the HTML body as the API's HTML field has it")], tag="view"),
     },
     "/view/{ID}.txt": {
         "get": _op("The text body", {"200": _body("text/plain", "Text body"), "404": _ERR},
+                   [_ID, _q("dl", "1: download it as a file")], tag="view"),
+    },
+    "/view/{ID}.eml": {
+        "get": _op("Download the message as received (mailsink)",
+                   {"200": _body("message/rfc822", "The raw message"), "404": _ERR},
                    [_ID], tag="view"),
     },
     "/api/v1/send": {

@@ -18,6 +18,14 @@ allowed with ``--cors-origin``.  One exception: the images of a message part
 (``/api/v1/message/ID/part/N``) load cross-site by design, because the
 sandboxed HTML view (an opaque origin) shows a message's inline images from
 there; a part is one bounded download and marks nothing.
+
+The same holds inside this origin: the sandboxed HTML view keeps the UI's
+origin (so the UI can size its frame) and, with remote content allowed, may
+load any URL as an image or a style.  So a request whose ``Sec-Fetch-Dest``
+says it loads the API as a subresource (an image, style, font, frame,
+script, media...) is refused whatever its site (:func:`is_subresource_load`):
+the UI reads the API only with ``fetch`` (``empty``), ``EventSource`` and
+links to downloads (``document``).
 """
 
 from __future__ import annotations
@@ -45,6 +53,19 @@ def _same_host(origin: str, host: str) -> bool:
     except ValueError:
         return False
     return bool(parts.netloc) and parts.netloc.lower() == host.strip().lower()
+
+
+API_DESTINATIONS = frozenset({"", "empty", "document", "websocket"})
+"""``Sec-Fetch-Dest`` values the API answers: fetch/XHR/EventSource, navigations, WebSocket."""
+
+
+def is_subresource_load(request: Request) -> bool:
+    """Tell whether to refuse this API request as an image/style/frame load (module docstring)."""
+    if not request.path.startswith(GUARDED_PREFIXES):
+        return False
+    if request.method == "GET" and _PART_PATH.fullmatch(request.path):
+        return False
+    return request.headers.get("Sec-Fetch-Dest", "").strip().lower() not in API_DESTINATIONS
 
 
 def is_cross_site(request: Request, cors_origins: tuple[str, ...]) -> bool:

@@ -4,7 +4,8 @@ The page is a Jinja shell; small JavaScript modules fill it from the JSON
 API and its Server-Sent Events stream.  Mail content never enters this
 origin's documents as markup: the JS builds every node with ``textContent``,
 and message HTML is only ever shown through the sandboxed ``/view`` route
-inside an ``<iframe sandbox>`` without scripts or same-origin rights.
+inside an ``<iframe sandbox>`` without scripts (same-origin only so the UI can
+measure it: see :mod:`mailsink.web.view`).
 
 Every response of this blueprint carries a strict Content-Security-Policy
 (no inline script, no third-party origin), a framing ban and

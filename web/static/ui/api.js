@@ -40,8 +40,8 @@ export const partUrl = (id, partId) => at(`/api/v1/message/${enc(id)}/part/${enc
 /** Return the URL of a message's sandboxed HTML view (links open in a new tab). */
 export const htmlUrl = (id, remote) => at(`/view/${enc(id)}.html?embed=1${remote ? "&remote=1" : ""}`);
 
-/** Return the URL that downloads a message as .eml. */
-export const emlUrl = (id) => at(`/api/v1/message/${enc(id)}/raw?dl=1`);
+/** Return the URL that downloads a message as .eml (the raw message, as received). */
+export const emlUrl = (id) => at(`/view/${enc(id)}.eml`);
 
 export const api = {
   list: (start, limit) => request("GET", `/api/v1/messages?start=${start}&limit=${limit}`),

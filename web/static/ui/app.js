@@ -88,6 +88,10 @@ function updateChrome() {
   $("#delete-all").disabled = !(query ? matched : total) || Boolean(queryError);
   $("#delete-all").textContent = query ? "Delete matching" : "Delete all";
   document.body.classList.toggle("is-empty", !total && !query);
+  // Prev/next step through this page's rows like k/j; they do not cross pages.
+  const index = list.selectedIndex();
+  $("#prev-message").disabled = index <= 0;
+  $("#next-message").disabled = index < 0 || index >= shown - 1;
   showUnread(unread, state.subject);
 }
 
@@ -162,7 +166,7 @@ async function openMessage(id, push = true) {
   $("#message").classList.add("loading");
   try {
     const message = await showMessage(id);
-    if (state.openId !== id) return;
+    if (!message || state.openId !== id) return; // superseded while it loaded
     state.openId = message.ID;
     state.subject = message.Subject || "(no subject)";
     list.setRowRead(message.ID, true);
@@ -351,6 +355,14 @@ function wire() {
   $("#newer").addEventListener("click", () => goPage(-1));
   $("#older").addEventListener("click", () => goPage(1));
   $("#back").addEventListener("click", () => leaveMessage());
+  $("#prev-message").addEventListener("click", () => move(-1));
+  $("#next-message").addEventListener("click", () => move(1));
+  // A click on an address in the message header searches for it (message.js).
+  document.addEventListener("mailsink:search", (event) => {
+    $("#search").value = event.detail.query;
+    if (!window.matchMedia("(min-width: 1000px)").matches) leaveMessage(false); // show the list
+    runSearch(true);
+  });
   $("#delete-one").addEventListener("click", deleteOne);
   $("#toggle-read").addEventListener("click", toggleRead);
   $("#mark-all-read").addEventListener("click", markAllRead);
