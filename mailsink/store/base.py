@@ -262,6 +262,9 @@ class SharedStore(Protocol):
         ...
 
 
+_PG_NO_ROOM = frozenset({"53100", "53000"})
+
+
 def is_disk_full(error: BaseException) -> bool:
     """Tell whether storing failed because the disk (or quota) is full, not because of the mail.
 
@@ -272,7 +275,9 @@ def is_disk_full(error: BaseException) -> bool:
         return error.errno in (errno.ENOSPC, errno.EDQUOT)
     if isinstance(error, sqlite3.OperationalError):
         return "full" in str(error)
-    return False
+    # PostgreSQL's disk_full and insufficient_resources (psycopg puts the code on the error;
+    # read by name, so this module needs no psycopg).
+    return getattr(error, "sqlstate", None) in _PG_NO_ROOM
 
 
 def clamp_page(start: int, limit: int) -> tuple[int, int]:

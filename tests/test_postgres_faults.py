@@ -1,0 +1,102 @@
+"""The PostgreSQL store when things go wrong: a full disk, and work only one node may do at once.
+
+A real server the suite started; a real small tmpfs for the full disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import smtplib
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from mailsink.server import Sink
+from pg_server import PostgresServer
+
+
+@dataclass
+class SmallDisk:
+    """A schema whose tables live on a tmpfs of a few megabytes (a tablespace)."""
+
+    url: str
+    folder: Path
+
+    def grow(self, size: str) -> None:
+        """Give the disk more room, as an operator would."""
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(self.folder)], check=True)
+
+
+@pytest.fixture
+def small_disk(postgres_server: PostgresServer) -> Iterator[SmallDisk]:
+    """Return a new schema whose tables live on a 2 MB tmpfs (skipped unless root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for a tablespace needs root")
+    folder = Path(tempfile.mkdtemp(prefix="mailsink-small-"))
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        folder.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    name = f"small_{secrets.token_hex(4)}"
+    try:
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        with psycopg.connect(postgres_server.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE TABLESPACE {name} LOCATION '{folder}'")
+            conn.execute(f"CREATE SCHEMA {name}")
+        options = f"-csearch_path={name},public -cdefault_tablespace={name}"
+        yield SmallDisk(postgres_server.url() + "?options=" + quote(options), folder)
+    finally:
+        with (
+            contextlib.suppress(psycopg.Error),
+            psycopg.connect(postgres_server.url(), autocommit=True) as conn,
+        ):
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+            conn.execute(f"DROP TABLESPACE IF EXISTS {name}")
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+        folder.rmdir()
+
+
+def test_a_full_disk_answers_452_never_250_nor_5xx_and_mail_flows_again_when_freed(
+    make_sink: Callable[..., Any], small_disk: SmallDisk
+) -> None:
+    sink: Sink = make_sink(store=small_disk.url, max_messages=0)
+    body = secrets.token_hex(60_000)  # 120 KB that does not compress
+    message = f"Subject: big\r\nTo: b@example.test\r\n\r\n{body}\r\n".encode()
+    accepted = 0
+    replies: list[tuple[int, bytes]] = []
+    with smtplib.SMTP(*sink.smtp_address, timeout=30) as client:
+        client.ehlo()
+        for _ in range(40):  # 4.8 MB for a 2 MB disk
+            client.mail("a@example.test")
+            client.rcpt("b@example.test")
+            code, reply = client.data(message)
+            replies.append((code, reply))
+            if code == 250:
+                accepted += 1
+            else:
+                break
+    assert accepted > 0, replies
+    code, reply = replies[-1]
+    assert code == 452 and b"4.3.1" in reply, replies[-3:]
+    assert sink.mailbox.store.count() == accepted, "every 250 is stored, nothing else is"
+
+    small_disk.grow("8m")  # no restart, no reconnect: the next message is stored
+    with smtplib.SMTP(*sink.smtp_address, timeout=30) as client:
+        client.sendmail("a@example.test", ["b@example.test"], message)
+    assert sink.mailbox.store.count() == accepted + 1
