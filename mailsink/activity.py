@@ -21,6 +21,7 @@ import sys
 import threading
 
 from mailsink.events import EventThread, Subscription
+from mailsink.log_queue import QueuedStreamHandler
 from mailsink.mailbox import Mailbox
 from mailsink.search import parse_query
 
@@ -118,11 +119,13 @@ def _now() -> float:
 
 
 def configure_logging(quiet: bool, verbose: bool) -> None:
-    """Log to stderr: received messages, refusals, TLS failures; ``-q`` / ``-v`` as above."""
+    """Log to stderr, through a queue: received messages, refusals, TLS failures; ``-q``, ``-v``."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "mailsink", False)]:
         root.removeHandler(old)  # main() run again in one process: one handler, not two
-    handler = logging.StreamHandler(sys.stderr)
+        old.close()
+    # Queued: a stderr nobody reads must never block a thread that serves clients (log_queue.py).
+    handler = QueuedStreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.mailsink = True  # type: ignore[attr-defined]
     root.addHandler(handler)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import IO
 
 
 @dataclass
@@ -18,6 +21,43 @@ class Running:
     smtp: tuple[str, int]
     web_url: str | None
     lines: list[str]
+    output: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=500))
+    """The last lines of stdout and stderr once :meth:`drain` reads them."""
+    _readers: list[threading.Thread] = field(default_factory=list)
+
+    def drain(self) -> Running:
+        """Read the process's stdout and stderr from now on, keeping only the last lines.
+
+        A pipe that nobody reads fills after 64 KiB and then blocks whatever
+        the process writes to it; a long-running test must not depend on
+        the process coping with that.  Use :meth:`stop`, not
+        ``communicate()``, to end a drained process.
+        """
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+                reader.start()
+                self._readers.append(reader)
+        return self
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.output.append(line.rstrip("\n"))
+
+    def stop(self, timeout: float = 20) -> None:
+        """Terminate the process (if it runs), wait for it and for the drain readers."""
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout)
+        for reader in self._readers:
+            reader.join(timeout)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def start_mailsink(

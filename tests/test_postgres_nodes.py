@@ -52,7 +52,7 @@ def nodes(postgres_url: Callable[[], str]) -> Iterator[Nodes]:
                 url,
                 "--max-messages",
                 "0",  # the command keeps 1,000 by default: the load tests send more
-            )
+            ).drain()  # the load tests log more than a pipe holds
             for _ in range(count)
         ]
         started.extend(made)
@@ -64,7 +64,7 @@ def nodes(postgres_url: Callable[[], str]) -> Iterator[Nodes]:
             node.process.terminate()
     for node in started:
         with contextlib.suppress(Exception):
-            node.process.communicate(timeout=20)
+            node.stop()
 
 
 def get_json(node: Running, path: str, timeout: float = 10) -> Any:
@@ -265,6 +265,14 @@ def _stored_hashes(node: Running) -> set[str]:
             return hashes
 
 
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Wait until ``condition()`` holds; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.05)
+
+
 def test_killing_a_node_under_load_loses_no_acknowledged_message(nodes: Nodes) -> None:
     a, b = nodes(2, "")
     alive = [a, b]
@@ -272,15 +280,16 @@ def test_killing_a_node_under_load_loses_no_acknowledged_message(nodes: Nodes) -
     acknowledged: dict[str, bytes] = {}
     refused: list[int] = []
     threads = _load(lambda _sender: list(alive), stop, acknowledged, refused)
-    time.sleep(1.5)
+    # Waits, not sleeps: on a loaded machine a second may see only a few messages.
+    _wait_until(lambda: len(acknowledged) >= 40, "mail flows to both nodes")
     a.process.kill()  # -9: no shutdown, whatever was in flight is cut off
     alive.remove(a)
-    time.sleep(1.5)
+    at_kill = len(acknowledged)
+    _wait_until(lambda: len(acknowledged) >= at_kill + 40, "the senders move to node b")
     stop.set()
     for thread in threads:
         thread.join(15)
     a.process.wait(10)
-    assert len(acknowledged) > 50
     missing = set(acknowledged) - _stored_hashes(b)
     assert missing == set(), f"{len(missing)} acknowledged messages are gone"
 
@@ -302,11 +311,6 @@ def own_server() -> Iterator[PostgresServer]:
     server.remove()
 
 
-@pytest.mark.xfail(
-    reason="known bug, issue 17: in 2 of 7 runs a node never reconnected after a restart "
-    "(60 s); the rest of the test's assertions hold when it does",
-    strict=False,
-)
 def test_a_database_restart_under_load_costs_4xx_and_loses_nothing(
     nodes: Nodes, own_server: PostgresServer
 ) -> None:
@@ -315,24 +319,21 @@ def test_a_database_restart_under_load_costs_4xx_and_loses_nothing(
     acknowledged: dict[str, bytes] = {}
     refused: list[int] = []
     threads = _load(lambda _sender: [node], stop, acknowledged, refused, senders=4)
-    time.sleep(1.0)
-    before = len(acknowledged)
+    # Waits, not sleeps: on a loaded machine a second may see only a few messages.
+    _wait_until(lambda: len(acknowledged) >= 20, "mail flows before the restart")
     own_server.stop("fast")
-    time.sleep(0.5)
+    _wait_until(lambda: bool(refused), "the gap answered 4xx")
     assert _readyz(node) == 503
-    time.sleep(1.0)
     own_server.start()  # the same port: the node finds it again by itself
     deadline = time.monotonic() + 60  # the pool backs off between attempts
     while _readyz(node) != 200:
         assert time.monotonic() < deadline, "the node did not reconnect"
         time.sleep(0.2)
     after_restart = len(acknowledged)
-    time.sleep(1.5)
+    _wait_until(lambda: len(acknowledged) >= after_restart + 20, "mail flows after the restart")
     stop.set()
     for thread in threads:
         thread.join(15)
-    assert before > 10 and len(acknowledged) > after_restart, "mail flows before and after"
-    assert refused, "the gap answered 4xx"
     missing = set(acknowledged) - _stored_hashes(node)
     assert missing == set(), f"{len(missing)} acknowledged messages are gone"
 
