@@ -19,11 +19,13 @@ import datetime
 import logging
 import sys
 import threading
+from contextlib import nullcontext
 
 from mailsink.events import EventThread, Subscription
 from mailsink.log_queue import QueuedStreamHandler
 from mailsink.mailbox import Mailbox
 from mailsink.search import parse_query
+from mailsink.store.base import SharedStore
 
 RECEIVED = logging.getLogger("mailsink.received")
 log = logging.getLogger(__name__)
@@ -79,7 +81,16 @@ class Retention:
         self._thread: threading.Thread | None = None
 
     def prune(self, now: float | None = None) -> int:
-        """Delete what is too old now; return how many messages went."""
+        """Delete what is too old now; return how many messages went.
+
+        A store shared by several nodes is swept by one node at a time
+        (:meth:`~mailsink.store.base.SharedStore.lead`); the others skip.
+        """
+        store = self.mailbox.store
+        with store.lead("prune") if isinstance(store, SharedStore) else nullcontext(True) as lead:
+            return self._prune(now) if lead else 0
+
+    def _prune(self, now: float | None) -> int:
         cutoff = (now if now is not None else _now()) - self.max_age
         stamp = datetime.datetime.fromtimestamp(cutoff, datetime.timezone.utc)
         query = parse_query("before:" + stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))

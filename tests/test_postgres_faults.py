@@ -1,4 +1,4 @@
-"""The PostgreSQL store when things go wrong: a full disk, and work only one node may do at once.
+"""The PostgreSQL store when things go wrong (a full disk) and work one node at a time does.
 
 A real server the suite started; a real small tmpfs for the full disk.
 """
@@ -12,6 +12,7 @@ import secrets
 import smtplib
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,11 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
+from helpers import incoming
+from mailsink.activity import Retention
+from mailsink.mailbox import Mailbox
 from mailsink.server import Sink
+from mailsink.store.postgres import PostgresStore
 from pg_server import PostgresServer
 
 
@@ -100,3 +105,51 @@ def test_a_full_disk_answers_452_never_250_nor_5xx_and_mail_flows_again_when_fre
     with smtplib.SMTP(*sink.smtp_address, timeout=30) as client:
         client.sendmail("a@example.test", ["b@example.test"], message)
     assert sink.mailbox.store.count() == accepted + 1
+
+
+@pytest.fixture
+def two_stores(postgres_url: Callable[[], str]) -> Iterator[tuple[PostgresStore, PostgresStore]]:
+    """Two stores on one schema, as two nodes have."""
+    url = postgres_url()
+    a, b = PostgresStore(url, max_messages=5).start(), PostgresStore(url, max_messages=5).start()
+    yield a, b
+    for store in (a, b):
+        store.close()
+
+
+def test_one_node_at_a_time_leads_the_pruning(
+    two_stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two_stores
+    with a.lead("prune") as a_leads, b.lead("prune") as b_leads:
+        assert (a_leads, b_leads) == (True, False)
+    with b.lead("prune") as b_leads:
+        assert b_leads, "the lock went with a's transaction"
+
+
+def test_an_age_sweep_is_skipped_while_another_node_sweeps(
+    two_stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two_stores
+    b.max_messages = 0
+    b.add([incoming() for _ in range(3)])
+    retention = Retention(Mailbox(b), max_age=60)
+    later = time.time() + 3600  # every message is too old by then
+    with a.lead("prune") as a_leads:
+        assert a_leads
+        assert retention.prune(now=later) == 0
+        assert b.count() == 3, "b left the sweep to a"
+    assert retention.prune(now=later) == 3
+    assert b.count() == 0
+
+
+def test_the_count_limit_is_kept_by_whichever_node_is_not_kept_out(
+    two_stores: tuple[PostgresStore, PostgresStore],
+) -> None:
+    a, b = two_stores
+    with b.lead("prune"):
+        for _ in range(8):
+            a.add([incoming()])
+        assert a.count() == 8, "a did not prune while b held the lock"
+    a.add([incoming()])
+    assert a.count() == b.count() == 5

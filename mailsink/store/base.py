@@ -20,6 +20,7 @@ from mailsink.store.relays import RelayJob
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from contextlib import AbstractContextManager
 
     from mailsink.events import EventData, EventKind
     from mailsink.search import Query
@@ -258,6 +259,14 @@ class SharedStore(Protocol):
 
         ``listening()`` tells whether anyone would hear it: while it says no,
         the store need not fetch the records of new messages to publish.
+        """
+        ...
+
+    def lead(self, work: str) -> AbstractContextManager[bool]:
+        """Hold the right to do ``work`` (``"prune"``) for a ``with`` block, if no one has it.
+
+        Yields False while another process holds it: that one does the work,
+        so the sweeps of several nodes never run side by side.
         """
         ...
 

@@ -32,6 +32,8 @@ Map
     The message and unread counts as deltas, summed on read, folded now and then.
 ``relay_jobs.py``
     The SQL of the relay jobs (``mailsink_relay_jobs``).
+``leader.py``
+    Work one node at a time does (pruning, folding counts): advisory locks.
 ``conninfo.py``
     Naming the database a connection string points to, without its password.
 
@@ -69,7 +71,8 @@ listing order.  A node that hears of another's message moves its own clock
 past that ID (:func:`mailsink.message.observe_id`), so causally later mail
 always sorts later.  Pruning to ``--max-messages`` happens inside the add
 transaction of whichever node holds the prune advisory lock; the others
-skip it for that batch.
+skip it for that batch.  The ``--max-age`` sweep (``activity.Retention``)
+takes the same lock (:meth:`PostgresStore.lead`), so one node sweeps.
 
 Threads
 -------

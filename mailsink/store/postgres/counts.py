@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from mailsink.store.postgres import leader
 from mailsink.store.postgres.schema import COUNTS_LOCK
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,7 @@ def fold(pool: ConnectionPool[Any]) -> None:
     """Sum the count deltas into one row (one node at a time; the others skip)."""
     try:
         with pool.connection() as conn, conn.transaction():
-            got = conn.execute(
-                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)",
-                (COUNTS_LOCK,),
-            ).fetchone()
-            if got and got[0]:
+            if leader.try_lock(conn, COUNTS_LOCK):
                 conn.execute(
                     "WITH gone AS (DELETE FROM mailsink_counts RETURNING total, unread) "
                     "INSERT INTO mailsink_counts SELECT coalesce(sum(total), 0), "

@@ -11,7 +11,7 @@ import secrets
 import select
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -34,7 +34,7 @@ from mailsink.store.codec import (
     summary_to_json,
 )
 from mailsink.store.match import address_text, compile_query, search_text
-from mailsink.store.postgres import counts, relay_jobs
+from mailsink.store.postgres import counts, leader, relay_jobs
 from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
 from mailsink.store.postgres.conninfo import describe
 from mailsink.store.postgres.query import Where, compile_where
@@ -376,10 +376,7 @@ class PostgresStore:
         """Delete the oldest messages beyond max_messages, if no other node is pruning."""
         if not self.max_messages:
             return []
-        got = conn.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)", (PRUNE_LOCK,)
-        ).fetchone()
-        if not got or not got[0]:
+        if not leader.try_lock(conn, PRUNE_LOCK):
             return []  # another node prunes right now; the next add catches up
         excess = counts.read(conn)[0] - self.max_messages
         if excess <= 0:
@@ -644,6 +641,13 @@ class PostgresStore:
         Searches never need this: texts not indexed yet are scanned.
         """
         return self._indexer is None or self._indexer.wait_indexed(timeout)
+
+    def lead(self, work: str) -> AbstractContextManager[bool]:
+        """Hold the right to do ``work`` (``"prune"``) for a ``with`` block, if no node has it.
+
+        Yields False when another node holds it: that node does the work.
+        """
+        return leader.lead(self._pool, work)
 
     def ready(self) -> bool:
         """Tell whether the database answers now (``/readyz``)."""
