@@ -7,16 +7,24 @@ decoded into a :class:`StoredMessage` when asked for (a page of 50 costs well
 under a millisecond).  When a message's body *is* its text (plain and
 unencoded), the text and snippet are not kept at all but read from the raw
 bytes.  The read flags and changed tags live in small side tables.
+
+Searches do not decode every message: :class:`~mailsink.store.memory_index.MemoryIndex`
+narrows them to candidates by the words of each message, kept by UID, and
+an array of UIDs beside a list of IDs (arrival order, ``None`` where one was
+deleted) turns a UID or a page offset into a message without a walk.
 """
 
 from __future__ import annotations
 
 import builtins
 import collections
+import itertools
 import json
 import threading
 import time
 import zlib
+from array import array
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
 from mailsink.message import make_snippet
@@ -35,12 +43,16 @@ from mailsink.store.codec import (
     summary_to_dict,
 )
 from mailsink.store.match import compile_query
+from mailsink.store.memory_index import Lookup, MemoryIndex
 from mailsink.store.relays import RelayJob
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from mailsink.search import Query
+    from mailsink.search import Query, Term
+
+_WALK = 1_000
+"""Messages a listing walks past deleted ones to reach its page, before compacting instead."""
 
 _SNIPPET_BYTES = 4096
 """How much of the body is decoded to rebuild a snippet."""
@@ -206,6 +218,10 @@ class MemoryStore:
         self._uids: dict[str, int] = {}  # message ID -> UID, given out in arrival order
         self._last_uid = 0
         self._validity = _new_validity()
+        self._order: builtins.list[str | None] = []  # IDs by arrival, None where deleted
+        self._seqs = array("I")  # the UID of each entry of _order, ascending
+        self._holes = 0  # None entries in _order
+        self._index = MemoryIndex()
 
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch; return the IDs pruned to honour max_messages."""
@@ -215,8 +231,12 @@ class MemoryStore:
                 self._messages[item.id] = blob
                 self._last_uid += 1
                 self._uids[item.id] = self._last_uid
+                self._order.append(item.id)
+                self._seqs.append(self._last_uid)
                 if item.summary.tags:
                     self._tags[item.id] = item.summary.tags
+                record = StoredMessage(item.id, item.received, item.envelope, item.summary)
+                self._index.add(self._last_uid, record)
             self._unread += len(packed)
             return self._prune()
 
@@ -263,22 +283,87 @@ class MemoryStore:
         with self._lock:
             return reversed(list(self._messages.items()))
 
-    def _matching(self, query: Query | None) -> builtins.list[tuple[str, bytes]]:
-        """Return (id, blob) of the messages matching the query, newest first.
+    def _matching(self, query: Query) -> builtins.list[str]:
+        """Return the IDs of the messages matching the query, newest first.
 
-        Candidates are decoded without a snippet, and without the text body
-        unless free text is searched; callers build full records for the page.
+        The index gives the candidates (or, when it can tell, the answer);
+        without it every message is a candidate.  Candidates are decoded
+        without a snippet, and without the text body unless free text is
+        searched.
         """
+        with self._lock:
+            narrowed = self._narrowed(query)
+            if narrowed is not None:
+                seqs, exact = narrowed
+                ids = self._ids_of(reversed(seqs))
+                if exact:
+                    return ids
+                candidates: Iterable[tuple[str, bytes]] = [(i, self._messages[i]) for i in ids]
+                needles = []
+        if narrowed is None:
+            candidates, needles = self._newest(), _needles(query)
         matches = compile_query(query, self.raw)
-        needles = _needles(query)
-        with_text = query is not None and any(t.field == "text" for t in query.terms)
+        with_text = any(t.field == "text" for t in query.terms)
         found = []
-        for message_id, blob in self._newest():
+        for message_id, blob in candidates:
             if needles and not _may_match(blob, needles):
                 continue
             if matches(self._record(message_id, blob, with_text, with_snippet=False)):
-                found.append((message_id, blob))
+                found.append(message_id)
         return found
+
+    def _narrowed(self, query: Query) -> tuple[builtins.list[int], bool] | None:
+        """Return the UIDs the query can match, ascending, and whether they all do.
+
+        None when no term narrows the search.  With the lock held.
+        """
+        lookups: builtins.list[Lookup] = []
+        complete = True  # every term is answered by a lookup
+        for term in query.terms:
+            found = self._side_lookup(term) or self._index.lookups(term)
+            if found is None:
+                complete = False
+            else:
+                lookups.extend(found)
+        if not lookups:
+            return None
+        narrowed = self._index.narrow(lookups, len(self._messages))
+        if narrowed is None:
+            return None
+        seqs, exact = narrowed
+        return seqs, exact and complete
+
+    def _side_lookup(self, term: Term) -> builtins.list[Lookup] | None:
+        """Return the exact UIDs of a positive tag:, is:read or is:tagged term (side tables)."""
+        if term.negate:
+            return None
+        uids = self._uids
+        if term.field == "tag":
+            value = term.value
+            tagged = self._tags.items()
+            found = [uids[i] for i, tags in tagged if any(t.lower() == value for t in tags)]
+        elif term.field == "is" and term.value == "read":
+            found = [uids[i] for i in self._read]
+        elif term.field == "is" and term.value == "tagged":
+            found = [uids[i] for i in self._tags]
+        else:
+            return None
+        return [Lookup([sorted(found)], exact=True)]
+
+    def _ids_of(self, seqs: Iterable[int]) -> builtins.list[str]:
+        """Return the IDs of kept messages by UID.  With the lock held."""
+        order, first = self._order, self._seqs[0] if self._seqs else 0
+        if not self._holes and self._seqs and self._seqs[-1] - first == len(order) - 1:
+            return [order[s - first] for s in seqs]  # type: ignore[misc]  # no holes: no None
+        at = self._seqs
+        return [order[bisect_left(at, s)] for s in seqs]  # type: ignore[misc]
+
+    def _compact(self) -> None:
+        """Drop the holes that deletions left in the arrival order.  With the lock held."""
+        kept = [n for n, message_id in enumerate(self._order) if message_id is not None]
+        self._order = [self._order[n] for n in kept]
+        self._seqs = array("I", (self._seqs[n] for n in kept))
+        self._holes = 0
 
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
         """Return messages newest first, optionally only those matching a query."""
@@ -286,22 +371,30 @@ class MemoryStore:
         with self._lock:
             total, unread = len(self._messages), self._unread
             if query is None or query.is_empty():
-                items = []
-                for i, (message_id, blob) in enumerate(reversed(self._messages.items())):
-                    if i >= start + limit:
-                        break
-                    if i >= start:
-                        items.append(self._record(message_id, blob))
+                if self._holes and start + limit > _WALK:
+                    self._compact()
+                if self._holes:
+                    newest = (i for i in reversed(self._order) if i is not None)
+                    ids = list(itertools.islice(newest, start, start + limit))
+                else:
+                    end = len(self._order) - start
+                    ids = self._order[max(0, end - limit) : max(0, end)][::-1]  # type: ignore[assignment]
+                items = [self._record(i, self._messages[i]) for i in ids]
                 return Page(items, total, unread, total, start)
         matched = self._matching(query)
-        page = [self._record(i, blob) for i, blob in matched[start : start + limit]]
+        page = []
+        with self._lock:
+            for message_id in matched[start : start + limit]:
+                blob = self._messages.get(message_id)
+                if blob is not None:
+                    page.append(self._record(message_id, blob))
         return Page(page, total, unread, len(matched), start)
 
     def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
         if query is None or query.is_empty():
             return [message_id for message_id, _blob in self._newest()]
-        return [message_id for message_id, _blob in self._matching(query)]
+        return self._matching(query)
 
     def matcher(self, query: Query) -> Callable[[StoredMessage], bool]:
         """Return a predicate that tells whether one of this store's records matches."""
@@ -322,17 +415,34 @@ class MemoryStore:
 
     def _delete_locked(self, ids: Iterable[str]) -> builtins.list[str]:
         """Delete with the lock held."""
-        deleted = []
+        deleted, uids = [], []
         for message_id in ids:
             if self._messages.pop(message_id, None) is not None:
                 deleted.append(message_id)
-                self._uids.pop(message_id, None)
+                uid = self._uids.pop(message_id)
+                uids.append(uid)
+                self._order[bisect_left(self._seqs, uid)] = None
+                self._holes += 1
                 self._tags.pop(message_id, None)
                 if message_id in self._read:
                     self._read.discard(message_id)
                 else:
                     self._unread -= 1
+        if uids:
+            self._drop_leading_holes()
+            floor = self._seqs[0] if self._seqs else self._last_uid + 1
+            self._index.forget(uids, floor, len(self._messages))
         return deleted
+
+    def _drop_leading_holes(self) -> None:
+        """Drop the deleted entries at the old end of the arrival order (pruning makes them)."""
+        order, count = self._order, 0
+        while count < len(order) and order[count] is None:
+            count += 1
+        if count:
+            del order[:count]
+            del self._seqs[:count]
+            self._holes -= count
 
     def clear(self) -> int:
         """Delete every message; return how many there were."""
@@ -340,6 +450,8 @@ class MemoryStore:
             count = len(self._messages)
             self._messages.clear()
             self._uids.clear()  # the UID counter goes on: UIDs are never reused
+            self._order, self._seqs, self._holes = [], array("I"), 0
+            self._index.clear(self._last_uid + 1)
             self._read.clear()
             self._tags.clear()
             self._unread = 0
