@@ -29,6 +29,7 @@ export function wireKeys(actions) {
       Delete: "delete",
       "#": "delete",
       u: "toggleRead",
+      x: "pick",
       ArrowLeft: "newer",
       ArrowRight: "older",
       "?": "help",
