@@ -97,7 +97,7 @@ def test_release_the_picked_messages_from_the_bulk_bar(page: Page, make_sink: Ma
     sink = make_sink(http_port=0, relay=relay)
     for _ in range(3):
         send(sink)
-    page.goto(sink.web_url)
+    page.goto(f"{sink.web_url}/")
     expect(page.locator("#list > li")).to_have_count(3)
     page.locator("#list > li").nth(0).locator("input.pick").click()
     page.locator("#list > li").nth(1).locator("input.pick").click()
