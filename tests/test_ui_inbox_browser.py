@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+import smtplib
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from mailsink.config import Settings
+from mailsink.message import Envelope, new_id, summarize
 from mailsink.server import Sink
+from mailsink.store.base import Incoming
 
 pytest_plugins = ["conftest_browser"]
 pytestmark = pytest.mark.browser
@@ -339,3 +346,122 @@ def test_the_search_help_fits_a_phone(page: Page, ui_sink: Sink, screenshot: Any
     )
     assert overflow == [0, 0]
     screenshot(page, "inbox-search-help-phone")
+
+
+# ---- screenshots: ~30 varied messages and 10,000 bulk ones, desktop and phone, light and dark ----
+
+SENDERS = [
+    "Example Shop <orders@shop.example.test>",
+    "Security <no-reply@auth.example.test>",
+    "Billing Department With A Long Name <billing@example.test>",
+    "ci@build.example.test",
+    "Ana Lima <ana@example.test>",
+]
+TAG_SETS = ["", "orders", "auth, important", "newsletter", "ci, failed", "orders, vip", ""]
+
+
+def varied_message(i: int) -> EmailMessage:
+    """Return varied message number i: tags, attachments, long subjects, some HTML."""
+    msg = EmailMessage()
+    msg["From"] = SENDERS[i % len(SENDERS)]
+    msg["To"] = f"User {i} <user{i}@example.test>" + (", team@example.test" if i % 4 == 0 else "")
+    msg["Subject"] = (
+        f"Build #{1200 + i} failed on main: test_checkout_flow timed out after 30 s"
+        if i % 5 == 3
+        else f"Order {10400 + i} update"
+    )
+    if TAG_SETS[i % len(TAG_SETS)]:
+        msg["X-Tags"] = TAG_SETS[i % len(TAG_SETS)]
+    msg.set_content(f"Message {i}: here is the summary of what changed and what to do next.")
+    if i % 3 == 0:
+        msg.add_alternative(f"<h1>Update {i}</h1><p>Rich body {i}</p>", subtype="html")
+    if i % 6 == 1:
+        msg.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf", filename="r.pdf")
+    return msg
+
+
+def fill_varied(sink: Sink, count: int = 30) -> None:
+    """Send `count` varied messages over one SMTP connection."""
+    host, port = sink.smtp_address
+    with smtplib.SMTP(host, port, timeout=30) as smtp:
+        for i in range(count):
+            smtp.send_message(varied_message(i))
+
+
+@pytest.fixture(scope="module")
+def varied_sink(ui_module_sink: Sink) -> Sink:
+    """Return the module's sink holding 30 varied messages (shared by the screenshot tests)."""
+    ui_module_sink.mailbox.clear()
+    fill_varied(ui_module_sink)
+    return ui_module_sink
+
+
+VIEWS = [(DESKTOP, "light"), (DESKTOP, "dark"), (PHONE, "light"), (PHONE, "dark")]
+VIEW_IDS = ["desktop-light", "desktop-dark", "phone-light", "phone-dark"]
+
+
+@pytest.mark.parametrize(("viewport", "scheme"), VIEWS, ids=VIEW_IDS)
+def test_screenshots_of_the_inbox(
+    page: Page, varied_sink: Sink, screenshot: Any, viewport: ViewportSize, scheme: Any
+) -> None:
+    page.set_viewport_size(viewport)
+    page.emulate_media(color_scheme=scheme)
+    name = f"{'desktop' if viewport is DESKTOP else 'phone'}-{scheme}"
+    open_ui(page, varied_sink)
+    expect(rows(page)).to_have_count(30)
+    expect(page.locator("#tag-counts li")).to_have_count(7)
+    screenshot(page, f"inbox-30-{name}")
+    rows(page).nth(1).locator("input.pick").click()
+    rows(page).nth(3).locator("input.pick").click(modifiers=["Shift"])
+    screenshot(page, f"inbox-30-picked-{name}")
+    page.keyboard.press("Escape")  # with the focus still on the box just clicked
+    expect(page.locator("#bulk-bar")).to_be_hidden()
+    rows(page).nth(4).locator("a").click()
+    expect(page.locator("#m-tags .tag-input")).to_be_visible()
+    screenshot(page, f"inbox-30-message-{name}")
+    if viewport is PHONE:
+        page.click("#back")
+    page.click("#prefs-button")
+    page.get_by_role("button", name="Compact").click()
+    screenshot(page, f"inbox-30-prefs-compact-{name}")
+    page.get_by_role("button", name="Comfortable").click()
+
+
+@pytest.fixture(scope="module")
+def bulk_sink() -> Iterator[Sink]:
+    """Run a sink holding 10,000 messages, every tenth tagged (filled through the mailbox)."""
+    sink = Sink(Settings(smtp_port=0, http_port=0, tls=False)).start()
+    for first in range(0, 10_000, 1000):
+        batch = [bulk_incoming(i) for i in range(first, first + 1000)]
+        sink.mailbox.add(batch)
+    yield sink
+    sink.stop()
+
+
+def bulk_incoming(i: int) -> Incoming:
+    """Return stored-mail input for bulk message number i (every tenth with a tag)."""
+    tags = f"X-Tags: batch-{i % 3}\r\n" if i % 10 == 0 else ""
+    raw = (
+        f"From: Sender <sender{i % 7}@example.test>\r\nTo: user{i}@example.test\r\n"
+        f"Subject: Bulk {i}\r\nMessage-ID: <bulk-{i}@example.test>\r\n{tags}\r\nbody {i}\r\n"
+    ).encode()
+    envelope = Envelope(f"sender{i % 7}@example.test", (f"user{i}@example.test",), helo="test")
+    return Incoming(new_id(), time.time() - 20_000 + i, raw, envelope, summarize(raw, envelope))
+
+
+@pytest.mark.parametrize(("viewport", "scheme"), VIEWS, ids=VIEW_IDS)
+def test_screenshots_at_10000_messages(
+    page: Page, bulk_sink: Sink, screenshot: Any, viewport: ViewportSize, scheme: Any
+) -> None:
+    page.set_viewport_size(viewport)
+    page.emulate_media(color_scheme=scheme)
+    name = f"{'desktop' if viewport is DESKTOP else 'phone'}-{scheme}"
+    open_ui(page, bulk_sink)
+    expect(page.locator("#counts")).to_have_text("10,000 · 10,000 unread")
+    expect(page.locator("#tag-counts li")).to_have_text(
+        [re.compile(r"batch-0\s*334"), re.compile(r"batch-1\s*333"), re.compile(r"batch-2\s*333")]
+    )
+    screenshot(page, f"inbox-10000-{name}")
+    page.click("#pick-page")
+    expect(page.locator("#picked")).to_have_text("50 selected")
+    screenshot(page, f"inbox-10000-picked-{name}")
