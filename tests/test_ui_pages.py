@@ -159,3 +159,24 @@ def test_cross_site_form_cannot_delete_mail(app: Flask, client: FlaskClient, com
     )
     client.get("/api/v1/messages", headers={"Origin": "http://evil.test"})
     assert app_state(app).mailbox.store.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("cookie", "theme", "density"),
+    [
+        (None, "auto", "comfortable"),
+        ("theme=dark&density=compact&notify=1", "dark", "compact"),
+        ("theme=light", "light", "comfortable"),
+        ('theme="><script>alert(1)</script>&density=tiny', "auto", "comfortable"),
+        ("&".join(f"k{i}=v" for i in range(50)), "auto", "comfortable"),
+        ("theme=dark&" + "x" * 500, "auto", "comfortable"),
+    ],
+)
+def test_the_shell_paints_the_theme_and_density_of_the_prefs_cookie(
+    client: FlaskClient, cookie: str | None, theme: str, density: str
+) -> None:
+    if cookie is not None:
+        client.set_cookie("mailsink-prefs", cookie)
+    html = client.get("/").get_data(as_text=True)
+    assert f'<html lang="en" data-theme="{theme}" data-density="{density}">' in html
+    assert "<script>alert" not in html

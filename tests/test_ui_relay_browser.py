@@ -88,3 +88,22 @@ def test_chaos_settings_show_triggers_and_rules_and_save(page: Page, make_sink: 
     page.locator("#fault-rules button", has_text="Remove").click()
     expect(page.locator("#fault-rules li")).to_have_text("none")
     assert sink.faults.rules() == []
+
+
+def test_release_the_picked_messages_from_the_bulk_bar(page: Page, make_sink: MakeSink) -> None:
+    upstream = make_sink()
+    host, port = upstream.smtp_address
+    relay = RelaySettings(parse_upstream(f"smtp://{host}:{port}"))
+    sink = make_sink(http_port=0, relay=relay)
+    for _ in range(3):
+        send(sink)
+    page.goto(f"{sink.web_url}/")
+    expect(page.locator("#list > li")).to_have_count(3)
+    page.locator("#list > li").nth(0).locator("input.pick").click()
+    page.locator("#list > li").nth(1).locator("input.pick").click()
+    page.click("#bulk-release")
+    expect(page.locator("#release-title")).to_have_text("Release 2 messages")
+    page.fill("#release-to", "qa@real.test")
+    page.click("#release-send")
+    expect(page.locator("#release-result")).to_have_text("Released 2 of 2.")
+    assert upstream.store.count() == 2

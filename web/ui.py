@@ -18,8 +18,9 @@ never grants.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 
 from mailsink import __version__
 from mailsink.mime import parse_message
@@ -75,12 +76,35 @@ def _smtp_address() -> tuple[str, int]:
     return app_state().smtp_connect_address
 
 
+PREFS_COOKIE = "mailsink-prefs"
+PREF_CHOICES = {"theme": ("auto", "light", "dark"), "density": ("comfortable", "compact")}
+"""Each preference the page shell needs before its first paint, and its values (first: default)."""
+
+
+def read_prefs(cookie: str | None) -> dict[str, str]:
+    """Return the theme and density kept in the prefs cookie (``theme=dark&density=compact``).
+
+    The shell writes them onto ``<html>`` so the first paint already has the
+    chosen theme (no flash of the other one, and no inline script, which the
+    CSP forbids).  Only the known values are taken: anything else is the default.
+    """
+    try:
+        given = dict(parse_qsl(cookie or "", max_num_fields=8)) if len(cookie or "") < 200 else {}
+    except ValueError:  # more fields than any version of the page writes
+        given = {}
+    return {
+        name: given[name] if given.get(name) in choices else choices[0]
+        for name, choices in PREF_CHOICES.items()
+    }
+
+
 def _shell() -> str:
     """Render the page shell; the JS modules route between list and message."""
     host, port = _smtp_address()
     label = app_state().settings.label
     return render_template(
         "ui/index.html",
+        prefs=read_prefs(request.cookies.get(PREFS_COOKIE)),
         smtp_host=host,
         smtp_port=port,
         version=__version__,

@@ -13,8 +13,8 @@ export class ApiError extends Error {
 const enc = encodeURIComponent;
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
-async function request(method, url, body) {
-  const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+async function request(method, url, body, signal) {
+  const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin", signal };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -23,6 +23,7 @@ async function request(method, url, body) {
   try {
     response = await fetch(at(url), options);
   } catch (error) {
+    if (error.name === "AbortError") throw error; // superseded: the caller ignores it
     throw new ApiError(0, "The server cannot be reached.");
   }
   const type = response.headers.get("Content-Type") || "";
@@ -44,9 +45,9 @@ export const htmlUrl = (id, remote) => at(`/view/${enc(id)}.html?embed=1${remote
 export const emlUrl = (id) => at(`/view/${enc(id)}.eml`);
 
 export const api = {
-  list: (start, limit) => request("GET", `/api/v1/messages?start=${start}&limit=${limit}`),
-  search: (query, start, limit) =>
-    request("GET", `/api/v1/search?query=${enc(query)}&start=${start}&limit=${limit}&tz=${enc(zone)}`),
+  list: (start, limit, signal) => request("GET", `/api/v1/messages?start=${start}&limit=${limit}`, undefined, signal),
+  search: (query, start, limit, signal) =>
+    request("GET", `/api/v1/search?query=${enc(query)}&start=${start}&limit=${limit}&tz=${enc(zone)}`, undefined, signal),
   message: (id) => request("GET", `/api/v1/message/${enc(id)}`),
   peek: (id) => request("GET", `/api/v1/message/${enc(id)}?peek=1`),
   webui: () => request("GET", "/api/v1/webui"),
@@ -62,6 +63,8 @@ export const api = {
   authCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/auth-check`),
   spamCheck: (id) => request("GET", `/api/v1/message/${enc(id)}/sa-check`),
   linkCheck: (id, follow) => request("GET", `/api/v1/message/${enc(id)}/link-check?follow=${follow ? 1 : 0}`),
+  tagCounts: () => request("GET", "/api/v1/tags?counts=1"),
+  setTags: (ids, tags) => request("PUT", "/api/v1/tags", { IDs: ids, Tags: tags }),
   setRead: (ids, read) => request("PUT", "/api/v1/messages", { IDs: ids, Read: read }),
   setReadAll: (query, read) =>
     query

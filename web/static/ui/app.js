@@ -8,11 +8,17 @@ import * as list from "./list.js";
 import { connectEvents, showUnread } from "./live.js";
 import { wireFaults } from "./faults.js";
 import { closeMessage, openId, setReadButton, showMessage, wireMessageView } from "./message.js";
-import { wireRelease } from "./relay.js";
+import { notifyNew, wireNotifications } from "./notify.js";
+import { wirePrefs } from "./prefs.js";
+import { openRelease, relayEnabled, wireRelease } from "./relay.js";
+import * as picks from "./select.js";
+import { refreshTags, showActiveQuery, showMessageTags, tagMessages, wireTags } from "./tags.js";
 
 const LIMIT = 50;
-const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, openId: null, subject: "", queryError: "" };
+const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, matchedUnread: 0, openId: null, subject: "", queryError: "" };
 let loadToken = 0;
+let loading = null; // the AbortController of the page request in flight
+const PROGRESS_DELAY = 150; // ms before a slow page shows its progress bar
 let refreshTimer = null;
 let pendingNew = [];
 
@@ -66,7 +72,7 @@ function showQueryError(message) {
 }
 
 function updateChrome() {
-  const { query, total, unread, matched, start, queryError } = state;
+  const { query, total, unread, matched, matchedUnread, start, queryError } = state;
   // Short enough to sit beside two buttons in the 440 px pane at 10,000 messages.
   const full = `${formatCount(total)} message${total === 1 ? "" : "s"}, ${formatCount(unread)} unread`;
   $("#counts").textContent = queryError
@@ -84,7 +90,9 @@ function updateChrome() {
   $("#older").disabled = start + LIMIT >= matched;
   $("#empty").hidden = Boolean(total || query);
   $("#no-results").hidden = !(query && !matched) || Boolean(queryError);
-  $("#mark-all-read").disabled = !unread || Boolean(queryError);
+  $("#no-results").textContent = `No messages match ${query}.`;
+  // With a search, "Mark all read" marks the matches: nothing to do when none is unread.
+  $("#mark-all-read").disabled = !(query ? matchedUnread : unread) || Boolean(queryError);
   $("#delete-all").disabled = !(query ? matched : total) || Boolean(queryError);
   $("#delete-all").textContent = query ? "Delete matching" : "Delete all";
   document.body.classList.toggle("is-empty", !total && !query);
@@ -98,17 +106,34 @@ function updateChrome() {
 function setCounts(data) {
   if (typeof data.Total === "number") state.total = data.Total;
   if (typeof data.Unread === "number") state.unread = data.Unread;
-  if (!state.query) state.matched = state.total; // without a search, every message matches
+  if (!state.query) {
+    state.matched = state.total; // without a search, every message matches
+    state.matchedUnread = state.unread;
+  }
+}
+
+function showProgress(on) {
+  $("#progress").hidden = !on;
+  $("#list").setAttribute("aria-busy", String(on));
 }
 
 async function loadPage() {
   const token = ++loadToken;
   const selectedId = list.rows()[list.selectedIndex()]?.dataset.id;
+  // A newer search supersedes the one in flight: cancel it rather than let it hold a
+  // connection and the server's time (a broad free-text search can take a second).
+  if (loading) loading.abort();
+  const controller = (loading = new AbortController());
+  const progress = setTimeout(() => token === loadToken && showProgress(true), PROGRESS_DELAY);
   let data;
   try {
-    data = state.query ? await api.search(state.query, state.start, LIMIT) : await api.list(state.start, LIMIT);
+    data = state.query
+      ? await api.search(state.query, state.start, LIMIT, controller.signal)
+      : await api.list(state.start, LIMIT, controller.signal);
   } catch (error) {
-    if (token !== loadToken) return;
+    if (token !== loadToken || error.name === "AbortError") return;
+    clearTimeout(progress);
+    showProgress(false);
     if (error.status === 400 && state.query) {
       showSearchError("");
       showQueryError(error.message);
@@ -118,12 +143,16 @@ async function loadPage() {
     } else showSearchError(`Could not load messages: ${error.message}`);
     return;
   }
-  if (token !== loadToken) return;
+  if (token !== loadToken || !data) return;
+  clearTimeout(progress);
+  showProgress(false);
+  loading = null;
   showSearchError("");
   showQueryError("");
   state.total = data.total ?? 0;
   state.unread = data.unread ?? 0;
   state.matched = data.messages_count ?? data.total ?? 0;
+  state.matchedUnread = data.messages_unread ?? state.unread;
   const messages = data.messages || [];
   if (!messages.length && state.start > 0 && state.matched > 0) {
     state.start = Math.floor((state.matched - 1) / LIMIT) * LIMIT;
@@ -134,6 +163,8 @@ async function loadPage() {
   list.renderList(messages);
   const keep = state.openId || selectedId;
   if (keep) list.selectId(keep);
+  picks.prunePicks();
+  showActiveQuery(state.query);
   updateChrome();
   markPainted("mailsink:list");
 }
@@ -277,6 +308,60 @@ async function deleteAll() {
   await loadPage();
 }
 
+// ---- the picked messages ------------------------------------------------------------------
+
+async function bulk(what, run) {
+  const ids = picks.pickedIds();
+  if (!ids.length) return;
+  try {
+    await run(ids);
+  } catch (error) {
+    showSearchError(`Could not ${what}: ${error.message}`);
+    return;
+  }
+  return ids;
+}
+
+async function bulkRead(read) {
+  const ids = await bulk("update", (ids) => api.setRead(ids, read));
+  if (!ids) return;
+  for (const id of ids) list.setRowRead(id, read);
+  if (ids.includes(state.openId)) setReadButton(read);
+  scheduleRefresh();
+}
+
+async function bulkDelete() {
+  const count = picks.pickedIds().length;
+  if (!count || !(await confirmDialog(`Delete ${formatCount(count)} selected message${count === 1 ? "" : "s"}?`, "Delete"))) return;
+  const ids = await bulk("delete", (ids) => api.remove(ids));
+  if (!ids) return;
+  if (ids.includes(state.openId)) {
+    leaveMessage(false);
+    navigate(false);
+  }
+  const removed = list.removeRows(ids);
+  if (state.query) state.matched = Math.max(0, state.matched - removed);
+  else setCounts({ Total: Math.max(0, state.total - removed) });
+  picks.clearPicks();
+  updateChrome();
+  scheduleRefresh();
+}
+
+async function bulkTag() {
+  const current = new Map(picks.pickedIds().map((id) => [id, list.rowTags(id)]));
+  if (!current.size) return;
+  try {
+    await tagMessages(current);
+  } catch (error) {
+    showSearchError(`Could not tag: ${error.message}`);
+  }
+}
+
+function pickCursor() {
+  const id = list.rows()[list.selectedIndex()]?.dataset.id || list.select(0);
+  if (id) picks.togglePick(id);
+}
+
 function move(step) {
   const index = list.selectedIndex();
   const id = list.select(index < 0 ? 0 : index + step);
@@ -300,21 +385,43 @@ function runSearch(push) {
   if (query === state.query) return;
   state.query = query;
   state.start = 0;
+  picks.clearPicks();
   navigate(push);
   loadPage();
+}
+
+/** Search for a query as if typed and submitted (a tag chip, the tag list). */
+function searchFor(query) {
+  $("#search").value = query;
+  clearTimeout(refreshTimer);
+  if (query === state.query && !state.start) return;
+  state.query = "\u0000"; // force a new search even when the text is the same
+  if (state.openId) leaveMessage(false);
+  runSearch(true);
 }
 
 // ---- wiring --------------------------------------------------------------------------------
 
 function wire() {
+  wirePrefs();
+  wireNotifications();
   wireMessageView();
+  picks.wirePicks();
+  wireTags(searchFor);
   api
     .webui()
-    .then((config) => {
-      wireRelease(config);
+    .then(async (config) => {
+      await wireRelease(config);
+      $("#bulk-release").hidden = !relayEnabled();
       wireFaults(config);
     })
     .catch(() => {});
+  $("#bulk-read").addEventListener("click", () => bulkRead(true));
+  $("#bulk-unread").addEventListener("click", () => bulkRead(false));
+  $("#bulk-delete").addEventListener("click", bulkDelete);
+  $("#bulk-tag").addEventListener("click", bulkTag);
+  $("#bulk-release").addEventListener("click", () => openRelease(picks.pickedIds()));
+  document.addEventListener("mailsink:open", (event) => event.detail && openMessage(event.detail.id));
   $("#list").addEventListener("click", (event) => {
     const link = event.target.closest("a.row-link");
     if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) return;
@@ -384,8 +491,11 @@ function wire() {
     },
     close: () => {
       if (!$("#search-help").hidden) $("#search-help-button").click();
+      else if (document.body.classList.contains("tags-open")) $("#tags-button").click();
+      else if (picks.pickedIds().length) picks.clearPicks();
       else if (state.openId) leaveMessage();
     },
+    pick: pickCursor,
     search: () => $("#search").focus(),
     delete: deleteOne,
     toggleRead,
@@ -396,6 +506,8 @@ function wire() {
   connectEvents({
     new: (data) => {
       setCounts(data);
+      notifyNew(data, data.Unread);
+      if (data.Tags && data.Tags.length) refreshTags();
       if (state.start !== 0) return updateChrome();
       if (state.query) return scheduleRefresh();
       if (!data.ID) return scheduleRefresh();
@@ -409,7 +521,15 @@ function wire() {
           list.setRowRead(id, data.Read);
           if (id === openId()) setReadButton(data.Read);
         }
-        if (Array.isArray(data.Tags)) list.setRowTags(id, data.Tags);
+        if (Array.isArray(data.Tags)) {
+          list.setRowTags(id, data.Tags);
+          showMessageTags(id, data.Tags, state.openId);
+        }
+      }
+      if (Array.isArray(data.Tags)) refreshTags();
+      else if (typeof data.Read !== "boolean") {
+        refreshTags(); // a tag renamed or removed everywhere: rows and counts are read again
+        scheduleRefresh();
       }
       updateChrome();
     },
@@ -422,6 +542,8 @@ function wire() {
       }
       const removed = list.removeRows(ids);
       if (state.query) state.matched = Math.max(0, state.matched - removed);
+      picks.prunePicks();
+      refreshTags();
       updateChrome();
       scheduleRefresh();
     },
@@ -430,9 +552,14 @@ function wire() {
       leaveMessage(false);
       navigate(false);
       list.renderList([]);
+      picks.clearPicks();
+      refreshTags();
       scheduleRefresh(0);
     },
-    resync: () => scheduleRefresh(0),
+    resync: () => {
+      refreshTags();
+      scheduleRefresh(0);
+    },
   });
 }
 

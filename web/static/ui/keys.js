@@ -1,6 +1,6 @@
 // Keyboard shortcuts: j/k or arrows to move, Enter to open, / to search, Del to delete, ? for help.
 
-const TYPING = "input, textarea, select, [contenteditable]";
+const TYPING = "input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]";
 
 /** Call actions[name]() for the shortcut keys, unless the user is typing. */
 export function wireKeys(actions) {
@@ -29,6 +29,7 @@ export function wireKeys(actions) {
       Delete: "delete",
       "#": "delete",
       u: "toggleRead",
+      x: "pick",
       ArrowLeft: "newer",
       ArrowRight: "older",
       "?": "help",

@@ -1,7 +1,9 @@
 // Render the message list: one row per summary, newest first, read state and selection.
+// (The cursor is the row marked "selected"; the boxes ticked for bulk actions are select.js's.)
 
 import { $, at, clipIcon, h } from "./dom.js";
 import { formatAddresses, formatFullTime, formatShortTime, formatSize, shortAddress } from "./format.js";
+import { tagChip } from "./tags.js";
 
 const list = () => $("#list");
 
@@ -26,7 +28,7 @@ export function renderRow(summary) {
       "div",
       { class: "row-meta" },
       h("span", { class: "to" }, recipients ? `To: ${recipients}` : ""),
-      (summary.Tags || []).map((tag) => h("span", { class: "tag" }, tag)),
+      (summary.Tags || []).map(tagChip),
       h("span", { class: "size" }, formatSize(summary.Size)),
     ),
   );
@@ -38,6 +40,7 @@ export function renderRow(summary) {
       "aria-selected": "false",
       dataset: { id },
     },
+    h("input", { type: "checkbox", class: "pick", tabindex: "-1", "aria-label": "Select" }),
     link,
   );
 }
@@ -77,8 +80,17 @@ export function setRowTags(id, tags) {
   const meta = row.querySelector(".row-meta");
   meta.querySelectorAll(".tag").forEach((el) => el.remove());
   const size = meta.querySelector(".size");
-  for (const tag of tags) meta.insertBefore(h("span", { class: "tag" }, tag), size);
+  for (const tag of tags) meta.insertBefore(tagChip(tag), size);
 }
+
+/** Return the tags a row shows. */
+export function rowTags(id) {
+  const row = rowFor(id);
+  return row ? Array.from(row.querySelectorAll(".row-meta .tag"), (chip) => chip.dataset.tag) : [];
+}
+
+/** Return whether a row shows its message as read. */
+export const rowRead = (id) => Boolean(rowFor(id)) && !rowFor(id).classList.contains("unread");
 
 /** Remove rows; return how many were removed. */
 export function removeRows(ids) {

@@ -5,7 +5,11 @@ import { $, h, replace } from "./dom.js";
 import { formatFullTime } from "./format.js";
 
 let relay = null; // the MessageRelay part of /api/v1/webui, when relay is configured
-let messageId = null;
+let messageId = null; // the open message
+let targets = []; // the messages the dialog releases: the open one, or those picked in the list
+
+/** Tell whether a relay is configured (so Release buttons show). */
+export const relayEnabled = () => Boolean(relay);
 
 /** Show the relay attempts of a message (its `Relayed` field). */
 export function renderRelayed(message) {
@@ -32,14 +36,33 @@ async function release(event) {
   const result = $("#release-result");
   result.className = "";
   result.textContent = "Sending…";
-  try {
-    const answer = await api.release(messageId, to);
-    result.textContent = answer === "ok" ? "Released." : String(answer);
-  } catch (error) {
-    result.className = "error";
-    result.textContent = error.message;
+  const failed = [];
+  let sent = 0;
+  for (const id of targets) {
+    try {
+      const answer = await api.release(id, to);
+      if (answer === "ok") sent += 1;
+      else failed.push(String(answer));
+    } catch (error) {
+      failed.push(error.message);
+    }
+    if (targets.length > 1) result.textContent = `Sending… ${sent + failed.length} of ${targets.length}`;
   }
-  renderRelayed(await api.peek(messageId));
+  result.className = failed.length ? "error" : "";
+  const done = targets.length > 1 ? `Released ${sent} of ${targets.length}.` : sent ? "Released." : "";
+  result.textContent = [done, ...new Set(failed)].filter(Boolean).join(" ");
+  if (messageId && targets.includes(messageId)) renderRelayed(await api.peek(messageId));
+}
+
+/** Open the release dialog for these messages. */
+export function openRelease(ids) {
+  if (!relay || !ids.length) return;
+  targets = [...ids];
+  $("#release-title").textContent = ids.length > 1 ? `Release ${ids.length} messages` : "Release message";
+  $("#release-result").className = "";
+  $("#release-result").textContent = "";
+  $("#release-dialog").showModal();
+  $("#release-to").focus();
 }
 
 /** Show the Release button when a relay is configured, and wire its dialog. */
@@ -49,11 +72,7 @@ export async function wireRelease(config) {
   if (!relay) return;
   const allowed = relay.AllowedRecipients ? `; allowed: ${relay.AllowedRecipients}` : "";
   $("#release-via").textContent = `Through ${relay.SMTPServer}${allowed}.`;
-  $("#release").addEventListener("click", () => {
-    $("#release-result").textContent = "";
-    $("#release-dialog").showModal();
-    $("#release-to").focus();
-  });
+  $("#release").addEventListener("click", () => openRelease([messageId]));
   $("#release-send").addEventListener("click", (event) => {
     if ($("#release-to").reportValidity()) release(event);
     else event.preventDefault();
