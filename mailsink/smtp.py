@@ -23,7 +23,6 @@ Policies a client can rely on (documented in README):
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import ssl
 import threading
@@ -40,7 +39,7 @@ from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
 from mailsink.loop_thread import run_until_stopped, stop_loop_thread
 from mailsink.message import Envelope as MessageEnvelope
-from mailsink.smtp_protocol import FastSMTP
+from mailsink.smtp_setup import LeanSMTP
 from mailsink.stats import Stats
 from mailsink.store.base import is_disk_full
 
@@ -64,8 +63,9 @@ overlong command line is buffered before it gets 500."""
 __all__ = ["CatchAllHandler", "SMTPListener", "SinkSMTP", "has_control_chars"]
 
 
-class SinkSMTP(FastSMTP):
-    """aiosmtpd's SMTP reading DATA in bulk, long lines accepted, connections capped and counted."""
+class SinkSMTP(LeanSMTP):
+    """aiosmtpd's SMTP set up once per class, reading DATA in bulk, long lines accepted,
+    connections capped and counted."""
 
     line_length_limit = LINE_LIMIT
     limits: ConnectionLimits | None = None
@@ -186,11 +186,7 @@ class CatchAllHandler:
         """Mailpit's random failures (``--enable-chaos``); off by default."""
 
     def __dir__(self) -> list[str]:
-        """Return only the hook names aiosmtpd looks for on every new connection.
-
-        aiosmtpd runs ``inspect.getmembers(handler)`` and ``dir(handler)`` in
-        ``SMTP.__init__``, once per connection; see ``smtp_protocol.py``.
-        """
+        """Return only the hook names aiosmtpd looks for (``smtp_setup.py`` reads them once)."""
         return _HANDLER_NAMES
 
     async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
@@ -296,10 +292,6 @@ _NO_STATS = Stats()
 """Counters for sessions of a handler that is not ours (never read)."""
 
 _HANDLER_NAMES = sorted(n for n in dir(CatchAllHandler) if n.startswith(("handle_", "auth_")))
-
-# aiosmtpd inspects the EHLO hook's signature on every connection; a signature
-# stored on the function makes that a lookup.
-CatchAllHandler.handle_EHLO.__signature__ = inspect.signature(CatchAllHandler.handle_EHLO)  # type: ignore[attr-defined]
 
 
 def _peer_text(peer: Any) -> str:

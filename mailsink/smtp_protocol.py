@@ -1,7 +1,8 @@
 """aiosmtpd's SMTP protocol, made cheaper where a sink can afford it.
 
-Four costs of aiosmtpd 1.4.6 are paid per message or per connection and
-are removed here, each without changing what goes over the wire:
+Three costs of aiosmtpd 1.4.6 are paid per message and are removed here,
+each without changing what goes over the wire (the per-connection ones are
+``smtp_setup.py``'s):
 
 * DATA is read in bulk (below).
 * A multiline reply (EHLO's six or seven lines) went out as one ``send()``
@@ -12,9 +13,6 @@ are removed here, each without changing what goes over the wire:
 * MAIL and RCPT addresses are parsed with a regular expression when they
   are plain ``<dot-atom@dot-atom>`` addresses; anything else goes through
   aiosmtpd's own parser.
-* ``SMTP.__init__`` runs ``inspect.getmembers(self)`` on every connection
-  (evaluating every attribute of the protocol object); ``__dir__`` is
-  narrowed to the names aiosmtpd looks for (``smtp_*`` and ``auth_*``).
 
 Reading DATA: aiosmtpd reads DATA one line at a time (``readuntil(b"\\r\\n")``, a Python
 loop iteration per line), which costs ~4 ms of CPU per 100 KB message.  A
@@ -95,10 +93,6 @@ _SIMPLE_ANGLE_ADDR = re.compile(
 )
 
 
-_DIR_NAMES: dict[type, list[str]] = {}
-"""The ``smtp_*`` and ``auth_*`` names of each protocol class, computed once."""
-
-
 class FastSMTP(SMTP):
     """aiosmtpd's SMTP with the savings above; every command behaves as aiosmtpd's own."""
 
@@ -117,16 +111,6 @@ class FastSMTP(SMTP):
             return
         held, self._held_reply = self._held_reply, b""
         await super().push(held + line)
-
-    def __dir__(self) -> list[str]:
-        """Return only the names aiosmtpd's ``__init__`` searches (see module docstring)."""
-        cls = type(self)
-        names = _DIR_NAMES.get(cls)
-        if names is None:
-            names = _DIR_NAMES[cls] = sorted(
-                name for name in dir(cls) if name.startswith(("smtp_", "auth_"))
-            )
-        return names
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """Parse the address of MAIL/RCPT as aiosmtpd 1.4.6 does, plain ones quickly.

@@ -1,7 +1,7 @@
 """The parts of aiosmtpd's private surface that ``FastSMTP`` relies on are still there.
 
-``mailsink/smtp_protocol.py`` overrides and calls private methods of
-``aiosmtpd.smtp.SMTP`` (checked against 1.4.6; pyproject pins ``<1.5``).  If an
+``mailsink/smtp_protocol.py`` and ``mailsink/smtp_setup.py`` override and call private
+methods of ``aiosmtpd.smtp.SMTP`` (checked against 1.4.6; pyproject pins ``<1.5``).  If an
 aiosmtpd release renames or reshapes one, this fails with the name, instead of the
 sink misbehaving at run time.
 """
@@ -25,6 +25,10 @@ EXPECTED = {
     "check_helo_needed": (["self", "helo"], True),
     "check_auth_needed": (["self", "caller_method"], True),
     "push": (["self", "status"], True),
+    # LeanSMTP (smtp_setup.py): its idle timer and its own __init__
+    "_reset_timeout": (["self", "duration"], False),
+    "_timeout_cb": (["self"], False),
+    "_cb_client_connected": (["self", "reader", "writer"], False),
 }
 
 
@@ -63,8 +67,53 @@ def test_the_attributes_fastsmtp_reads_are_still_set_by_aiosmtpd() -> None:
         assert isinstance(getattr(SMTP, attribute, None), int), attribute
 
 
-def test_aiosmtpd_still_finds_commands_through_dir() -> None:
-    """``FastSMTP.__dir__`` narrows what ``SMTP.__init__`` scans; it must still scan ``dir``."""
-    init = inspect.getsource(SMTP.__init__)
-    assert "dir(self)" in init
-    assert 'startswith("smtp_")' in init
+def _shape(value: object) -> object:
+    """Return what an attribute is, comparable between two sessions (bound methods by function)."""
+    if inspect.ismethod(value):
+        return ("method", value.__func__)
+    if isinstance(value, dict):
+        return {key: _shape(item) for key, item in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # aiosmtpd's _AuthMechAttr
+        return tuple(_shape(item) for item in value)
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    return type(value)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "starttls"])
+def test_lean_smtp_sets_what_aiosmtpd_init_sets(tls: bool) -> None:
+    """``LeanSMTP`` replaces ``SMTP.__init__``: every attribute aiosmtpd sets, it sets alike."""
+    import asyncio
+    import ssl
+
+    from mailsink.config import Settings
+    from mailsink.ingest import Ingestor
+    from mailsink.mailbox import Mailbox
+    from mailsink.smtp import Authenticator, CatchAllHandler, SinkSMTP
+    from mailsink.store.memory import MemoryStore
+
+    settings = Settings(smtp_port=0, http_port=None, tls=False)
+    handler = CatchAllHandler(Ingestor(Mailbox(MemoryStore())), settings)
+    loop = asyncio.new_event_loop()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH) if tls else None
+    arguments = {
+        "data_size_limit": 1000,
+        "enable_SMTPUTF8": True,
+        "hostname": "sink.test",
+        "ident": "mailsink ESMTP",
+        "tls_context": context,
+        "require_starttls": tls,
+        "timeout": 30.0,
+        "auth_require_tls": False,
+        "authenticator": Authenticator(()),
+        "loop": loop,
+    }
+    try:
+        ours = SinkSMTP(handler, **arguments)  # type: ignore[arg-type]
+        theirs = SinkSMTP.__new__(SinkSMTP)
+        SMTP.__init__(theirs, handler, **arguments)  # type: ignore[arg-type]
+        assert sorted(vars(ours)) == sorted(vars(theirs))
+        for name in vars(theirs):
+            assert _shape(getattr(ours, name)) == _shape(getattr(theirs, name)), name
+    finally:
+        loop.close()

@@ -243,6 +243,23 @@ def test_idle_sessions_are_closed_after_the_timeout(make_sink) -> None:  # type:
         assert rest in (b"", b"421 Timeout\r\n") or rest.startswith(b"421")
 
 
+def test_a_session_that_keeps_sending_commands_is_not_timed_out(make_sink) -> None:  # type: ignore[no-untyped-def]
+    """The one idle timer per session counts from the last command, not the first."""
+    sink = make_sink(idle_timeout=0.6)
+    with socket.create_connection(sink.smtp_address, timeout=10) as sock:
+        stream = sock.makefile("rb")
+        assert stream.readline().startswith(b"220")
+        started = last = time.monotonic()
+        while last - started < 1.5:  # well past the timeout, a command every 0.2 s
+            time.sleep(0.2)
+            sock.sendall(b"NOOP\r\n")
+            assert stream.readline().startswith(b"250")
+            last = time.monotonic()
+        rest = stream.read()  # then idle: closed about 0.6 s after the last command
+        assert 0.5 < time.monotonic() - last < 5
+        assert rest in (b"", b"421 Timeout\r\n") or rest.startswith(b"421")
+
+
 def test_a_generated_certificate_is_removed_on_stop() -> None:
     from mailsink.config import Settings
 
