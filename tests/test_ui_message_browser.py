@@ -187,9 +187,12 @@ def test_a_tall_html_mail_is_shown_at_full_height_and_the_page_scrolls(
     frame.locator("#bottom").scroll_into_view_if_needed()
     box = frame.locator("#bottom").bounding_box()
     assert box is not None and 0 <= box["y"] < DESKTOP["height"]
-    # A narrower preview makes the same body taller or equal, a wider one lets it shrink back.
+    # A narrower preview, or another tab and back, leave the same body at the same height.
     page.get_by_role("button", name="Phone").click()
     page.get_by_role("button", name="Desktop").click()
+    expect(iframe).to_have_js_property("clientHeight", sizes["frame"])
+    page.click("#tab-text")
+    page.click("#tab-html")
     expect(iframe).to_have_js_property("clientHeight", sizes["frame"])
 
 

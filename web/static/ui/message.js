@@ -48,18 +48,15 @@ function addressLink(field, addr) {
 function addressList(field, list) {
   const all = (list || []).filter((a) => a && (a.Address || a.Name));
   if (!all.length) return [];
-  const links = all.map((addr) => addressLink(field, addr));
-  const joined = (items) => items.flatMap((item, i) => (i ? [", ", item] : [item]));
+  const links = (items) => items.flatMap((addr, i) => (i ? [", ", addressLink(field, addr)] : [addressLink(field, addr)]));
   const shown = shownAddresses();
-  if (all.length <= shown + 1) return joined(links);
-  const rest = links.length - shown;
-  const more = h("button", { type: "button", class: "more-addresses", "aria-expanded": "false" }, `and ${rest} more`);
-  const tail = h("span", { class: "rest-addresses", hidden: true }, ", ", joined(links.slice(shown)));
+  if (all.length <= shown + 1) return links(all);
+  // The rest is built when asked for: a mail to thousands costs nothing until then.
+  const more = h("button", { type: "button", class: "more-addresses" }, `and ${all.length - shown} more`);
   more.addEventListener("click", () => {
-    tail.hidden = false;
-    more.remove();
+    more.replaceWith(h("span", { class: "rest-addresses" }, ", ", links(all.slice(shown))));
   });
-  return [joined(links.slice(0, shown)), tail, " ", more];
+  return [links(all.slice(0, shown)), " ", more];
 }
 
 function renderMeta(message) {
@@ -262,6 +259,7 @@ export async function showTab(name) {
     tab.tabIndex = on ? 0 : -1;
     $(`#panel-${tab.dataset.tab}`).hidden = !on;
   }
+  if (name === "html") requestAnimationFrame(refitFrame); // a hidden frame could not be measured
   if (!current || current.loaded.has(name) || !loaders[name]) return;
   current.loaded.add(name);
   const message = current.message;
@@ -297,13 +295,13 @@ export async function showMessage(id) {
   const message = await api.message(id);
   if (token !== showToken) return null;
   current = { message, loaded: new Set(), remote: false };
+  emptyView();
   $("#m-subject").textContent = message.Subject || "(no subject)";
   renderMeta(message);
   renderEnvelope(message.Envelope);
   renderAttachments(message);
   renderRelayed(message);
   $("#m-text").textContent = message.Text || "(this message has no plain-text body)";
-  $("#m-source").replaceChildren();
   setDownloads(message);
   $("#tab-html").disabled = !message.HTML;
   $("#tab-source").disabled = !message.HTML;
@@ -316,15 +314,20 @@ export async function showMessage(id) {
   return message;
 }
 
+const FILLED = ["#m-subject", "#m-meta", "#m-tags", "#m-envelope", "#m-attachments", "#m-text", "#m-source", "#m-headers tbody", "#m-raw", "#m-parts", "#m-checks"];
+
+// Empty every part a message fills, so no tab shows the previous message while it loads.
+function emptyView() {
+  for (const selector of FILLED) $(selector).replaceChildren();
+}
+
 /** Close the message view, emptying it so nothing of the message stays behind. */
 export function closeMessage() {
   showToken += 1;
   current = null;
   if (frameObserver) frameObserver.disconnect();
   $("#m-html").removeAttribute("src");
-  for (const selector of ["#m-subject", "#m-meta", "#m-tags", "#m-text", "#m-source", "#m-raw", "#m-attachments"]) {
-    $(selector).replaceChildren();
-  }
+  emptyView();
 }
 
 /** Show the read toggle for the open message's state. */
