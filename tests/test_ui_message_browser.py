@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import urllib.request
-import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from api_helpers import png
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from mailsink.server import Sink
@@ -38,23 +37,6 @@ NEWSLETTER = (
 )
 
 
-def tiny_png(width: int = 16, height: int = 16) -> bytes:
-    """Return a valid PNG of one solid colour."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(b"\x00" + b"\xde\x6f\x2f" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
 def open_message(page: Page, sink: Sink, message_id: str | None = None) -> str:
     """Open the newest (or the given) message in the UI and return its ID."""
     message_id = message_id or sink.store.list(0, 1).items[0].id
@@ -64,11 +46,13 @@ def open_message(page: Page, sink: Sink, message_id: str | None = None) -> str:
     return message_id
 
 
-def frame_top(page: Page) -> float:
-    """Return the y of the HTML frame's top edge in the viewport."""
+def assert_body_in_top_half(page: Page, label: str) -> None:
+    """The HTML frame's top edge lies in the first half of the viewport (and is printed)."""
     found = page.locator("#m-html").bounding_box()
     assert found is not None
-    return float(found["y"])
+    top = float(found["y"])
+    print(f"{label} body frame top: y={top:.0f} of {DESKTOP['height']}")
+    assert top < DESKTOP["height"] / 2, top
 
 
 def api_json(sink: Sink, path: str) -> Any:
@@ -94,7 +78,7 @@ def send_newsletter(mailer: Any) -> None:
             html=NEWSLETTER,
             attachments=(
                 ("price-list.pdf", "application/pdf", b"%PDF-1.4 " + b"x" * 20_000),
-                ("catalogue.png", "image/png", tiny_png()),
+                ("catalogue.png", "image/png", png(16, 16)),
             ),
             headers={"X-Tags": "newsletter"},
         )
@@ -130,9 +114,7 @@ def test_the_body_of_a_newsletter_with_two_attachments_starts_in_the_top_half(
     expect(page.locator("#m-envelope-box")).not_to_have_attribute("open", "")
     expect(page.locator("#m-envelope-summary")).to_contain_text("1 recipient")
     expect(page.locator("#m-tags .tag")).to_have_text(["newsletter"])
-    top = frame_top(page)
-    print(f"newsletter body frame top: y={top:.0f} of {DESKTOP['height']}")
-    assert top < DESKTOP["height"] / 2, top
+    assert_body_in_top_half(page, "newsletter")
 
 
 def test_the_body_of_a_mail_to_80_recipients_starts_in_the_top_half(
@@ -148,9 +130,7 @@ def test_the_body_of_a_mail_to_80_recipients_starts_in_the_top_half(
     # The envelope's RCPT TO rows are there, folded away, not a second list on screen.
     expect(page.locator("#m-envelope")).to_be_hidden()
     expect(page.locator("#m-envelope")).to_contain_text("watcher19@example.test")
-    top = frame_top(page)
-    print(f"80-recipient body frame top: y={top:.0f} of {DESKTOP['height']}")
-    assert top < DESKTOP["height"] / 2, top
+    assert_body_in_top_half(page, "80-recipient")
     expect(meta.get_by_text("member59@example.test", exact=False)).to_be_hidden()
     meta.locator(".more-addresses").first.click()
     expect(meta.get_by_text("Member 59 <member59@example.test>")).to_be_visible()
