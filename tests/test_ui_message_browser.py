@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from api_helpers import png
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, Route, expect
 
 from mailsink.server import Sink
 
@@ -369,3 +369,43 @@ def test_screenshots_of_the_message_view(
             page.click("#download-menu summary")
             screenshot(page, f"message-downloads-{name}-{scheme}")
             context.close()
+
+
+def deliver_late(page: Page, route: Route) -> None:
+    """Let a held API request through and give the page time to handle its answer."""
+    with page.expect_response(lambda response: response.url == route.request.url):
+        route.continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 200))")
+
+
+def test_a_late_answer_for_a_message_left_behind_does_not_replace_the_view(
+    page: Page, ui_sink: Sink, mailer: Any
+) -> None:
+    mailer.send(subject="Slow one")
+    mailer.send(subject="Quick one")
+    slow = ui_sink.store.list(0, 2).items[1].id
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # not held.append: Playwright tags its handlers
+        held.append(route)
+
+    page.route(f"**/api/v1/message/{slow}", hold)  # answered when the test says so
+    page.goto(ui_sink.web_url or "")
+    rows = page.locator("#list > li.row")
+    expect(rows).to_have_count(2)
+    rows.filter(has_text="Slow one").click()
+    page.wait_for_timeout(200)
+    assert len(held) == 1
+    rows.filter(has_text="Quick one").click()
+    expect(page.locator("#m-subject")).to_have_text("Quick one")
+    deliver_late(page, held.pop())  # the slow answer arrives after the other message is shown
+    expect(page.locator("#m-subject")).to_have_text("Quick one")
+    assert page.evaluate("window.location.pathname").endswith(ui_sink.store.list(0, 1).items[0].id)
+    # The same when the view was closed (Esc) while the answer was on its way.
+    rows.filter(has_text="Slow one").click()
+    page.wait_for_timeout(200)
+    page.keyboard.press("Escape")
+    expect(page.locator("#message-pane")).to_be_hidden()
+    deliver_late(page, held.pop())
+    expect(page.locator("#message-pane")).to_be_hidden()
+    assert page.locator("#m-subject").text_content() == ""
