@@ -17,6 +17,7 @@ import { refreshTags, showActiveQuery, showMessageTags, tagMessages, wireTags } 
 const LIMIT = 50;
 const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, matchedUnread: 0, openId: null, subject: "", queryError: "" };
 let loadToken = 0;
+let tagsCounted = false;
 let loading = null; // the AbortController of the page request in flight
 const PROGRESS_DELAY = 150; // ms before a slow page shows its progress bar
 let refreshTimer = null;
@@ -167,6 +168,10 @@ async function loadPage() {
   showActiveQuery(state.query);
   updateChrome();
   markPainted("mailsink:list");
+  if (!tagsCounted) {
+    tagsCounted = true;
+    refreshTags(0); // after the first page, so the count never delays the list's paint
+  }
 }
 
 function scheduleRefresh(delay = 250) {

@@ -180,5 +180,4 @@ export function wireTags(run) {
   }, true);
   $("#tags-button").addEventListener("click", () => openDrawer(!document.body.classList.contains("tags-open")));
   document.addEventListener("mailsink:message-shown", (event) => showEditor(event.detail));
-  refreshTags(0);
 }
