@@ -93,7 +93,9 @@ function updateChrome() {
   $("#no-results").hidden = !(query && !matched) || Boolean(queryError);
   $("#no-results").textContent = `No messages match ${query}.`;
   // With a search, "Mark all read" marks the matches: nothing to do when none is unread.
-  $("#mark-all-read").disabled = !(query ? matchedUnread : unread) || Boolean(queryError);
+  // (matchedUnread is as of the last load; a row marked unread since then counts too.)
+  const unreadMatches = query ? matchedUnread || list.rows().some((row) => row.classList.contains("unread")) : unread;
+  $("#mark-all-read").disabled = !unreadMatches || Boolean(queryError);
   $("#delete-all").disabled = !(query ? matched : total) || Boolean(queryError);
   $("#delete-all").textContent = query ? "Delete matching" : "Delete all";
   document.body.classList.toggle("is-empty", !total && !query);
