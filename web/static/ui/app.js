@@ -172,7 +172,7 @@ async function loadPage() {
   markPainted("mailsink:list");
   if (!tagsCounted) {
     tagsCounted = true;
-    refreshTags(0); // after the first page, so the count never delays the list's paint
+    refreshTags(200); // after the first page, so the count never delays the list's paint
   }
 }
 
