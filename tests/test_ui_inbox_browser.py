@@ -309,6 +309,11 @@ def test_an_unbalanced_parenthesis_is_searched_as_text_and_said_so(
     page.press("#search", "Enter")
     expect(rows(page)).to_have_count(3)
     expect(page.locator("#mark-all-read")).to_be_enabled()
+    page.click("#mark-all-read")  # marks the matches: then none is unread, and it says so
+    expect(page.locator("#mark-all-read")).to_be_disabled()
+    rows(page).first.locator("input.pick").click()
+    page.click("#bulk-unread")
+    expect(page.locator("#mark-all-read")).to_be_enabled()
 
 
 def test_a_superseded_search_is_cancelled(browser: Browser, ui_sink: Sink, mailer: Any) -> None:

@@ -17,6 +17,7 @@ import { refreshTags, showActiveQuery, showMessageTags, tagMessages, wireTags } 
 const LIMIT = 50;
 const state = { query: "", start: 0, total: 0, unread: 0, matched: 0, matchedUnread: 0, openId: null, subject: "", queryError: "" };
 let loadToken = 0;
+let tagsCounted = false;
 let loading = null; // the AbortController of the page request in flight
 const PROGRESS_DELAY = 150; // ms before a slow page shows its progress bar
 let refreshTimer = null;
@@ -92,7 +93,9 @@ function updateChrome() {
   $("#no-results").hidden = !(query && !matched) || Boolean(queryError);
   $("#no-results").textContent = `No messages match ${query}.`;
   // With a search, "Mark all read" marks the matches: nothing to do when none is unread.
-  $("#mark-all-read").disabled = !(query ? matchedUnread : unread) || Boolean(queryError);
+  // (matchedUnread is as of the last load; a row marked unread since then counts too.)
+  const unreadMatches = query ? matchedUnread || list.rows().some((row) => row.classList.contains("unread")) : unread;
+  $("#mark-all-read").disabled = !unreadMatches || Boolean(queryError);
   $("#delete-all").disabled = !(query ? matched : total) || Boolean(queryError);
   $("#delete-all").textContent = query ? "Delete matching" : "Delete all";
   document.body.classList.toggle("is-empty", !total && !query);
@@ -167,6 +170,10 @@ async function loadPage() {
   showActiveQuery(state.query);
   updateChrome();
   markPainted("mailsink:list");
+  if (!tagsCounted) {
+    tagsCounted = true;
+    refreshTags(200); // after the first page, so the count never delays the list's paint
+  }
 }
 
 function scheduleRefresh(delay = 250) {

@@ -18,6 +18,7 @@ export const tagChip = (tag) => h("span", { class: "tag", dataset: { tag }, titl
 function openDrawer(open) {
   document.body.classList.toggle("tags-open", open);
   $("#tags-button").setAttribute("aria-expanded", String(open));
+  if (open) refreshIfStale();
 }
 
 /** Mark the sidebar entry of the current search. */
@@ -55,10 +56,29 @@ async function refresh() {
   showActiveQuery($("#search").value.trim());
 }
 
-/** Count the tags again soon (many events in a row make one request). */
+const wide = window.matchMedia("(min-width: 1400px)"); // where the tag list is a sidebar
+let stale = true; // counts changed while nobody could see them
+
+const listShown = () => wide.matches || document.body.classList.contains("tags-open");
+
+/** Count the tags again soon (many events in a row make one request), or once they show.
+ *
+ * Counting reads every message's tags on the server: while the list is hidden (a narrow
+ * screen, drawer closed) it waits until the drawer opens or a tag is being typed. */
 export function refreshTags(delay = 300) {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(refresh, delay);
+  stale = true;
+  if (listShown()) refreshTimer = setTimeout(refreshNow, delay);
+}
+
+function refreshNow() {
+  stale = false;
+  refresh();
+}
+
+/** Count the tags now if they changed since the last count (the drawer opens, a tag is typed). */
+function refreshIfStale() {
+  if (stale) refreshNow();
 }
 
 // ---- the editor on the open message ---------------------------------------------------------
@@ -86,6 +106,7 @@ function renderEditor(id, tags) {
     spellcheck: "false",
     autocomplete: "off",
   });
+  input.addEventListener("focus", refreshIfStale); // its suggestions are the tags in use
   input.addEventListener("keydown", (event) => {
     if (event.key !== "Enter") return;
     event.preventDefault();
@@ -143,6 +164,7 @@ export async function tagMessages(current) {
   $("#tag-dialog-title").textContent = `Tag ${formatCount(current.size)} message${current.size === 1 ? "" : "s"}`;
   dialog.returnValue = "";
   dialog.showModal();
+  refreshIfStale();
   const action = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
   const tag = $("#tag-name").value.trim();
   if (!tag || (action !== "add" && action !== "remove")) return false;
@@ -180,5 +202,5 @@ export function wireTags(run) {
   }, true);
   $("#tags-button").addEventListener("click", () => openDrawer(!document.body.classList.contains("tags-open")));
   document.addEventListener("mailsink:message-shown", (event) => showEditor(event.detail));
-  refreshTags(0);
+  wide.addEventListener("change", () => wide.matches && refreshIfStale());
 }
