@@ -119,7 +119,7 @@ def test_delete_all_gives_the_disk_space_back(tmp_path: Path) -> None:
         store.add([incoming(subject=f"b{batch} m{n}", body=words) for n in range(100)])
     assert store.wait_indexed(30)
     full = store.disk_usage()
-    assert full > 4_000_000
+    assert full > 1_000_000
     assert store.clear() == 400
     # The freed pages are cut off, not zeroed through the WAL: every file shrinks.
     assert _wait_for(lambda: store.disk_usage() < 400_000), store.disk_usage()
