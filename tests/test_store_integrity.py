@@ -169,6 +169,7 @@ def _make_legacy(db: Path, version: int) -> None:
             out.write(plain)
         conn.execute("UPDATE messages SET raw_offset = ? WHERE seq = ?", (len(data), seq))
     conn.commit()
+    conn.execute("DROP INDEX messages_segment")
     conn.execute("ALTER TABLE messages DROP COLUMN packed")
     if version == 2:
         conn.execute("ALTER TABLE messages DROP COLUMN raw_crc")

@@ -86,7 +86,8 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_unread ON messages(seq) WHERE read = 0;
 CREATE INDEX messages_tagged ON messages(tags) WHERE tags != '';
-CREATE INDEX messages_long ON messages(seq) WHERE text_long = 1
+CREATE INDEX messages_long ON messages(seq) WHERE text_long = 1;
+CREATE INDEX messages_segment ON messages(segment, packed, raw_size, text_size)
 """
 """Version 4.  Every index is here too: clear() recreates the table from it.
 
@@ -94,13 +95,16 @@ A message takes ``packed`` bytes at ``raw_offset`` of blob segment
 ``segment``: one zlib stream of its raw bytes (``raw_size``) and its search
 text (lowercased, UTF-8, ``text_size`` bytes; ``packing.py``).  Rows from
 before version 4 have ``packed`` NULL: the raw bytes then the text, as they
-are.  ``text_long`` marks texts longer than the indexed head.  ``raw_crc`` is
+are.  ``text_long`` marks texts longer than the indexed head.  ``messages_segment``
+(version 4) covers what the segment ledger sums when a store opens, which was a
+scan of the whole table: 0.9 s of a restart at a million messages.  ``raw_crc`` is
 the CRC-32 of the raw bytes, checked on every read (version 3; NULL for rows
 a version 2 file already held: their length is still checked)."""
 
 _MIGRATIONS = {
     2: "ALTER TABLE messages ADD COLUMN raw_crc INTEGER",
-    3: "ALTER TABLE messages ADD COLUMN packed INTEGER",
+    3: "ALTER TABLE messages ADD COLUMN packed INTEGER; "
+    "CREATE INDEX messages_segment ON messages(segment, packed, raw_size, text_size)",
 }
 """The statement that brings a file of each older version one version forward."""
 
