@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import smtplib
 import socket
 import time
@@ -23,6 +24,16 @@ def make_raw(
         f"Message-ID: <{new_id()}@example.test>\r\n{extra_headers}\r\n{body}\r\n"
     )
     return text.encode()
+
+
+def incompressible(seed: int, chars: int = 2800) -> str:
+    """Return ``chars`` seeded random hex digits: a body zlib cannot halve.
+
+    The SQLite store compresses what it keeps, so tests that count messages
+    per blob segment need bodies that stay big (2,800 digits: ~1.8 KB stored,
+    three messages to a 4,000-byte segment).
+    """
+    return random.Random(seed).randbytes(chars // 2).hex()
 
 
 def incoming(

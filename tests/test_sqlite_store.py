@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import incoming
+from helpers import incoming, incompressible
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
 from mailsink.store.base import Incoming
 from mailsink.store.sqlite import store as sqlite_store
+from mailsink.store.sqlite import text_index
 
 
 def test_a_failed_batch_is_rolled_back_whole_and_counts_stay_right(tmp_path: Path) -> None:
@@ -174,7 +175,9 @@ def test_a_file_of_another_schema_version_is_refused_with_a_reason(tmp_path: Pat
 def test_a_segment_deletes_leave_mostly_empty_is_compacted(tmp_path: Path) -> None:
     db = tmp_path / "m.db"
     store = SQLiteStore(db, segment_bytes=4000).start()  # about three of these messages a segment
-    messages = [incoming(subject=f"m{n}", body=f"walrus-{n:02d} " + "x" * 600) for n in range(9)]
+    messages = [
+        incoming(subject=f"m{n}", body=f"walrus-{n:02d} " + incompressible(n)) for n in range(9)
+    ]
     for message in messages:
         store.add([message])
     first_segment = _segment_files(db)[0]
@@ -197,7 +200,7 @@ def test_pruning_never_compacts(tmp_path: Path) -> None:
     """Oldest-first pruning empties segments by itself; copying their rest would be waste."""
     db = tmp_path / "m.db"
     store = SQLiteStore(db, max_messages=4, segment_bytes=4000)  # three messages a segment
-    messages = [incoming(subject=f"m{n}", body="x" * 600) for n in range(9)]
+    messages = [incoming(subject=f"m{n}", body=incompressible(n)) for n in range(9)]
     for message in messages:
         store.add([message])
     assert store.ids() == [m.id for m in reversed(messages[5:])]
@@ -241,12 +244,12 @@ def test_an_index_of_another_version_is_rebuilt(tmp_path: Path) -> None:
     db = _indexed_file(tmp_path, [message])
     with sqlite3.connect(f"{db}-index") as index:
         index.execute("PRAGMA user_version = 1")
-        index.execute("DELETE FROM fts")  # a stale index that would miss the message
+        index.execute("DROP TABLE fts")  # a stale index that would miss the message
     reopened = SQLiteStore(db).start()
     assert reopened.wait_indexed()
     assert reopened.ids(parse_query("narwhal")) == [message.id]
     with sqlite3.connect(f"{db}-index") as index:
-        assert index.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert index.execute("PRAGMA user_version").fetchone()[0] == text_index.INDEX_VERSION
     reopened.close()
 
 
@@ -273,13 +276,15 @@ def test_messages_compacted_between_the_index_select_and_read_are_still_indexed(
     store = SQLiteStore(db, segment_bytes=4000).start()
     index = store.text_index
     assert index is not None
-    messages = [incoming(subject=f"m{n}", body=f"quokka-{n:02d} " + "x" * 600) for n in range(9)]
+    messages = [
+        incoming(subject=f"m{n}", body=f"quokka-{n:02d} " + incompressible(n)) for n in range(9)
+    ]
     with index.hold():
         for message in messages:
             store.add([message])
         with sqlite3.connect(db) as conn:  # what the index thread's SELECT saw
             listed = conn.execute(
-                "SELECT seq, segment, raw_offset + raw_size, text_size FROM messages ORDER BY seq"
+                f"SELECT {text_index.LISTED} FROM messages ORDER BY seq"
             ).fetchall()
         store.delete([messages[0].id, messages[1].id])  # compacts the first segment
         heads = dict(index._read_heads([list(row) for row in listed]))

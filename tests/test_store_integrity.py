@@ -11,13 +11,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
 
-from helpers import incoming, make_raw
+from helpers import incoming, incompressible, make_raw
+from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
 from mailsink.store.base import CorruptMessageError
+from mailsink.store.sqlite import store as sqlite_store
 from mailsink.store.sqlite.lock import StoreInUseError
 from procs import Running, start_mailsink
 
@@ -93,7 +96,8 @@ def test_a_read_only_reader_of_a_live_store_corrupts_nothing(tmp_path: Path) -> 
 def _flip_a_byte(db: Path, message_id: str) -> None:
     conn = sqlite3.connect(db)
     segment, offset, size = conn.execute(
-        "SELECT segment, raw_offset, raw_size FROM messages WHERE id = ?", (message_id,)
+        "SELECT segment, raw_offset, coalesce(packed, raw_size) FROM messages WHERE id = ?",
+        (message_id,),
     ).fetchone()
     conn.close()
     path = Path(f"{db}-blobs") / f"{segment:08d}.seg"
@@ -108,7 +112,7 @@ def test_corrupted_bytes_are_reported_as_corrupted_never_served(tmp_path: Path) 
     good, bad = incoming(subject="good"), incoming(subject="bad")
     store.add([good, bad])
     _flip_a_byte(db, bad.id)
-    with pytest.raises(CorruptMessageError, match="checksum"):
+    with pytest.raises(CorruptMessageError, match=r"checksum|decompress"):
         store.raw(bad.id)
     assert store.raw(good.id) == good.raw
     store.close()
@@ -149,6 +153,54 @@ def test_the_api_answers_a_corrupted_message_with_an_error_not_its_bytes(
         stop(proc)
 
 
+def _make_legacy(db: Path, version: int) -> None:
+    """Turn a closed store into a file of an older schema version, bytes laid out as it had them.
+
+    Before version 4 a segment held each message's raw bytes and then its
+    search text, uncompressed (``packed`` NULL); version 2 had no ``raw_crc``.
+    """
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT seq, segment, raw_offset, packed FROM messages").fetchall()
+    for seq, segment, offset, packed in rows:
+        path = Path(f"{db}-blobs") / f"{segment:08d}.seg"
+        data = path.read_bytes()
+        plain = zlib.decompress(data[offset : offset + packed])
+        with path.open("ab") as out:
+            out.write(plain)
+        conn.execute("UPDATE messages SET raw_offset = ? WHERE seq = ?", (len(data), seq))
+    conn.commit()
+    conn.execute("DROP INDEX messages_segment")
+    conn.execute("ALTER TABLE messages DROP COLUMN packed")
+    if version == 2:
+        conn.execute("ALTER TABLE messages DROP COLUMN raw_crc")
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+
+
+def test_a_version_3_file_keeps_its_uncompressed_messages_readable_and_searchable(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    old = [incoming(subject=f"old {n}", body=f"pelican{n} " + "words " * 300) for n in range(3)]
+    store.add(old)
+    store.close()
+    _make_legacy(db, 3)
+    Path(f"{db}-index").unlink()  # rebuilt from the old layout's texts
+    store = SQLiteStore(db).start()
+    new = incoming(subject="new", body="pelican9 compressed")
+    store.add([new])
+    assert store.wait_indexed()
+    assert [store.raw(m.id) for m in old] == [m.raw for m in old]
+    assert store.ids(parse_query("pelican1")) == [old[1].id]
+    assert store.ids(parse_query("pelican")) == [new.id, *(m.id for m in reversed(old))]
+    store.delete([old[0].id])  # leaves the index by its uncompressed text
+    assert store.wait_indexed()
+    assert store.ids(parse_query("pelican")) == [new.id, old[2].id, old[1].id]
+    store.close()
+
+
 def test_a_version_2_file_is_brought_forward_and_its_messages_still_read(
     tmp_path: Path,
 ) -> None:
@@ -157,16 +209,14 @@ def test_a_version_2_file_is_brought_forward_and_its_messages_still_read(
     old = incoming(subject="from version 2")
     store.add([old])
     store.close()
-    conn = sqlite3.connect(db)
-    conn.executescript("ALTER TABLE messages DROP COLUMN raw_crc; PRAGMA user_version = 2;")
-    conn.close()
+    _make_legacy(db, 2)
     store = SQLiteStore(db)
     assert store.raw(old.id) == old.raw
     new = incoming(subject="version 3")
     store.add([new])
     store.close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION
     crcs = dict(conn.execute("SELECT id, raw_crc FROM messages"))
     conn.close()
     assert crcs[old.id] is None and isinstance(crcs[new.id], int)
@@ -211,12 +261,10 @@ def test_spread_out_deletes_free_space_in_proportion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The attack (issue 11.13): deleting a third of the mail, spread out, freed no disk at all."""
-    from mailsink.store.sqlite import store as sqlite_store
-
     monkeypatch.setattr(sqlite_store, "COMPACTED_GRACE", 0.0)  # the old files go at once
     db = tmp_path / "m.db"
     store = SQLiteStore(db, segment_bytes=64 * 1024)
-    messages = [incoming(subject=f"m{n}", body="x" * 2000) for n in range(300)]
+    messages = [incoming(subject=f"m{n}", body=incompressible(n, 3000)) for n in range(300)]
     for start in range(0, 300, 10):
         store.add(messages[start : start + 10])
 

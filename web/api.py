@@ -68,7 +68,7 @@ def list_page(store: MessageStore, start: int, limit: int, query: Query | None =
     while len(items) < limit and len(page.items) == MAX_PAGE:
         page = store.list(start + len(items), min(limit - len(items), MAX_PAGE), query)
         items.extend(page.items)
-    return Page(items, page.total, page.unread, page.matched, start)
+    return Page(items, page.total, page.unread, page.matched, start, page.matched_unread)
 
 
 def matched_unread(store: MessageStore, query: Query, page: Page) -> int:
@@ -76,8 +76,11 @@ def matched_unread(store: MessageStore, query: Query, page: Page) -> int:
 
     Exact without a second query when the page already tells: nothing or
     everything unread (the usual test mailbox: nobody reads), every message
-    matching, or every match on this page.
+    matching, or every match on this page; and the SQLite store counts them
+    with the search itself (``Page.matched_unread``).
     """
+    if page.matched_unread is not None:
+        return page.matched_unread
     if page.unread == 0 or page.matched == 0:
         return 0
     if page.unread == page.total:

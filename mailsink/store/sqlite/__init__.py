@@ -6,6 +6,7 @@ Modules::
 
     store.py       SQLiteStore: the MessageStore contract, the schema, the write path
     blobs.py       BlobSegments, SegmentLedger: append-only files holding raw bytes and search text
+    packing.py     pack(): a message's raw bytes and search text as one zlib stream in a segment
     query.py       compile_where(): a search Query as a parameterised SQL condition
     reads.py       pages, one-pass searches and tag counts that stay fast at a million messages
     text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
@@ -21,10 +22,12 @@ Files on disk while running, for ``--store mail.db`` (eight names)::
                          lowercased search columns, where its bytes are)
     mail.db-wal          committed transactions not yet copied into mail.db
     mail.db-shm          the WAL's shared-memory index (32 KB per 4,096 pages of WAL)
-    mail.db-blobs/       00000001.seg, 00000002.seg, ...: each message's raw bytes followed
-                         by its search text, appended; a segment closes past 64 MB
-    mail.db-index        the trigram index of each message's search text (derived data:
-                         rebuilt from the messages when missing, damaged or ahead of them)
+    mail.db-blobs/       00000001.seg, 00000002.seg, ...: each message's raw bytes and
+                         search text, compressed together (``packing.py``), appended;
+                         a segment closes past 64 MB
+    mail.db-index        the trigram index of each message's search text, without a copy
+                         of the text (derived data: rebuilt from the messages when
+                         missing, damaged or ahead of them)
     mail.db-index-wal    its WAL
     mail.db-index-shm    its WAL's shared-memory index
     mail.db-lock         the store's lock (``flock``, held from open to close) and the

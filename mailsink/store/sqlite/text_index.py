@@ -48,19 +48,20 @@ missed; only long messages pay that scan."""
 
 HEAD_BYTES = FTS_HEAD * 4
 """A character is at most 4 UTF-8 bytes: this many bytes hold the whole indexed head."""
-SPAN_BYTES = 1024 * 1024
-"""Neighbouring texts are read in one go while the span is at most this long."""
 
-INDEX_VERSION = 2
-"""Version 2 keeps no token positions (``detail=none``); version 1 kept them for phrase
-queries.  An index of another version is rebuilt."""
+INDEX_VERSION = 3
+"""Version 3 keeps no copy of the text (``content=''``): the copy was 4.1 KB of the
+5 KB per 2 KB message the index took (one 2.2 KB row per 4 KB page), and searches
+check candidates against the message's own text instead.  Version 2 kept no token
+positions (``detail=none``); version 1 kept them for phrase queries.  An index of
+another version is rebuilt."""
 BATCH = 500
 LINGER = 0.2
 """Seconds the thread waits after being woken, so that it indexes many messages per
 transaction: one at a time, its commits cost more than the indexing itself."""
 
 _SCHEMA = f"""
-CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram', detail = none);
+CREATE VIRTUAL TABLE fts USING fts5(body, tokenize = 'trigram', detail = none, content = '');
 CREATE TABLE state (upto INTEGER NOT NULL);
 INSERT INTO state VALUES (0);
 PRAGMA user_version = {INDEX_VERSION};
@@ -68,8 +69,12 @@ PRAGMA user_version = {INDEX_VERSION};
 
 log = logging.getLogger(__name__)
 
-ReadText = Callable[[int, int, int], "bytes | None"]
-"""Read a message's search text: (segment, offset, size) -> UTF-8 bytes, None if gone."""
+ReadText = Callable[[int, int, int, int, "int | None"], "bytes | None"]
+"""Read a message's search text: (segment, offset, raw_size, text_size, packed) -> UTF-8
+bytes, None if gone (the store's ``_text``)."""
+
+LISTED = "seq, segment, raw_offset, raw_size, text_size, packed"
+"""The columns of a message row the thread reads its text by (``ReadText``'s arguments)."""
 
 
 class TextIndex:
@@ -101,7 +106,7 @@ class TextIndex:
         self._changed = threading.Condition()
         self._worker = Worker("mailsink-index", self._run)
         self._wake, self._stopping = self._worker.wake, self._worker.stopping
-        self._forget: list[int] = []
+        self._forget: list[tuple[int, str]] = []
         self._forget_all = False
         self._hold = threading.Lock()
         self._urgent = False
@@ -147,11 +152,16 @@ class TextIndex:
         """Tell the thread that new messages were committed."""
         self._wake.set()
 
-    def forget(self, seqs: list[int]) -> None:
-        """Queue the index rows of deleted messages for removal (only to save space)."""
-        if seqs:
+    def forget(self, heads: list[tuple[int, str]]) -> None:
+        """Queue the index rows of deleted messages for removal: (seq, head) from :func:`head_of`.
+
+        Only to save space (queries only select messages still stored).  A
+        contentless index removes a row by the text it indexed, so the store
+        reads it before the bytes go; seqs the index does not hold are skipped.
+        """
+        if heads:
             with self._changed:
-                self._forget.extend(seqs)
+                self._forget.extend(heads)
             self._wake.set()
 
     def forget_all(self) -> None:
@@ -228,15 +238,15 @@ class TextIndex:
         # after every step, and each time the listener's thread may have to wait.
         assert self._messages is not None, "start() opens it"
         listed = self._messages.execute(
-            "SELECT json_group_array(json_array(seq, segment, raw_offset + raw_size, text_size)) "
+            f"SELECT json_group_array(json_array({LISTED})) "
             "FROM (SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT ?)",
             (self._upto, BATCH),
         ).fetchone()[0]
-        rows: list[list[int]] = json.loads(listed)
+        rows: list[list[int | None]] = json.loads(listed)
         if not (rows or forget or forget_all):
             return False
         entries = self._read_heads(rows)
-        upto = rows[-1][0] if rows else self._upto
+        upto = int(rows[-1][0] or 0) if rows else self._upto
         with emptying.freeing_pages(self._db) if forget_all else contextlib.nullcontext():
             self._write(entries, upto, forget, forget_all)
         self._committed()
@@ -246,7 +256,11 @@ class TextIndex:
         return len(rows) == BATCH
 
     def _write(
-        self, entries: list[tuple[int, str]], upto: int, forget: list[int], forget_all: bool
+        self,
+        entries: list[tuple[int, str]],
+        upto: int,
+        forget: list[tuple[int, str]],
+        forget_all: bool,
     ) -> None:
         """Add index rows, drop forgotten ones (or all) and move the mark, in one transaction."""
         db = self._db
@@ -255,47 +269,43 @@ class TextIndex:
             if forget_all:
                 db.execute("DROP TABLE fts")
                 db.execute(_SCHEMA.split(";", 1)[0])
-            if forget:
-                db.execute(
-                    "DELETE FROM fts WHERE rowid IN (SELECT value FROM json_each(?))",
-                    (json.dumps(forget),),
-                )
             db.execute(
                 "INSERT INTO fts (rowid, body) SELECT value ->> 0, value ->> 1 FROM json_each(?)",
                 (json.dumps(entries),),
             )
+            if forget:
+                # After the inserts (one of them may be deleted already), and only rows
+                # the index holds: a contentless 'delete' of a row it does not hold
+                # would take the text's trigrams from other rows' counts.
+                db.execute(
+                    "INSERT INTO fts (fts, rowid, body) SELECT 'delete', value ->> 0, value ->> 1 "
+                    "FROM json_each(?) WHERE value ->> 0 IN (SELECT id FROM fts_docsize)",
+                    (json.dumps(forget),),
+                )
             db.execute("UPDATE state SET upto = ?", (upto,))
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 
-    def _read_heads(self, rows: list[list[int]]) -> list[tuple[int, str]]:
-        """Return (seq, head of the search text) for rows of (seq, segment, offset, size).
+    def _read_heads(self, rows: list[list[int | None]]) -> list[tuple[int, str]]:
+        """Return (seq, head of the search text) for rows of ``LISTED`` columns.
 
-        Messages stored one after another sit next to each other in a
-        segment, so neighbours are read with one ``pread`` while the span
-        stays small; a message deleted since the SELECT is left out.
+        A message deleted since the SELECT is left out; one compacted since
+        is read again from its new place.
         """
         heads: list[tuple[int, str]] = []
-        first = 0
-        while first < len(rows):
-            _seq, segment, start, _size = rows[first]
-            last, end, needed = first, 0, 0
-            while last < len(rows) and rows[last][1] == segment:
-                take = min(rows[last][3], HEAD_BYTES)
-                span_end = rows[last][2] + take
-                if last > first and span_end - start > max(SPAN_BYTES, 4 * (needed + take)):
-                    break
-                end, needed, last = span_end, needed + take, last + 1
-            data = self._read_text(segment, start, end - start)
-            if data is not None:
-                for seq, _segment, offset, size in rows[first:last]:
-                    at = offset - start
-                    heads.append((seq, _decode_head(data[at : at + min(size, HEAD_BYTES)])))
+        moved: list[int] = []
+        for seq, segment, offset, raw_size, text_size, packed in rows:
+            assert seq is not None and segment is not None and offset is not None
+            assert raw_size is not None and text_size is not None
+            text = self._read_text(segment, offset, raw_size, text_size, packed)
+            if text is None:
+                moved.append(seq)
             else:
-                heads.extend(self._read_moved([row[0] for row in rows[first:last]]))
-            first = last
+                heads.append((seq, head_of(text)))
+        if moved:
+            heads.extend(self._read_moved(moved))
         return heads
 
     def _read_moved(self, seqs: list[int]) -> list[tuple[int, str]]:
@@ -308,14 +318,13 @@ class TextIndex:
         heads = []
         assert self._messages is not None, "start() opens it"
         rows = self._messages.execute(
-            "SELECT seq, segment, raw_offset + raw_size, text_size FROM messages "
-            "WHERE seq IN (SELECT value FROM json_each(?))",
+            f"SELECT {LISTED} FROM messages WHERE seq IN (SELECT value FROM json_each(?))",
             (json.dumps(seqs),),
         ).fetchall()
-        for seq, segment, offset, size in rows:
-            data = self._read_text(segment, offset, min(size, HEAD_BYTES))
-            if data is not None:
-                heads.append((seq, _decode_head(data)))
+        for seq, segment, offset, raw_size, text_size, packed in rows:
+            text = self._read_text(segment, offset, raw_size, text_size, packed)
+            if text is not None:
+                heads.append((seq, head_of(text)))
         return heads
 
 
@@ -326,6 +335,11 @@ def _inode(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return info.st_dev, info.st_ino
+
+
+def head_of(text: bytes) -> str:
+    """Return the part of a message's search text (UTF-8) that the index holds."""
+    return _decode_head(text[:HEAD_BYTES])
 
 
 def _decode_head(data: bytes) -> str:
