@@ -1,6 +1,6 @@
 """Run one SMTP server kind in this process, for the benchmarks to load from outside.
 
-    python -m benchmarks.servers sink|memory|memory-uvloop|sqlite [DB_PATH]
+    python -m benchmarks.servers sink|memory|memory-asyncio|sqlite|sqlite-asyncio [DB_PATH]
     python -m benchmarks.servers postgres URL
 
 Prints ``PORT <n>`` once listening on 127.0.0.1 (a free port), then serves until
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
-import importlib
 import os
 import signal
 import sys
@@ -71,12 +70,17 @@ def run_baseline() -> int:
     return ready[0]
 
 
-def run_mailsink(store: str) -> int:
-    """Serve mailsink (no web server, no TLS) on a free port; return the port."""
+def run_mailsink(store: str, uvloop: bool = True) -> int:
+    """Serve mailsink (no web server, no TLS) on a free port; return the port.
+
+    The listener runs on uvloop when it is installed (the ``[fast]`` extra), as
+    mailsink does by default; ``uvloop=False`` is ``--no-uvloop``.
+    """
     from mailsink.config import Settings
     from mailsink.server import Sink
 
-    sink = Sink(Settings(smtp_port=0, http_port=None, tls=False, store=store)).start()
+    settings = Settings(smtp_port=0, http_port=None, tls=False, store=store, uvloop=uvloop)
+    sink = Sink(settings).start()
     return sink.smtp_address[1]
 
 
@@ -89,13 +93,11 @@ def main() -> None:
         port = run_baseline()
     elif kind == "memory":
         port = run_mailsink("memory")
-    elif kind == "memory-uvloop":  # measured only: uvloop is not a dependency
-        uvloop = importlib.import_module("uvloop")  # pip install uvloop
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-        port = run_mailsink("memory")
-    elif kind == "sqlite":
+    elif kind == "memory-asyncio":  # --no-uvloop: asyncio's own loop
+        port = run_mailsink("memory", uvloop=False)
+    elif kind in ("sqlite", "sqlite-asyncio"):
         path = sys.argv[2] if len(sys.argv) > 2 else tempfile.mktemp(suffix=".db")
-        port = run_mailsink(path)
+        port = run_mailsink(path, uvloop=kind == "sqlite")
     elif kind == "postgres":
         port = run_mailsink(sys.argv[2])
     else:

@@ -122,7 +122,7 @@ def start_server(kind: str, workdir: Path) -> tuple[subprocess.Popen[str], int]:
     if kind == "smtp-sink":
         return start_smtp_sink()
     args = [sys.executable, "-m", "benchmarks.servers", kind]
-    if kind == "sqlite":
+    if kind.startswith("sqlite"):
         args.append(str(workdir / f"bench-{time.monotonic_ns()}.db"))
     process = subprocess.Popen(
         args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

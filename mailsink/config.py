@@ -59,6 +59,8 @@ class Settings:
     max_size: int = DEFAULT_MAX_SIZE
     max_recipients: int = 1000
     idle_timeout: float = 300.0
+    uvloop: bool = True
+    """Run the SMTP listener's event loop on uvloop when it is installed (``loop_thread.py``)."""
     max_connections: int = 500
     """Most SMTP connections, and most HTTP connections, open at once (421 / 429 beyond);
     kept under the open-file limit (``connections.py``)."""

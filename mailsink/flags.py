@@ -318,6 +318,12 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option(
+        "uvloop",
+        True,
+        "run the SMTP listener on uvloop when installed (the [fast] extra)",
+        "uvloop",
+    ),
+    Option(
         "max-connections",
         "500",
         "most SMTP connections open at once (421 beyond), and most HTTP connections (429)",

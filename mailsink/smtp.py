@@ -27,7 +27,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
@@ -37,7 +37,7 @@ from mailsink.connections import ConnectionLimits, RateLimitedLog, quiet_accept_
 from mailsink.envelope_policy import check_address, check_helo, has_control_chars
 from mailsink.faults import Faults
 from mailsink.ingest import Ingestor
-from mailsink.loop_thread import run_until_stopped, stop_loop_thread
+from mailsink.loop_thread import new_loop, run_until_stopped, stop_loop_thread
 from mailsink.message import Envelope as MessageEnvelope
 from mailsink.smtp_setup import LeanSMTP
 from mailsink.stats import Stats
@@ -83,7 +83,8 @@ class SinkSMTP(LeanSMTP):
             refusal = self.limits.admit(host)
             if refusal is not None:
                 self._refused = True
-                assert isinstance(transport, asyncio.WriteTransport)
+                # uvloop's transports write but are not asyncio.WriteTransport subclasses.
+                transport = cast(asyncio.WriteTransport, transport)
                 transport.write(f"421 4.7.0 {self.hostname} {refusal}, try later\r\n".encode())
                 transport.close()
                 return
@@ -344,7 +345,7 @@ class SMTPListener:
         self.handler = handler
         self.settings = settings
         self.tls_context = tls_context
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop(fast=settings.uvloop)
         self._thread = threading.Thread(
             target=run_until_stopped, args=(self.loop,), name="mailsink-smtp", daemon=True
         )

@@ -68,6 +68,8 @@ class LeanSMTP(FastSMTP):
 
     _idle_since = 0.0
     """The loop time of the session's last command (or of its start)."""
+    _idle_timer = False
+    """Whether ``_timeout_handle`` is the idle timer (not aiosmtpd's PROXY one)."""
 
     def __init__(
         self,
@@ -143,10 +145,14 @@ class LeanSMTP(FastSMTP):
         """Note the time of a command; start the session's one idle timer if it has none."""
         if duration is not None:  # PROXY's own timeout, not the idle one: aiosmtpd's way
             super()._reset_timeout(duration)
+            self._idle_timer = False
             return
         self._idle_since = self.loop.time()
-        if self._timeout_handle is None:
+        if self._timeout_handle is None or not self._idle_timer:
+            if self._timeout_handle is not None:
+                self._timeout_handle.cancel()
             self._timeout_handle = self.loop.call_later(self._timeout_duration, self._idle_check)
+            self._idle_timer = True
 
     def _idle_check(self) -> None:
         """Close an idle session as aiosmtpd does; wait out the rest if a command came since."""

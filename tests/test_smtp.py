@@ -316,3 +316,15 @@ def test_a_store_failure_gets_451_on_either_path_and_the_session_goes_on(
         assert [small[0], large[0]] == [451, 451]
         assert "could not be stored" in small[1]
         assert client.noop()[0] == 250
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["uvloop", "asyncio"])
+def test_the_listener_runs_on_uvloop_unless_told_not_to(make_sink, fast: bool) -> None:  # type: ignore[no-untyped-def]
+    """``--no-uvloop`` keeps asyncio's loop; with uvloop (the [fast] extra) mail flows the same."""
+    uvloop = pytest.importorskip("uvloop")
+    sink = make_sink(uvloop=fast)
+    assert isinstance(sink.listener.loop, uvloop.Loop) is fast
+    with smtplib.SMTP(*sink.smtp_address) as client:
+        client.starttls()
+        client.sendmail("a@x.test", ["b@y.test"], make_raw(subject="loop"))
+    assert [m.summary.subject for m in sink.store.list().items] == ["loop"]
