@@ -19,7 +19,7 @@ from mailsink.store.base import Incoming, StoredMessage
 from mailsink.store.match import compile_query
 from mailsink.store.memory import MemoryStore
 from mailsink.store.memory_index import Lookup, MemoryIndex
-from mailsink.store.postings import PROMOTE_AFTER
+from mailsink.store.postings import PROMOTE_AFTER, WORD, words
 
 WORDS = ["alpha", "beta", "gamma", "delta", "alphabet", "betamax", "omega", "x1", "über", "naïve"]
 
@@ -188,3 +188,11 @@ def test_deleted_messages_are_not_found_before_or_after_a_sweep() -> None:
     index.forget([], floor=5000, alive=0)  # far past the last sweep: sweeps
     assert index.words() == dict.fromkeys(index.words(), 0)
     assert index.lookups(parse_query("solo").terms[0]) == [Lookup([], exact=True)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain words, and_more: 42 x-1\r\n<a@b.test>", "über naïve ÉCOLE 東京 x\x00y", "", "---"],
+)
+def test_the_ascii_word_split_finds_what_the_regular_expression_finds(text: str) -> None:
+    assert words(text.lower()) == set(WORD.findall(text.lower()))

@@ -31,7 +31,7 @@ from itertools import filterfalse
 from typing import TYPE_CHECKING
 
 from mailsink.store.match import address_list, address_text, search_text
-from mailsink.store.postings import WORD, Mode, Postings
+from mailsink.store.postings import WORD, Mode, Postings, words
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -70,10 +70,6 @@ def _mode(start: int, end: int, length: int) -> Mode:
     return "contains"
 
 
-def _words(text: str) -> set[str]:
-    return set(WORD.findall(text))
-
-
 class MemoryIndex:
     """Index the words of messages by sequence number and narrow searches with them."""
 
@@ -92,16 +88,16 @@ class MemoryIndex:
     def add(self, seq: int, message: StoredMessage) -> None:
         """Index one message (with its text body) under seq, larger than any before."""
         fields = self._fields
-        fields["text"].add(seq, _words(search_text(message)))
+        fields["text"].add(seq, words(search_text(message)))
         summary = message.summary
         if summary.subject:
-            fields["subject"].add(seq, _words(summary.subject.lower()))
+            fields["subject"].add(seq, words(summary.subject.lower()))
         if summary.message_id:
-            fields["message-id"].add(seq, _words(summary.message_id.lower()))
+            fields["message-id"].add(seq, words(summary.message_id.lower()))
         for name in _ADDRESS_FIELDS:
             addresses = address_list(message, name)
             if addresses:
-                fields[name].add(seq, _words(address_text(addresses)))
+                fields[name].add(seq, words(address_text(addresses)))
 
     def forget(self, seqs: Iterable[int], floor: int, alive: int) -> None:
         """Treat seqs as deleted; floor is now the oldest kept sequence number.

@@ -23,16 +23,33 @@ and call :meth:`Postings.sweep` now and then, which drops them for good.
 from __future__ import annotations
 
 import re
+import string
 from array import array
 from bisect import bisect_left, bisect_right
 from itertools import filterfalse
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
 WORD = re.compile(r"\w+")
 """What a word is, for indexing text and for splitting a searched value alike."""
+
+_WORD_BYTES = frozenset((string.ascii_letters + string.digits + "_").encode())
+_SPACE_OUT = bytes(b if b in _WORD_BYTES else 0x20 for b in range(128)) + b" " * 128
+"""ASCII word characters (what ``\\w`` matches in ASCII text) kept, every other byte a space."""
+
+
+def words(text: str) -> set[str]:
+    """Return the distinct words of text, as ``WORD.findall`` finds them.
+
+    ASCII text (most mail) is split with ``bytes.translate`` and ``split``,
+    in C, at about half the cost of the regular expression.
+    """
+    if text.isascii():
+        return set(text.encode("ascii").translate(_SPACE_OUT).decode("ascii").split())
+    return set(WORD.findall(text))
+
 
 Mode = Literal["contains", "prefix", "suffix", "exact"]
 """How a word of a searched value must relate to a word of the text."""
@@ -113,7 +130,7 @@ class Postings:
         self._lines: list[str] = []
         self._line_seqs = array("I")
 
-    def add(self, seq: int, words: Iterable[str]) -> None:
+    def add(self, seq: int, words: set[str]) -> None:
         """Record that message seq (larger than any before) holds these distinct words."""
         vocab, seen = self.vocab, self._seen
         rare = []
