@@ -20,6 +20,13 @@ written to the store before the next step (``put_relay``), and ``start()``
 schedules the store's pending jobs again, so a restart with a disk store
 resumes where the last run stopped.  Only ``settings.upstream`` is ever
 connected to.
+
+A store that several nodes share (PostgreSQL: :class:`RelayLeases`) keeps
+the schedule itself: a node leases a job before each attempt (a release
+at once, in the caller's thread; others when the send thread asks the
+store for due jobs, every ``POLL`` seconds or when this node made one), and
+writing the outcome ends the lease.  So each attempt is made by one node,
+and the jobs of a node that died are taken over once its leases run out.
 """
 
 from __future__ import annotations
@@ -41,12 +48,23 @@ from mailsink.relay.settings import RelaySettings
 from mailsink.relay.trail import relayed_bytes
 from mailsink.search import parse_query
 from mailsink.store.base import StoredMessage
-from mailsink.store.relays import RelayAttempt, RelayJob
+from mailsink.store.relays import RelayAttempt, RelayJob, RelayLeases
 
 log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 100
 """Recipients at most per release request."""
+
+POLL = 0.5
+"""Seconds between asks for due jobs, with a store that leases them (a cheap indexed query)."""
+
+TAKE = 10
+"""Jobs leased per ask, at most."""
+
+
+def lease_seconds(settings: RelaySettings) -> float:
+    """Return how long a lease lasts: well past the longest attempt (its every step may wait)."""
+    return max(5.0, 10 * settings.timeout)
 
 
 class RelayRefusedError(ValueError):
@@ -65,6 +83,9 @@ class Relayer:
         self.hostname = hostname
         store = mailbox.store
         self._rules = [(rule, store.matcher(parse_query(rule.query))) for rule in settings.auto]
+        self._leases = store if isinstance(store, RelayLeases) else None
+        self._lease = lease_seconds(settings)
+        self._poke = False  # a leased job was made here: ask the store now, not at the next POLL
         self._lock = threading.Condition()
         self._schedule: list[tuple[float, int, str]] = []  # (due, order, job ID)
         self._jobs: dict[str, RelayJob] = {}  # scheduled jobs by ID
@@ -80,9 +101,11 @@ class Relayer:
             return self
         self._stopping = False
         self._sub = self.mailbox.events.subscribe()
-        for job in self.mailbox.store.pending_relays():
-            self._enqueue(job)
-        for target, name in ((self._watch, "watch"), (self._send_due, "send")):
+        if self._leases is None:
+            for job in self.mailbox.store.pending_relays():
+                self._enqueue(job)
+        send = self._send_due if self._leases is None else self._send_leased
+        for target, name in ((self._watch, "watch"), (send, "send")):
             thread = threading.Thread(target=target, name=f"mailsink-relay-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -126,7 +149,10 @@ class Relayer:
         if message is None:
             raise RelayRefusedError(f"message {message_id!r} not found")
         job = self._new_job(message, recipients, "release")
-        self.mailbox.store.put_relay(job)
+        if self._leases is not None:
+            self._leases.claim_relay(job, self._lease)  # no other node attempts it meanwhile
+        else:
+            self.mailbox.store.put_relay(job)
         return self._attempt(job)
 
     def jobs(self, message_id: str) -> list[RelayJob]:
@@ -166,7 +192,7 @@ class Relayer:
                 continue
             job = self._new_job(message, allowed, "auto")
             self.mailbox.store.put_relay(job)
-            self._enqueue(job)
+            self._enqueue(job)  # with leases: whichever node asks first attempts it
 
     def _forget(self, message_ids: list[str] | None) -> None:
         with self._lock:
@@ -200,6 +226,38 @@ class Relayer:
                 self._attempt(job)
             except Exception:
                 log.exception("relay: an attempt for message %s failed", job.message_id)
+
+    def _send_leased(self) -> None:
+        """Lease the due jobs from the store and attempt each, until stopped."""
+        assert self._leases is not None
+        while True:
+            with self._lock:
+                if not self._poke and not self._stopping:
+                    self._lock.wait(POLL)
+                self._poke = False
+                if self._stopping:
+                    return
+            try:
+                jobs = self._leases.take_relays(self._lease, TAKE)
+            except Exception:  # the database is away: ask again at the next POLL
+                log.warning("relay: asking the store for due jobs failed", exc_info=True)
+                continue
+            for index, job in enumerate(jobs):
+                if self._stopping:
+                    self._give_back(jobs[index:])
+                    return
+                try:
+                    self._attempt(job)
+                except Exception:
+                    log.exception("relay: an attempt for message %s failed", job.message_id)
+
+    def _give_back(self, jobs: list[RelayJob]) -> None:
+        """End the leases of jobs taken but not attempted, so another node need not wait."""
+        for job in jobs:
+            try:
+                self.mailbox.store.put_relay(job)
+            except Exception:  # the lease runs out by itself
+                log.debug("relay: giving job %s back failed", job.id, exc_info=True)
 
     # -- one attempt
     def _attempt(self, job: RelayJob) -> RelayJob:
@@ -238,7 +296,7 @@ class Relayer:
             outcome.reply,
         )
         if job.pending:
-            self._enqueue(job)
+            self._enqueue(job)  # with leases: stored with its next_at, leased again when due
         return job
 
     def _new_job(
@@ -257,6 +315,10 @@ class Relayer:
 
     def _enqueue(self, job: RelayJob) -> None:
         with self._lock:
+            if self._leases is not None:
+                self._poke = True  # the store holds the schedule: ask it now
+                self._lock.notify_all()
+                return
             self._order += 1
             self._jobs[job.id] = job
             heapq.heappush(self._schedule, (job.next_at, self._order, job.id))

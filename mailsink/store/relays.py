@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 Result = Literal["sent", "deferred", "failed"]
 State = Literal["pending", "sent", "failed"]
@@ -76,3 +76,23 @@ def decode_job(text: str) -> RelayJob:
         next_at=float(data["next_at"]),
         attempts=tuple(RelayAttempt(a[0], tuple(a[1]), a[2], a[3]) for a in data["attempts"]),
     )
+
+
+@runtime_checkable
+class RelayLeases(Protocol):
+    """A store whose relay jobs several nodes share: a node leases a job before it attempts it.
+
+    Without leases every node would attempt every pending job it finds, so
+    a release would go out once per node.  A lease names the node and lasts
+    some seconds; a job whose lease has run out (its node died mid-attempt)
+    is taken by the next node that asks.  :meth:`put_relay` of the store
+    ends the caller's lease.
+    """
+
+    def claim_relay(self, job: RelayJob, seconds: float) -> None:
+        """Keep a new job as leased by this node for ``seconds`` (it is attempted now)."""
+        ...
+
+    def take_relays(self, seconds: float, limit: int) -> list[RelayJob]:
+        """Lease up to ``limit`` pending jobs that are due and that no live lease holds."""
+        ...

@@ -31,7 +31,8 @@ Map
 ``counts.py``
     The message and unread counts as deltas, summed on read, folded now and then.
 ``relay_jobs.py``
-    The SQL of the relay jobs (``mailsink_relay_jobs``).
+    The relay jobs (``mailsink_relay_jobs``), each leased by one node at a
+    time, so that a job is attempted once, not once per node.
 ``leader.py``
     Work one node at a time does (pruning, folding counts): advisory locks.
 ``conninfo.py``

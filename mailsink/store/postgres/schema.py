@@ -19,7 +19,7 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATE_LOCK = 1
 PRUNE_LOCK = 2
@@ -108,11 +108,30 @@ them cost more at ingest than the disk it saved.
 
 ``mailsink_relay_jobs`` keeps relay jobs as the JSON of
 ``store/relays.py``'s ``encode_job`` (delete-all leaves them: the relayer
-forgets the jobs of deleted messages itself).
+forgets the jobs of deleted messages itself); its lease columns come with
+version 2, in ``_UPGRADES``).
 
 ``mailsink_counts`` holds count deltas, one row per committed change, summed
 on read and folded into one row now and then: a single counter row would be
 a lock that every node's commits queue on."""
+
+_UPGRADES = {
+    2: """
+ALTER TABLE mailsink_relay_jobs
+    ADD COLUMN owner text,
+    ADD COLUMN lease_until double precision NOT NULL DEFAULT 0,
+    ADD COLUMN due double precision NOT NULL DEFAULT 0;
+UPDATE mailsink_relay_jobs SET due = (job::json ->> 'next_at')::double precision WHERE pending;
+DROP INDEX mailsink_relay_jobs_pending;
+CREATE INDEX mailsink_relay_jobs_due ON mailsink_relay_jobs (due) WHERE pending;
+"""
+}
+"""The steps from each version to the next: a new database is made as version 1, then stepped.
+
+Version 2: relay jobs are leased by one node at a time (``relay_jobs.py``):
+``owner`` is the node attempting the job until ``lease_until`` (the
+database's clock, in seconds since the epoch), and ``due`` is when its next
+attempt is (the job's ``next_at``), so nodes find due jobs by index."""
 
 _TRIGRAM_INDEX = (
     "CREATE INDEX mailsink_text_search ON mailsink_text USING gin (search {opclass}) "
@@ -145,7 +164,13 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> Schema:
         if exists and exists[0]:
             row = conn.execute("SELECT version FROM mailsink_schema").fetchone()
             version = int(row[0]) if row else 0  # type: ignore[call-overload]
-            if version != SCHEMA_VERSION:
+            if 1 <= version < SCHEMA_VERSION:
+                _upgrade(conn, version)
+                log.info(
+                    "upgraded the mailsink tables in schema %s from version %s to %s",
+                    schema[0], version, SCHEMA_VERSION,
+                )  # fmt: skip
+            elif version != SCHEMA_VERSION:
                 newer = version > SCHEMA_VERSION
                 raise RuntimeError(
                     f"PostgreSQL schema {schema[0]!r}: mailsink schema version {version} "
@@ -159,6 +184,8 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> Schema:
             assert found is not None
             return Schema(bool(found[0]), int(found[1]))  # type: ignore[call-overload]
         conn.execute(_TABLES)
+        for step in range(2, SCHEMA_VERSION + 1):
+            conn.execute(_UPGRADES[step])
         trigram = _create_trigram_index(conn)
         validity = int(time.time()) & 0xFFFFFFFF or 1  # as SQLite's: the second it was made
         conn.execute(
@@ -167,6 +194,13 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> Schema:
         )
         log.info("created mailsink tables (version %s) in schema %s", SCHEMA_VERSION, schema[0])
         return Schema(trigram, validity)
+
+
+def _upgrade(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None:
+    """Bring tables of an older version up to this one, step by step (in migrate's transaction)."""
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute(_UPGRADES[step])
+    conn.execute("UPDATE mailsink_schema SET version = %s", (SCHEMA_VERSION,))
 
 
 def _create_trigram_index(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

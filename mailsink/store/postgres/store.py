@@ -10,6 +10,7 @@ import dataclasses
 import secrets
 import select
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
@@ -631,9 +632,19 @@ class PostgresStore:
         return count_tags(((tags, n) for tags, n in rows), self.tags())
 
     def put_relay(self, job: RelayJob) -> None:
-        """Keep a relay job durably, replacing the one with its ID."""
+        """Keep a relay job durably, replacing the one with its ID; this node's lease ends."""
         with self._conn() as conn:
-            relay_jobs.put(conn, job)
+            relay_jobs.put(conn, job, self.node)
+
+    def claim_relay(self, job: RelayJob, seconds: float) -> None:
+        """Keep a new relay job as this node's for ``seconds`` (:class:`RelayLeases`)."""
+        with self._conn() as conn:
+            relay_jobs.claim(conn, job, self.node, seconds)
+
+    def take_relays(self, seconds: float, limit: int) -> builtins.list[RelayJob]:
+        """Lease due pending jobs no live lease holds to this node (:class:`RelayLeases`)."""
+        with self._conn() as conn:
+            return relay_jobs.take(conn, self.node, time.time(), seconds, limit)
 
     def relays(self, message_id: str) -> builtins.list[RelayJob]:
         """Return the relay jobs of one message, oldest first."""
