@@ -229,7 +229,11 @@ def test_notifications_fire_once_per_new_message_when_granted(
         page.wait_for_function("window.__notes.length >= 2")
         page.wait_for_timeout(300)  # nothing more arrives late
         notes = page.evaluate("window.__notes")
-        assert [n["title"] for n in notes] == ["New mail · 2 unread", "New mail · 3 unread"]
+        # One note per message; the count is the mailbox's when each note fires, so the first
+        # may already count the second message when both arrive within one event batch.
+        assert len(notes) == 2
+        assert notes[0]["title"] in ("New mail · 2 unread", "New mail · 3 unread")
+        assert notes[1]["title"] == "New mail · 3 unread"
         assert notes[0]["body"] == "Shop\nFirst new"
         page.reload()  # the choice is remembered
         expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
