@@ -230,6 +230,7 @@ class Relayer:
     def _send_leased(self) -> None:
         """Lease the due jobs from the store and attempt each, until stopped."""
         assert self._leases is not None
+        failing = False  # say so once per outage, not every POLL
         while True:
             with self._lock:
                 if not self._poke and not self._stopping:
@@ -239,9 +240,12 @@ class Relayer:
                     return
             try:
                 jobs = self._leases.take_relays(self._lease, TAKE)
-            except Exception:  # the database is away: ask again at the next POLL
-                log.warning("relay: asking the store for due jobs failed", exc_info=True)
+            except Exception as error:  # noqa: BLE001 - the database is away: ask again later
+                if not failing:
+                    log.warning("relay: cannot ask the store for due jobs (retrying): %s", error)
+                failing = True
                 continue
+            failing = False
             for index, job in enumerate(jobs):
                 if self._stopping:
                     self._give_back(jobs[index:])
