@@ -70,13 +70,17 @@ class RateLimitedLog:
 
     def warning(self, message: str, *args: object) -> None:
         """Log now if the interval has passed, else count it for the next line."""
+        self.log(logging.WARNING, message, *args)
+
+    def log(self, level: int, message: str, *args: object, exc_info: bool = False) -> None:
+        """Log at ``level`` now if the interval has passed, else count it for the next line."""
         now = time.monotonic()
         if now < self._next:
             self._held += 1
             return
         held, self._held = self._held, 0
         suffix = f" ({held} more like it not logged)" if held else ""
-        self.logger.warning(message + suffix, *args)
+        self.logger.log(level, message + suffix, *args, exc_info=exc_info)
         self._next = now + self.interval
 
 

@@ -181,6 +181,8 @@ class CatchAllHandler:
     ) -> None:
         self.ingestor = ingestor
         self.settings = settings
+        self._store_failures = RateLimitedLog(log)
+        """A database outage fails every message: one line (with its traceback) per 10 s."""
         self.faults = faults or Faults()
         """Misbehaviour rules set by tests (the fixture, the HTTP API); empty by default."""
         self.chaos = chaos or Chaos()
@@ -272,11 +274,13 @@ class CatchAllHandler:
         )
         try:
             message_id = await self.ingestor.receive(raw, record)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any store failure is a 4xx, logged below
             if is_disk_full(error):
-                log.error("storing a message failed, the disk is full: %s", error)
+                self._store_failures.log(
+                    logging.ERROR, "storing a message failed, the disk is full: %s", error
+                )
                 return "452 4.3.1 Insufficient storage: the disk is full, try again later"
-            log.exception("storing a message failed")
+            self._store_failures.log(logging.ERROR, "storing a message failed", exc_info=True)
             return self._refuse(
                 "storage", "451 4.3.0 Error: the message could not be stored, try again"
             )
