@@ -64,7 +64,8 @@ def _queries(rng: random.Random) -> list[str]:
         "7",
     ]
     fields = ["", "subject:", "to:", "from:", "cc:", "addressed:", "-", "to:=", "message-id:"]
-    others = ["tag:red", "tag:blue", "is:read", "is:unread", "is:tagged", "has:attachment"]
+    others = ["tag:red", "tag:blue", "is:read", "is:unread", "-is:read", "is:tagged", "-is:unread"]
+    others.append("has:attachment")
     queries = []
     for _ in range(60):
         terms = [rng.choice(fields) + rng.choice(simple) for _ in range(rng.randint(1, 2))]

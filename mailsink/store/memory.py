@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
     from mailsink.search import Query, Term
 
+_UNREAD_TERMS = (("unread", False), ("read", True))
+"""The (value, negate) of the is: terms that keep only unread messages."""
+
 _WALK = 1_000
 """Messages a listing walks past deleted ones to reach its page, before compacting instead."""
 
@@ -319,7 +322,11 @@ class MemoryStore:
         """
         lookups: builtins.list[Lookup] = []
         complete = True  # every term is answered by a lookup
+        unread_only = False  # is:unread (or -is:read): answered by dropping the read ones
         for term in query.terms:
+            if term.field == "is" and (term.value, term.negate) in _UNREAD_TERMS:
+                unread_only = True
+                continue
             found = self._side_lookup(term) or self._index.lookups(term)
             if found is None:
                 complete = False
@@ -331,6 +338,9 @@ class MemoryStore:
         if narrowed is None:
             return None
         seqs, exact = narrowed
+        if unread_only and self._read:
+            read = {self._uids[i] for i in self._read}
+            seqs = [s for s in seqs if s not in read]
         return seqs, exact and complete
 
     def _side_lookup(self, term: Term) -> builtins.list[Lookup] | None:
