@@ -7,6 +7,7 @@ unread matches, tag counts are what ``tag:`` finds.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -154,4 +155,25 @@ def test_subject_and_message_id_searches_narrowed_by_the_index_miss_nothing(
     assert store.ids(parse_query("subject:giraffe")) == [late.id, long.id]
     message_id = report.summary.message_id.lower()
     assert store.ids(parse_query(f"message-id:{message_id[1:-1]}")) == [report.id]
+    store.close()
+
+
+def test_deleted_and_pruned_messages_leave_the_contentless_index(tmp_path: Path) -> None:
+    path = tmp_path / "i.db"
+    store = SQLiteStore(path, max_messages=6).start()
+    messages = [incoming(subject=f"m{n}", body=f"ocelot{n} " + "prey " * 50) for n in range(10)]
+    store.add(messages[:6])
+    assert store.wait_indexed()
+    store.delete([messages[1].id, messages[4].id])
+    store.add(messages[6:])  # 8 would be stored: the two oldest left are pruned
+
+    def index_rows() -> int:
+        with sqlite3.connect(f"{path}-index") as index:
+            return int(index.execute("SELECT count(*) FROM fts_docsize").fetchone()[0])
+
+    assert store.wait_indexed()
+    assert _wait_for(lambda: index_rows() == store.count()), (index_rows(), store.count())
+    kept = [messages[n].id for n in (9, 8, 7, 6, 5, 3)]
+    assert store.ids(parse_query("ocelot")) == kept
+    assert store.ids(parse_query("ocelot1")) == []
     store.close()

@@ -92,12 +92,20 @@ def _text(value: str, indexed: bool) -> tuple[str, list[object]]:
     # The index keeps neither positions (detail=none: 40% cheaper to build) nor
     # the text (content=''), so it finds the rows holding every trigram of the
     # term, and the message's own text decides whether they form the term.
-    head = f"seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH ?) AND {TEXT_HAS}"
-    long_rows = f"seq IN (SELECT seq FROM messages WHERE text_long = 1 AND {TEXT_HAS})"
-    new_rows = (
-        f"seq IN (SELECT seq FROM messages WHERE seq > (SELECT upto FROM idx.state) AND {TEXT_HAS})"
-    )
-    return f"({head}) OR {long_rows} OR {new_rows}", [_match(value), needle, needle, needle]
+    return f"{CANDIDATES} AND {TEXT_HAS}", [_match(value), needle]
+
+
+CANDIDATES = (
+    "seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH ? "
+    "UNION ALL SELECT seq FROM messages WHERE text_long = 1 "
+    "UNION ALL SELECT seq FROM messages WHERE seq > (SELECT upto FROM idx.state))"
+)
+"""The messages that may hold a term in their search text: those whose indexed head has
+all its trigrams (the parameter, :func:`_match`), the long ones and those not indexed yet.
+
+One ``IN`` over a union, so that SQLite looks the candidates up by seq; the same
+three sets ORed were a scan of every row (20,000 messages: ``subject:`` with no
+hit 17 -> 1.6 ms, ``to:`` 9.5 -> 3.2 ms)."""
 
 
 def _match(value: str) -> str:
@@ -120,11 +128,7 @@ def _narrowed(
     """
     if not indexed or len(value) < 3 or joiner in value or "\n" in value:
         return clause, params
-    candidates = (
-        "seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH ?) OR text_long = 1 "
-        "OR seq > (SELECT upto FROM idx.state)"
-    )
-    return f"({candidates}) AND ({clause})", [_match(value), *params]
+    return f"{CANDIDATES} AND ({clause})", [_match(value), *params]
 
 
 def _address(field: str, value: str, exact: bool, indexed: bool) -> tuple[str, list[object]]:
