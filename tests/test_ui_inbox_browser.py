@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from conftest_browser import wait_until
 from mailsink.config import Settings
 from mailsink.message import Envelope, new_id, summarize
 from mailsink.server import Sink
@@ -226,7 +227,7 @@ def test_notifications_fire_once_per_new_message_when_granted(
         mailer.send(subject="First new", sender="Shop <shop@example.test>")
         mailer.send(subject="Second new")
         expect(rows(page)).to_have_count(3)
-        page.wait_for_function("window.__notes.length >= 2")
+        wait_until(page, "window.__notes.length >= 2")
         page.wait_for_timeout(300)  # nothing more arrives late
         notes = page.evaluate("window.__notes")
         # One note per message; the count is the mailbox's when each note fires, so the first
@@ -238,7 +239,7 @@ def test_notifications_fire_once_per_new_message_when_granted(
         page.reload()  # the choice is remembered
         expect(page.locator("#live")).to_have_class(re.compile(r"\bon\b"))
         mailer.send(subject="After reload")
-        page.wait_for_function("window.__notes.length >= 1")
+        wait_until(page, "window.__notes.length >= 1")
         page.wait_for_timeout(300)
         assert [n["body"] for n in page.evaluate("window.__notes")] == [
             "Alice Sender\nAfter reload"

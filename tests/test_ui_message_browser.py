@@ -14,6 +14,7 @@ import pytest
 from api_helpers import png
 from playwright.sync_api import Browser, Dialog, Page, Route, expect
 
+from conftest_browser import wait_until
 from mailsink.server import Sink
 
 pytest_plugins = ["conftest_browser"]
@@ -152,7 +153,7 @@ def test_a_tall_html_mail_is_shown_at_full_height_and_the_page_scrolls(
     frame = page.frame_locator("#m-html")
     expect(frame.locator("#bottom")).to_have_text("bottom")
     iframe = page.locator("#m-html")
-    page.wait_for_function("document.getElementById('m-html').clientHeight >= 3000", timeout=10_000)
+    wait_until(page, "document.getElementById('m-html').clientHeight >= 3000", 10_000)
     sizes = page.evaluate(
         """() => {
             const f = document.getElementById('m-html'), d = f.contentDocument.documentElement;
@@ -334,7 +335,7 @@ def test_message_shown_event_and_tag_container_for_the_tag_editor(
         " window.__shown = [e.detail.id, document.querySelectorAll('#m-tags .tag').length]; })"
     )
     page.locator("#list > li.row").first.click()
-    page.wait_for_function("window.__shown !== undefined")
+    wait_until(page, "window.__shown !== undefined")
     message_id = ui_sink.store.list(0, 1).items[0].id
     assert page.evaluate("window.__shown") == [message_id, 2]
     expect(page.locator(".m-header #m-tags .tag")).to_have_text(["alpha", "beta"])
