@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import smtplib
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -154,17 +153,3 @@ def save_screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
-
-
-def wait_until(page: Page, expression: str, timeout_ms: float = 5_000) -> None:
-    """Wait until a JavaScript expression is truthy in the page.
-
-    Playwright's ``wait_for_function`` polls a string by ``eval`` inside the page,
-    which the UI's CSP (no ``unsafe-eval``) refuses whenever the first check is
-    false; ``page.evaluate`` runs through the debugger protocol, outside the CSP.
-    """
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout_ms:.0f} ms: {expression}")
-        page.wait_for_timeout(25)

@@ -6,9 +6,13 @@ import random
 import smtplib
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from mailsink.message import Envelope, new_id, summarize
 from mailsink.store.base import Incoming
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def make_raw(
@@ -97,3 +101,17 @@ def raw_session(address: tuple[str, int], lines: list[bytes]) -> list[bytes]:
                 reply = stream.readline()
             replies.append(reply)
         return replies
+
+
+def wait_until(page: Page, expression: str, timeout_ms: float = 5_000) -> None:
+    """Wait until a JavaScript expression is truthy in the page.
+
+    Playwright's ``wait_for_function`` polls a string by ``eval`` inside the page,
+    which the UI's CSP (no ``unsafe-eval``) refuses whenever the first check is
+    false; ``page.evaluate`` runs through the debugger protocol, outside the CSP.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms:.0f} ms: {expression}")
+        page.wait_for_timeout(25)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from conftest_browser import wait_until
+from helpers import wait_until
 from mailsink.config import Settings
 from mailsink.message import Envelope, new_id, summarize
 from mailsink.server import Sink

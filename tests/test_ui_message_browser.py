@@ -14,7 +14,7 @@ import pytest
 from api_helpers import png
 from playwright.sync_api import Browser, Dialog, Page, Route, expect
 
-from conftest_browser import wait_until
+from helpers import wait_until
 from mailsink.server import Sink
 
 pytest_plugins = ["conftest_browser"]
