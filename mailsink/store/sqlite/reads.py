@@ -67,7 +67,8 @@ def newest_page(
         rows = db.execute(
             f"SELECT {COLUMNS} FROM messages "
             "WHERE seq <= (SELECT max(seq) FROM messages) - ? "
-            "AND (SELECT max(seq) - min(seq) + 1 FROM messages) = ? "
+            # Two subqueries: SQLite finds min() or max() in the primary key only alone.
+            "AND (SELECT max(seq) FROM messages) - (SELECT min(seq) FROM messages) + 1 = ? "
             "ORDER BY seq DESC LIMIT ?",
             (start, total, limit),
         ).fetchall()
