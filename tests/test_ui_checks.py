@@ -88,6 +88,8 @@ def test_the_checks_tab_shows_every_verdict_as_text(
     page.on("dialog", dismiss)
     message_id = checks_sink.store.list(0, 1).items[0].id
     page.goto(f"{checks_sink.web_url}/message/{message_id}")
+    # A tab clicked before the message has rendered is reset to HTML by that render.
+    expect(page.locator("#m-subject")).to_have_text("Order 42")
     page.locator("#tab-checks").click()
     checks = page.locator("#m-checks")
     dkim_row = checks.locator("#check-auth tr[data-method=dkim]")
@@ -111,6 +113,7 @@ def test_the_checks_tab_shows_every_verdict_as_text(
     expect(clients).to_contain_text("Android")
     expect(score).not_to_have_text(all_platforms)  # recomputed over the platforms left
     page.reload()  # the choice is remembered
+    expect(page.locator("#m-subject")).to_have_text("Order 42")
     page.locator("#tab-checks").click()
     expect(page.locator("#check-platforms input[value=windows]")).not_to_be_checked()
     expect(page.locator("#check-platforms input[value=android]")).to_be_checked()
@@ -143,6 +146,8 @@ def test_a_tampered_message_shows_dkim_fail_with_the_reason(
         )
     message_id = checks_sink.store.list(0, 1).items[0].id
     page.goto(f"{checks_sink.web_url}/message/{message_id}")
+    # A tab clicked before the message has rendered is reset to HTML by that render.
+    expect(page.locator("#m-subject")).to_have_text("Tampered")
     page.locator("#tab-checks").click()
     dkim_row = page.locator("#check-auth tr[data-method=dkim]")
     expect(dkim_row.locator(".verdict")).to_have_text("fail")
