@@ -177,3 +177,23 @@ def test_deleted_and_pruned_messages_leave_the_contentless_index(tmp_path: Path)
     assert store.ids(parse_query("ocelot")) == kept
     assert store.ids(parse_query("ocelot1")) == []
     store.close()
+
+
+def test_big_messages_are_kept_uncompressed_and_read_back_byte_exact(tmp_path: Path) -> None:
+    """Past PACK_LIMIT zlib costs milliseconds on the SMTP loop for a quarter of the bytes."""
+    from mailsink.store.sqlite.packing import PACK_LIMIT
+
+    store = SQLiteStore(tmp_path / "m.db")
+    try:
+        small = incoming(subject="small zebra")
+        filler = "".join(f"{n:08x}" for n in range(PACK_LIMIT // 8))
+        big = incoming(subject="big quagga", body="quagga " + filler)
+        assert len(big.raw) > PACK_LIMIT
+        store.add([small, big])
+        packed = dict(store._reader.execute("SELECT id, packed FROM messages").fetchall())
+        assert packed[small.id] is not None and packed[big.id] is None
+        assert store.raw(small.id) == small.raw and store.raw(big.id) == big.raw
+        for word, expected in (("zebra", small.id), ("quagga", big.id)):
+            assert [m.id for m in store.list(0, 10, parse_query(word)).items] == [expected]
+    finally:
+        store.close()

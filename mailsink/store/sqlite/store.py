@@ -471,7 +471,7 @@ class SQLiteStore:
         packs = [pack(item.raw, data) for item, data in zip(batch, texts, strict=True)]
         with self._write_lock:
             # The bytes first: a committed row must never point at bytes not written.
-            segment, offsets = self._blobs.append([[packed] for packed in packs])
+            segment, offsets = self._blobs.append([[stored] for stored, _packed in packs])
             records = [
                 (
                     *values,
@@ -481,9 +481,9 @@ class SQLiteStore:
                     len(data),
                     len(text) > FTS_HEAD,
                     zlib.crc32(item.raw),
-                    len(packed),
+                    packed,
                 )
-                for item, (values, text), data, offset, packed in zip(
+                for item, (values, text), data, offset, (_stored, packed) in zip(
                     batch, rows, texts, offsets, packs, strict=True
                 )
             ]
@@ -501,7 +501,7 @@ class SQLiteStore:
                 self._delete_rows(pruned)
             self._total += len(batch)
             self._unread += len(batch)
-            self._ledger.added(segment, len(batch), sum(map(len, packs)))
+            self._ledger.added(segment, len(batch), sum(len(stored) for stored, _ in packs))
             self._after_delete(pruned)
         if self._index is not None:
             self._index.notify()
