@@ -120,6 +120,8 @@ def test_the_jobs_of_a_node_that_died_mid_attempt_are_taken_over(
     dead.close()
     wait_until(lambda: received(upstream, "orphan"))
     assert time.monotonic() - claimed >= 3.0, "a live lease was left alone"
+    # The job is marked sent after the upstream's 250, so a moment after the mail arrived.
+    wait_until(lambda: survivor.store.relays(message_id)[0].state == "sent")
     [stored] = survivor.store.relays(message_id)
     assert stored.state == "sent" and len(stored.attempts) == 1
 
