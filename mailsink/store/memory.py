@@ -33,6 +33,7 @@ from mailsink.store.base import (
     Page,
     StoredMessage,
     clamp_page,
+    count_tags,
     edit_tag,
     normalize_tags,
 )
@@ -514,10 +515,19 @@ class MemoryStore:
                     changed.append(message_id)
         return changed
 
+    def _tag_groups(self) -> collections.Counter[tuple[str, ...]]:
+        """Return each distinct set of tags with its number of messages.
+
+        Counting the tuples is done in C, and the few groups are then walked in
+        Python: walking every tagged message's tags took 15 of the 20 ms of a
+        list page (each carries ``tags()``) at 200,000 messages.
+        """
+        with self._lock:
+            return collections.Counter(self._tags.values())
+
     def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
-        with self._lock:
-            found = normalize_tags(t for tags in self._tags.values() for t in tags)
+        found = normalize_tags(t for tags in self._tag_groups() for t in tags)
         return sorted(found, key=str.lower)
 
     def tag_counts(self) -> dict[str, int]:
@@ -527,11 +537,9 @@ class MemoryStore:
         scans every message, which made ``/api/v1/info`` take 16 s at 500,000
         messages (issue 19).
         """
-        counts: collections.Counter[str] = collections.Counter()
-        with self._lock:
-            for tags in self._tags.values():
-                counts.update(t.lower() for t in tags)
-        return {tag: counts[tag.lower()] for tag in self.tags()}
+        groups = self._tag_groups()
+        names = sorted(normalize_tags(t for tags in groups for t in tags), key=str.lower)
+        return count_tags(groups.items(), names)
 
     def put_relay(self, job: RelayJob) -> None:
         """Keep a relay job, replacing the one with its ID."""
