@@ -8,7 +8,9 @@ import time
 from mailsink.events import QUEUE_SIZE, Event, EventBus, EventKind, EventThread, Subscription
 
 
-def _collector() -> tuple[list[Event], threading.Event, EventThread]:
+def _collector(
+    kinds: tuple[EventKind, ...] | None = None,
+) -> tuple[list[Event], threading.Event, EventThread]:
     seen: list[Event] = []
     ended = threading.Event()
 
@@ -17,7 +19,7 @@ def _collector() -> tuple[list[Event], threading.Event, EventThread]:
             seen.append(event)
         ended.set()
 
-    return seen, ended, EventThread("test-follower", body)
+    return seen, ended, EventThread("test-follower", body, kinds=kinds)
 
 
 def test_it_sees_every_event_after_start_and_leaves_the_bus_on_stop() -> None:
@@ -84,15 +86,7 @@ def test_start_and_stop_are_idempotent() -> None:
 
 def test_a_thread_that_names_kinds_is_given_only_those_and_close() -> None:
     bus = EventBus()
-    seen: list[Event] = []
-    ended = threading.Event()
-
-    def body(sub: Subscription) -> None:
-        for event in sub.until_close():
-            seen.append(event)
-        ended.set()
-
-    follower = EventThread("test-deletions", body, kinds=("delete", "truncate"))
+    seen, ended, follower = _collector(kinds=("delete", "truncate"))
     follower.start(bus)
     sub = follower._subscription
     assert sub is not None
