@@ -1,8 +1,7 @@
 """The SQLite store's shortcuts for a million messages give the answers of the plain way (issue 19).
 
 Small stores, the real thing: deep pages by seq range equal the OFFSET
-pages whatever was deleted, a search's unread count is the count of its
-unread matches, tag counts are what ``tag:`` finds.
+pages whatever was deleted, tag counts are what ``tag:`` finds.
 """
 
 from __future__ import annotations
@@ -76,18 +75,6 @@ def test_a_reopened_store_with_holes_pages_right(tmp_path: Path) -> None:
     reopened = SQLiteStore(path)
     _pages_agree(reopened)
     reopened.close()
-
-
-def test_a_search_counts_its_unread_matches_in_the_same_pass(store: SQLiteStore) -> None:
-    odd = store.ids(parse_query("subject:odd"))
-    store.set_read(odd[:7], True)
-    store.set_read(store.ids(parse_query("subject:even"))[:3], True)
-    for start, limit in ((0, 5), (10, 50), (29, 1), (40, 10)):
-        page = store.list(start, limit, parse_query("subject:odd"))
-        assert (page.matched, page.matched_unread) == (30, 23)
-        assert [m.id for m in page.items] == odd[start : start + limit]
-    nothing = store.list(0, 50, parse_query("subject:nowhere"))
-    assert (nothing.items, nothing.matched, nothing.matched_unread) == ([], 0, 0)
 
 
 def test_tag_counts_are_what_a_tag_search_finds(store: SQLiteStore) -> None:
