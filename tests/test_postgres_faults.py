@@ -13,6 +13,8 @@ import smtplib
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +107,50 @@ def test_a_full_disk_answers_452_never_250_nor_5xx_and_mail_flows_again_when_fre
     with smtplib.SMTP(*sink.smtp_address, timeout=30) as client:
         client.sendmail("a@example.test", ["b@example.test"], message)
     assert sink.mailbox.store.count() == accepted + 1
+
+
+def test_delete_all_on_a_full_disk_answers_507_with_a_reason_then_works_once_there_is_room(
+    make_sink: Callable[..., Any], small_disk: SmallDisk
+) -> None:
+    """Delete-all on a tablespace with no room left: a clear 507, never a 500, and nothing lost.
+
+    PostgreSQL's TRUNCATE gives each index a new file whose first page must
+    be written before the old files go at commit, so on a completely full
+    tablespace even delete-all fails; the API says so and the mail stays.
+    """
+    sink: Sink = make_sink(store=small_disk.url, max_messages=0, http_port=0)
+    message = f"Subject: big\r\nTo: b@example.test\r\n\r\n{secrets.token_hex(60_000)}\r\n".encode()
+    accepted = 0
+    with smtplib.SMTP(*sink.smtp_address, timeout=30) as client:
+        client.ehlo()
+        for _ in range(40):
+            client.mail("a@example.test")
+            client.rcpt("b@example.test")
+            code, _reply = client.data(message)
+            if code != 250:
+                assert code == 452
+                break
+            accepted += 1
+    assert 0 < accepted < 40, "the 2 MB disk filled up"
+    assert sink.http_address is not None
+    url = "http://{}:{}/api/v1/messages".format(*sink.http_address)
+
+    def delete_all() -> tuple[int, bytes]:
+        request = urllib.request.Request(url, method="DELETE")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    status, body = delete_all()
+    assert status == 507, body
+    assert b"disk is full" in body and b"Traceback" not in body
+    assert sink.mailbox.store.count() == accepted, "a failed delete-all deletes nothing"
+
+    small_disk.grow("8m")
+    assert delete_all()[0] == 200
+    assert sink.mailbox.store.count() == 0
 
 
 @pytest.fixture
