@@ -220,6 +220,27 @@ def test_free_text_finds_words_anywhere_in_a_long_body(store: MessageStore) -> N
     assert set(store.ids(parse_query("lorem"))) == {a.id, b.id, c.id, d.id}
 
 
+def test_a_multipart_text_part_is_the_text_searched_and_shown(store: MessageStore) -> None:
+    text = "Weekly digest: the parttextword lives here.\r\n" + "more words " * 500
+    raw = (
+        b"From: a@x.test\r\nTo: b@x.test\r\nSubject: News\r\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+        b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        + text.encode()
+        + b"\r\n--b1\r\nContent-Type: application/pdf\r\n\r\nafterpartword\r\n--b1--\r\n"
+    )
+    item = incoming(raw=raw)
+    store.add([item])
+    got = store.get(item.id)
+    assert got is not None
+    assert got.summary.snippet == item.summary.snippet
+    assert got.summary.snippet.startswith("Weekly digest: the parttextword")
+    assert store.raw(item.id) == raw
+    assert store.ids(parse_query("parttextword")) == [item.id]
+    assert store.ids(parse_query('"digest: the"')) == [item.id]
+    assert store.ids(parse_query("afterpartword")) == []  # an attachment is not text
+
+
 def test_header_search_decodes_and_unfolds_values(store: MessageStore) -> None:
     a = incoming(extra_headers="X-Campaign: =?utf-8?q?Fr=C3=BChling?= sale\r\n")
     b = incoming(extra_headers="X-Campaign: autumn\r\n  folded part\r\n")

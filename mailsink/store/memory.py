@@ -4,9 +4,9 @@ Memory is the budget here: a Python object per summary field costs more than
 a small message itself.  So each message is a single bytes object: its
 metadata packed as compact JSON and compressed, then the raw bytes; it is
 decoded into a :class:`StoredMessage` when asked for (a page of 50 costs well
-under a millisecond).  When a message's body *is* its text (plain and
-unencoded), the text and snippet are not kept at all but read from the raw
-bytes.  The read flags and changed tags live in small side tables.
+under a millisecond).  When the raw bytes hold a message's text verbatim (a
+plain unencoded body, or a 7bit/8bit text part), the text and snippet are not
+kept at all but read from the raw bytes.  The read flags and changed tags live in small side tables.
 
 Searches do not decode every message: :class:`~mailsink.store.memory_index.MemoryIndex`
 narrows them to candidates by the words of each message, kept by UID, and
@@ -97,25 +97,49 @@ _SUMMARY_FIELDS = (
 _ENVELOPE_FIELDS = ("mail_from", "rcpt_tos", "helo", "peer", "tls", "auth_user")
 
 
+_TEXT_PROBE = 64
+"""Bytes of the text body looked for in the raw bytes before comparing the whole of it."""
+
+
+def _text_in_raw(raw: bytes, text: bytes) -> int:
+    """Return where the raw bytes hold the text body verbatim, or -1.
+
+    A plain body (the whole message, or a 7bit/8bit text part of a
+    multipart one, such as a newsletter's) is its text byte for byte; then
+    the text need not be kept a second time.  Only the first occurrence of
+    the text's first bytes is tried, so a miss costs one short search.
+    """
+    if not text:
+        return -1
+    if raw.endswith(text):
+        return len(raw) - len(text)
+    at = raw.find(text[:_TEXT_PROBE])
+    return at if at >= 0 and raw.startswith(text, at) else -1
+
+
 def _pack(item: Incoming) -> bytes:
     """Return an incoming message's metadata as compact, positional JSON bytes.
 
     Positional (no key names) because the names would be a third of the bytes.
     The size is len(raw), the tags live in a side table, and the text and snippet
-    are left out when the raw body is the text.
+    are left out when the raw bytes hold the text (kept as its start and end):
+    a newsletter's 10 KB text part was otherwise compressed at ingest, kept
+    twice and parsed again with every page that listed it.
     """
     summary = summary_to_dict(item.summary)
     envelope = envelope_to_dict(item.envelope)
     text = item.summary.text.encode("utf-8", "surrogateescape") if item.summary.text else b""
-    if text and item.raw.endswith(text):
-        text_at, kept_text, snippet = len(item.raw) - len(text), "", None
+    text_at = _text_in_raw(item.raw, text)
+    if text_at >= 0:
+        text_end, kept_text, snippet = text_at + len(text), "", None
     else:
-        text_at, kept_text, snippet = -1, item.summary.text, item.summary.snippet
+        text_end, kept_text, snippet = -1, item.summary.text, item.summary.snippet
     data = [
         item.received,
         [envelope[name] for name in _ENVELOPE_FIELDS],
         [summary[name] for name in _SUMMARY_FIELDS],
         text_at,
+        text_end,
         kept_text,
         snippet,
     ]
@@ -163,10 +187,10 @@ def _may_match(blob: bytes, needles: builtins.list[tuple[str, bool]]) -> bool:
         missing.append(needle)
     if not missing:
         return True
-    text_at = json.loads(meta)[3]
+    text_at, text_end = json.loads(meta)[3:5]
     if text_at < 0:
         return False  # the text body is in the metadata, already searched
-    body = blob[raw_at + text_at :].decode("utf-8", "surrogateescape").lower()
+    body = blob[raw_at + text_at : raw_at + text_end].decode("utf-8", "surrogateescape").lower()
     return all(needle in body for needle in missing)
 
 
@@ -179,19 +203,21 @@ def _unpack(
     with_snippet: bool = True,
 ) -> StoredMessage:
     """Build the StoredMessage of a blob (with the text body and snippet, if asked)."""
-    (received, envelope, fields, text_at, kept_text, snippet), raw = _split(blob)
+    (received, envelope, fields, text_at, text_end, kept_text, snippet), raw = _split(blob)
     summary: dict[str, Any] = dict(zip(_SUMMARY_FIELDS, fields, strict=True))
     summary["size"] = len(raw)
     summary["tags"] = tags
     if text_at >= 0 and with_snippet:
-        head = bytes(raw[text_at : text_at + _SNIPPET_BYTES]).decode("utf-8", "replace")
-        summary["snippet"] = make_snippet(head)
+        head_end = min(text_end, text_at + _SNIPPET_BYTES)
+        summary["snippet"] = make_snippet(bytes(raw[text_at:head_end]).decode("utf-8", "replace"))
     else:
         summary["snippet"] = snippet or ""
     text = ""
     if with_text:
         text = (
-            bytes(raw[text_at:]).decode("utf-8", "surrogateescape") if text_at >= 0 else kept_text
+            bytes(raw[text_at:text_end]).decode("utf-8", "surrogateescape")
+            if text_at >= 0
+            else kept_text
         )
     return StoredMessage(
         message_id,
