@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import poplib
 import socket
 import threading
@@ -96,6 +97,23 @@ def test_one_node_prunes_at_a_time_and_the_total_holds(url: str) -> None:
         b.close()
 
 
+def test_a_batch_that_fails_stores_none_of_its_messages(url: str) -> None:
+    """A batch is one round trip and one implicit transaction: all of it or none."""
+    store = PostgresStore(url).start()
+    try:
+        good = incoming(body="findable words")
+        twin = dataclasses.replace(incoming(), id=good.id)  # its insert fails
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            store.add([good, twin])
+        assert (store.count(), store.unread(), store.get(good.id)) == (0, 0, None)
+        assert store.list(query=parse_query("findable")).matched == 0
+        store.add([good])
+        assert store.ids() == [good.id]
+        assert store.list(query=parse_query("findable")).matched == 1
+    finally:
+        store.close()
+
+
 def test_a_newer_schema_is_refused_with_a_clear_message(url: str) -> None:
     PostgresStore(url).start().close()
     with psycopg.connect(url, autocommit=True) as conn:
@@ -180,7 +198,7 @@ def test_deletes_while_the_indexer_moves_texts_do_not_deadlock(url: str) -> None
     try:
         for _round in range(3):
             items = [incoming(body=f"word{i} " * 50) for i in range(600)]
-            store.add(items)  # the indexer starts moving these texts at once
+            store.add(items)  # the indexer moves these texts half a second later
 
             ids = [item.id for item in items]
             threads = [threading.Thread(target=delete, args=(ids[k::2],)) for k in range(2)]

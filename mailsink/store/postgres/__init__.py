@@ -40,8 +40,10 @@ Map
 
 How a 250 is made durable
 -------------------------
-:meth:`PostgresStore.add` stores a batch in one transaction; it returns (and
-the listener answers 250) only after ``COMMIT`` has returned, so with the
+:meth:`PostgresStore.add` stores a batch in one transaction (one round trip:
+the statements of a pipeline up to its Sync are one implicit transaction,
+committed when the server reaches the Sync); it returns (and the listener
+answers 250) only after the server has answered that the commit is done, so with the
 server's default ``synchronous_commit = on`` the message is in the WAL on
 the database's disk (and on a synchronous standby, if the database has one).
 A node killed with ``-9`` holds nothing that was acknowledged.  The

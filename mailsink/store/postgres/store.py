@@ -287,11 +287,31 @@ class PostgresStore:
         """Lend a connection inside one transaction: committed at the end, or rolled back.
 
         In pipeline mode: statements whose results nobody reads yet go out
-        together, so a batch costs about two round trips (and the commit's
-        WAL flush) rather than one per statement.
+        together (each result read on the way costs a round trip more).
         """
         with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             yield conn
+        self._wrote()
+
+    @contextmanager
+    def _one_trip(self) -> Iterator[psycopg.Connection[Row]]:
+        """Lend a connection whose statements run as one transaction in one round trip.
+
+        For writes that read no result on the way.  The pooled connections
+        are in autocommit, and in pipeline mode the statements sent before
+        the pipeline's Sync run as one implicit transaction, committed when
+        the server reaches the Sync (all of them, or, if one fails, none):
+        no ``BEGIN`` or ``COMMIT`` to wait for.  The explicit transaction of
+        :meth:`_write` inside a pipeline made about five round trips per
+        batch (psycopg syncs when a nested pipeline or transaction begins
+        and ends), each a wake-up of the server and of this thread.
+        """
+        with self._pool.connection() as conn, conn.pipeline():
+            yield conn
+        self._wrote()
+
+    def _wrote(self) -> None:
+        """Count a committed write; fold the count deltas now and then."""
         self._writes += 1
         if self._writes % counts.FOLD_EVERY == 0:
             counts.fold(self._pool)
@@ -367,20 +387,40 @@ class PostgresStore:
     # -- writes -------------------------------------------------------------------------
 
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
-        """Store the batch in one committed transaction; return the IDs pruned."""
+        """Store the batch in one committed transaction; return the IDs pruned.
+
+        Without ``max_messages`` nothing is read back, so the batch is one
+        round trip (:meth:`_one_trip`); pruning reads the counts and the
+        pruned IDs inside the transaction, so it takes an explicit one.
+        """
         rows = [_row(item) for item in batch]
-        with self._write() as conn:
-            with conn.cursor() as cur:
-                cur.executemany(_INSERT, [values for values, _text in rows])
-                cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
-            counts.add_delta(conn, len(batch), len(batch))
-            pruned = self._prune(conn)
-            self._notify(conn, "new", tuple(item.id for item in batch))
-            if pruned:
-                self._notify(conn, "delete", tuple(pruned))
+        ids = tuple(item.id for item in batch)
+        pruned: builtins.list[str] = []
+        if not self.max_messages:
+            with self._one_trip() as conn:
+                self._insert(conn, rows)
+                self._notify(conn, "new", ids)
+        else:
+            with self._write() as conn:
+                self._insert(conn, rows)
+                pruned = self._prune(conn)
+                self._notify(conn, "new", ids)
+                if pruned:
+                    self._notify(conn, "delete", tuple(pruned))
         if self._indexer is not None:
             self._indexer.notify()
         return pruned
+
+    def _insert(
+        self,
+        conn: psycopg.Connection[Row],
+        rows: builtins.list[tuple[tuple[object, ...], tuple[str, str]]],
+    ) -> None:
+        """Queue the inserts of a batch's rows, texts and count delta (nothing is read back)."""
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT, [values for values, _text in rows])
+            cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
+        counts.add_delta(conn, len(rows), len(rows))
 
     def _prune(self, conn: psycopg.Connection[Row]) -> builtins.list[str]:
         """Delete the oldest messages beyond max_messages, if no other node is pruning."""

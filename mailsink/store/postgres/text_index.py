@@ -7,7 +7,11 @@ the trigram index (``schema.py`` says why).  A move is one statement
 in exactly one of the two tables, and searches, which look in both, never
 miss a message.  One node moves at a time (an advisory lock); the thread
 wakes when this node adds mail or hears that another did, and also every
-``IDLE`` seconds, in case a node stopped before moving what it added.
+``IDLE`` seconds, in case a node stopped before moving what it added.  Once
+woken it lets texts gather for ``LINGER`` seconds: moving after every
+add (a batch of 3 or 4 texts under load) cost the database more than the
+texts' own inserts (a move is a transaction with a commit; 0.70 -> 0.55 ms
+of database CPU per 1 KB message, ``PostgresStore.add`` in batches of 4).
 
 Every move leaves dead rows in ``mailsink_text_new``, and every search
 scans that table (its texts are not under the index): left to autovacuum,
@@ -35,6 +39,8 @@ VACUUM_EVERY = 2000
 """Vacuum ``mailsink_text_new`` after this many texts have been moved out of it."""
 IDLE = 5.0
 """Seconds between looks when nothing woke the thread."""
+LINGER = 0.5
+"""Seconds the thread lets texts gather after it is woken, before it moves them."""
 BUSY = 1.0
 """Seconds before trying again when another node holds the lock or the database is away."""
 
@@ -72,6 +78,7 @@ class TextIndexer:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.wait(IDLE)
+            self._stopping.wait(LINGER)
             self._wake.clear()
             while not self._stopping.is_set():
                 moved = self.move()
