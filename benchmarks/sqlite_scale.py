@@ -1,6 +1,7 @@
 """The SQLite store filled to scale: disk, WAL, index lag, queries in CPU time, restart, delete-all.
 
-    python -m benchmarks.sqlite_scale [--messages N] [--rounds R]
+    python -m benchmarks.sqlite_scale [--messages N] [--rounds R] [--makers P]
+        [--keep DIR | --reuse DIR] [--no-delete]
 
 Fills one SQLite store the way ``benchmarks.scale`` does (its ``fill``:
 ``realistic.small_mail`` through ``Ingestor.store_batch``, batches of 256)
@@ -13,11 +14,21 @@ time of the requesting thread, which runs the whole Flask app and SQLite),
 the time from a restart to ``/readyz``, and delete-all (its time and the
 disk use a few seconds after).  The issue's full run is ``--messages
 1000000``; a CPU-time figure is what to compare on a shared machine.
+
+``--makers`` processes generate the mail while this one stores it (the
+default, 1, lets a million fill in about 15 minutes on two cores).
+``--keep DIR`` fills a store in DIR and leaves it there (no delete-all);
+``--reuse DIR`` measures that store again without filling it (after a code
+change: the store is opened, migrated if its schema is older, and the
+requests, restart and delete-all run on it; ``--no-delete`` keeps it for
+another run).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import statistics
 import tempfile
 import threading
@@ -77,49 +88,79 @@ def timed(run: Any, rounds: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def fill_store(sink: Sink, path: Path, messages: int, makers: int) -> dict[str, Any]:
+    """Fill the sink's store, report the fill, disk and index lag; return those figures."""
+    store = sink.store
+    assert isinstance(store, SQLiteStore)
+    with Sampler(path, store) as sampler:
+        fill = scale.fill(sink, messages, makers)
+        behind = lag(store)
+        started = time.perf_counter()
+        store.wait_indexed(3600)
+        caught_up = time.perf_counter() - started
+    time.sleep(2.5)  # the idle checkpoint truncates the WALs
+    print(
+        f"fill: {messages:,} in {fill['seconds']:.0f} s; first {fill['window']:,}: "
+        f"{fill['first_rate']:,.0f} msg/s, last: {fill['last_rate']:,.0f} msg/s "
+        f"({fill['last_rate'] / fill['first_rate'] - 1:+.0%}); per CPU second of the "
+        f"storing thread {fill['first_cpu_rate']:,.0f} and {fill['last_cpu_rate']:,.0f} "
+        f"({fill['last_cpu_rate'] / fill['first_cpu_rate'] - 1:+.0%})\n"
+        f"index: {behind:,} behind at the end of the fill (peak {sampler.lag_peak:,}), "
+        f"caught up {caught_up:.1f} s later; WAL peak {sampler.wal_peak / 1e6:,.1f} MB",
+        flush=True,
+    )
+    return {
+        "fill": fill,
+        "wal_peak_mb": sampler.wal_peak / 1e6,
+        "index_lag_peak": sampler.lag_peak,
+        "index_lag_at_end": behind,
+        "index_catch_up_s": caught_up,
+    }
+
+
+def report_disk(store: SQLiteStore, messages: int, raw_mb: float) -> dict[str, float]:
+    """Print and return the store's disk use against the raw bytes."""
+    disk = store.disk_usage()
+    ratio = disk / (raw_mb * 1e6)
+    print(
+        f"disk: {disk / 1e6:,.1f} MB = {ratio:.2f}x the {raw_mb:,.1f} MB raw "
+        f"({disk / messages:,.0f} B/message)",
+        flush=True,
+    )
+    return {"bytes": disk, "per_message": disk / messages, "ratio_to_raw": ratio}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--makers", type=int, default=1, help="mail-making processes")
+    parser.add_argument("--keep", type=Path, help="fill a store in this folder and keep it")
+    parser.add_argument("--reuse", type=Path, help="measure the store --keep left here")
+    parser.add_argument("--no-delete", action="store_true", help="skip delete-all")
     args = parser.parse_args()
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "scale.db"
+    with contextlib.ExitStack() as stack:
+        folder = args.reuse or args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "scale.db"
+        meta = folder / "scale.json"
         settings = Settings(smtp_port=0, http_port=None, tls=False, store=str(path))
+        started = time.perf_counter()
         sink = Sink(settings).start()
         store = sink.store
         assert isinstance(store, SQLiteStore)
         try:
-            with Sampler(path, store) as sampler:
-                fill = scale.fill(sink, args.messages)
-                behind = lag(store)
-                started = time.perf_counter()
+            if args.reuse:
+                print(f"opened {path} in {time.perf_counter() - started:.2f} s", flush=True)
+                results.update(json.loads(meta.read_text()))
                 store.wait_indexed(3600)
-                caught_up = time.perf_counter() - started
-            time.sleep(2.5)  # the idle checkpoint truncates the WALs
-            disk = store.disk_usage()
-            results["fill"] = fill
-            results["disk"] = {
-                "bytes": disk,
-                "per_message": disk / args.messages,
-                "ratio_to_raw": disk / (fill["raw_mb"] * 1e6),
-                "wal_peak_mb": sampler.wal_peak / 1e6,
-                "index_lag_peak": sampler.lag_peak,
-                "index_lag_at_end": behind,
-                "index_catch_up_s": caught_up,
-            }
-            print(
-                f"fill: {args.messages:,} in {fill['seconds']:.0f} s; first {fill['window']:,}: "
-                f"{fill['first_rate']:,.0f} msg/s, last: {fill['last_rate']:,.0f} msg/s "
-                f"({fill['last_rate'] / fill['first_rate'] - 1:+.0%})\n"
-                f"disk: {disk / 1e6:,.1f} MB = {results['disk']['ratio_to_raw']:.2f}x the "
-                f"{fill['raw_mb']:,.1f} MB raw ({disk / args.messages:,.0f} B/message); "
-                f"WAL peak {sampler.wal_peak / 1e6:,.1f} MB\n"
-                f"index: {behind:,} behind at the end of the fill (peak {sampler.lag_peak:,}), "
-                f"caught up {caught_up:.1f} s later",
-                flush=True,
-            )
-            runs = scale.requests(sink, args.messages)
+            else:
+                results.update(fill_store(sink, path, args.messages, args.makers))
+                meta.write_text(json.dumps(results))
+            messages = int(results["fill"]["messages"])
+            results["disk"] = report_disk(store, messages, results["fill"]["raw_mb"])
+            runs = scale.requests(sink, messages)
             times = {name: timed(run, args.rounds) for name, run in runs.items()}
             results["requests"] = {n: {"wall_ms": w, "cpu_ms": c} for n, (w, c) in times.items()}
             print(f"\n{'request (median ms)':<28}{'wall':>10}{'cpu':>10}{'goal':>8}")
@@ -134,15 +175,18 @@ def main() -> None:
             restart = time.perf_counter() - started
             results["restart_to_readyz_s"] = restart
             print(f"\nrestart to /readyz ({ready}): {restart:.2f} s", flush=True)
-            store = sink.store
-            assert isinstance(store, SQLiteStore)
-            started = time.perf_counter()
-            status = sink.app.test_client().delete("/api/v1/messages").status_code
-            deleting = time.perf_counter() - started
-            time.sleep(3)
-            left = store.disk_usage()
-            results["delete_all"] = {"seconds": deleting, "disk_after_3s": left}
-            print(f"delete-all ({status}): {deleting:.2f} s; {left / 1e6:,.2f} MB left 3 s later")
+            if not (args.no_delete or args.keep):
+                store = sink.store
+                assert isinstance(store, SQLiteStore)
+                started = time.perf_counter()
+                status = sink.app.test_client().delete("/api/v1/messages").status_code
+                deleting = time.perf_counter() - started
+                time.sleep(3)
+                left = store.disk_usage()
+                results["delete_all"] = {"seconds": deleting, "disk_after_3s": left}
+                print(
+                    f"delete-all ({status}): {deleting:.2f} s; {left / 1e6:,.2f} MB left 3 s later"
+                )
         finally:
             sink.stop()
     print(f"\nresults: {save('sqlite_scale', results)}")

@@ -20,6 +20,7 @@ from helpers import incoming, incompressible, make_raw
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
 from mailsink.store.base import CorruptMessageError
+from mailsink.store.sqlite import meta
 from mailsink.store.sqlite import store as sqlite_store
 from mailsink.store.sqlite.lock import StoreInUseError
 from procs import Running, start_mailsink
@@ -153,13 +154,34 @@ def test_the_api_answers_a_corrupted_message_with_an_error_not_its_bytes(
         stop(proc)
 
 
+def _unpack_meta(conn: sqlite3.Connection) -> None:
+    """Write each row's envelope and summary back as JSON text, as before version 5."""
+    rows = conn.execute("SELECT seq, envelope, summary FROM messages").fetchall()
+    for seq, envelope, summary in rows:
+        conn.execute(
+            "UPDATE messages SET envelope = ?, summary = ? WHERE seq = ?",
+            (
+                meta.unpack(envelope, meta.ENVELOPE_DICT),
+                meta.unpack(summary, meta.SUMMARY_DICT),
+                seq,
+            ),
+        )
+
+
 def _make_legacy(db: Path, version: int) -> None:
     """Turn a closed store into a file of an older schema version, bytes laid out as it had them.
 
-    Before version 4 a segment held each message's raw bytes and then its
-    search text, uncompressed (``packed`` NULL); version 2 had no ``raw_crc``.
+    Before version 5 the envelope and summary were JSON text; before version 4
+    a segment held each message's raw bytes and then its search text,
+    uncompressed (``packed`` NULL); version 2 had no ``raw_crc``.
     """
     conn = sqlite3.connect(db)
+    _unpack_meta(conn)
+    if version == 4:
+        conn.execute("PRAGMA user_version = 4")
+        conn.commit()
+        conn.close()
+        return
     rows = conn.execute("SELECT seq, segment, raw_offset, packed FROM messages").fetchall()
     for seq, segment, offset, packed in rows:
         path = Path(f"{db}-blobs") / f"{segment:08d}.seg"
@@ -198,6 +220,45 @@ def test_a_version_3_file_keeps_its_uncompressed_messages_readable_and_searchabl
     store.delete([old[0].id])  # leaves the index by its uncompressed text
     assert store.wait_indexed()
     assert store.ids(parse_query("pelican")) == [new.id, old[2].id, old[1].id]
+    store.close()
+
+
+def test_a_version_4_file_keeps_its_json_rows_and_compresses_the_new_ones(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    old = incoming(subject="from version 4", rcpts=("old@example.test",))
+    store.add([old])
+    store.close()
+    _make_legacy(db, 4)
+    store = SQLiteStore(db)
+    new = incoming(subject="version 5", rcpts=("new@example.test",))
+    store.add([new])
+    for message in (old, new):
+        got = store.get(message.id)
+        assert got is not None
+        assert (got.summary.subject, got.envelope) == (message.summary.subject, message.envelope)
+    assert store.ids(parse_query("subject:version")) == [new.id, old.id]
+    store.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_store.SCHEMA_VERSION == 5
+    kinds = dict(
+        conn.execute("SELECT id, typeof(summary) || ' ' || typeof(envelope) FROM messages")
+    )
+    conn.close()
+    assert kinds == {old.id: "text text", new.id: "blob blob"}
+
+
+def test_a_damaged_summary_is_an_error_not_a_wrong_message(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = SQLiteStore(db)
+    message = incoming(subject="intact")
+    store.add([message])
+    store.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE messages SET summary = x'00ffee'")
+    store = SQLiteStore(db)
+    with pytest.raises(meta.MetaError):
+        store.get(message.id)
     store.close()
 
 

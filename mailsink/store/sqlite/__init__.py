@@ -7,6 +7,8 @@ Modules::
     store.py       SQLiteStore: the MessageStore contract, the schema, the write path
     blobs.py       BlobSegments, SegmentLedger: append-only files holding raw bytes and search text
     packing.py     pack(): a message's raw bytes and search text as one zlib stream in a segment
+    meta.py        pack(): a row's summary and envelope JSON as small zlib streams (a preset
+                   dictionary of the keys every row repeats)
     query.py       compile_where(): a search Query as a parameterised SQL condition
     reads.py       pages, one-pass searches and tag counts that stay fast at a million messages
     text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
@@ -19,7 +21,8 @@ Modules::
 Files on disk while running, for ``--store mail.db`` (eight names)::
 
     mail.db              the messages table: one row per message (envelope, summary, flags,
-                         lowercased search columns, where its bytes are)
+                         lowercased search columns, where its bytes are; envelope and
+                         summary compressed, ``meta.py``)
     mail.db-wal          committed transactions not yet copied into mail.db
     mail.db-shm          the WAL's shared-memory index (32 KB per 4,096 pages of WAL)
     mail.db-blobs/       00000001.seg, 00000002.seg, ...: each message's raw bytes and

@@ -23,6 +23,7 @@ import sqlite3
 from mailsink.message import normalize_tags
 from mailsink.store.base import StoredMessage
 from mailsink.store.codec import envelope_from_json, summary_from_json
+from mailsink.store.sqlite import meta
 from mailsink.store.sqlite.query import SEP
 
 COLUMNS = "id, received, read, tags, envelope, summary"
@@ -42,8 +43,8 @@ def record(row: Row) -> StoredMessage:
     return StoredMessage(
         id=str(message_id),
         received=float(received),  # type: ignore[arg-type]
-        envelope=envelope_from_json(str(envelope)),
-        summary=summary_from_json(str(summary)),
+        envelope=envelope_from_json(meta.unpack(envelope, meta.ENVELOPE_DICT)),
+        summary=summary_from_json(meta.unpack(summary, meta.SUMMARY_DICT)),
         read=bool(read),
         tags=tags_load(str(tags)),
     )

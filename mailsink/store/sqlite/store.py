@@ -41,7 +41,7 @@ from mailsink.store.base import (
 from mailsink.store.codec import envelope_to_json, summary_to_json
 from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.relays import RelayJob
-from mailsink.store.sqlite import emptying, reads
+from mailsink.store.sqlite import emptying, meta, reads
 from mailsink.store.sqlite import relays as relay_table
 from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
 from mailsink.store.sqlite.checkpoint import Checkpointer
@@ -53,7 +53,7 @@ from mailsink.store.sqlite.text_index import FTS_HEAD, TextIndex, head_of
 if TYPE_CHECKING:
     from mailsink.search import Query
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE messages (
@@ -65,8 +65,8 @@ CREATE TABLE messages (
     attachments INTEGER NOT NULL,
     inline_parts INTEGER NOT NULL,
     tags TEXT NOT NULL,
-    envelope TEXT NOT NULL,
-    summary TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    summary BLOB NOT NULL,
     s_subject TEXT NOT NULL,
     s_message_id TEXT NOT NULL,
     s_from TEXT NOT NULL, s_from_addrs TEXT NOT NULL,
@@ -89,7 +89,11 @@ CREATE INDEX messages_tagged ON messages(tags) WHERE tags != '';
 CREATE INDEX messages_long ON messages(seq) WHERE text_long = 1;
 CREATE INDEX messages_segment ON messages(segment, packed, raw_size, text_size)
 """
-"""Version 4.  Every index is here too: clear() recreates the table from it.
+"""Version 5.  Every index is here too: clear() recreates the table from it.
+
+``envelope`` and ``summary`` are their JSON as raw deflate streams with a
+preset dictionary (``meta.py``, version 5); rows from before hold the JSON
+text, which is read as it is.
 
 A message takes ``packed`` bytes at ``raw_offset`` of blob segment
 ``segment``: one zlib stream of its raw bytes (``raw_size``) and its search
@@ -105,6 +109,7 @@ _MIGRATIONS = {
     2: "ALTER TABLE messages ADD COLUMN raw_crc INTEGER",
     3: "ALTER TABLE messages ADD COLUMN packed INTEGER; "
     "CREATE INDEX messages_segment ON messages(segment, packed, raw_size, text_size)",
+    4: "",  # new rows' envelope and summary are compressed; the old rows' text still reads
 }
 """The statement that brings a file of each older version one version forward."""
 
@@ -360,10 +365,9 @@ class SQLiteStore:
             )
         if version in _MIGRATIONS:
             with self._write_lock:
-                steps = [_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION)]
-                self._writer.executescript(
-                    f"BEGIN; {'; '.join(steps)}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
+                steps = [_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION) if _MIGRATIONS[v]]
+                script = ["BEGIN", *steps, f"PRAGMA user_version = {SCHEMA_VERSION}", "COMMIT"]
+                self._writer.executescript("; ".join(script) + ";")
             return
         if version != 0:
             hint = (
@@ -520,8 +524,8 @@ class SQLiteStore:
             s.attachments,
             s.inline,
             _tags_text(s.tags),
-            envelope_to_json(item.envelope),
-            summary_to_json(s),
+            meta.pack(envelope_to_json(item.envelope), meta.ENVELOPE_DICT),
+            meta.pack(summary_to_json(s), meta.SUMMARY_DICT),
             s.subject.lower(),
             s.message_id.lower(),
             address_text(sender),
