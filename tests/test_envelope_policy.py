@@ -99,7 +99,7 @@ def test_a_batch_failure_fails_only_the_message_that_caused_it(tmp_path: Path) -
     store = SQLiteStore(tmp_path / "m.db")
     ingestor = Ingestor(Mailbox(store)).start()
     good = Envelope("a@x.test", ("b@x.test",))
-    poison = Envelope("\udcff@x.test", ("b@x.test",))  # what 8-bit bytes decode to
+    poison = Envelope("a@x.test", ("\udcff@x.test",))  # what 8-bit bytes decode to (a Bcc)
 
     async def together() -> tuple[str | BaseException, ...]:
         return await asyncio.gather(
