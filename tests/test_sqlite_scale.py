@@ -16,6 +16,7 @@ import pytest
 from helpers import incoming
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
+from mailsink.store.sqlite import trigrams
 
 
 @pytest.fixture
@@ -184,3 +185,23 @@ def test_big_messages_are_kept_uncompressed_and_read_back_byte_exact(tmp_path: P
             assert [m.id for m in store.list(0, 10, parse_query(word)).items] == [expected]
     finally:
         store.close()
+
+
+def test_a_search_asks_the_index_for_the_rare_trigrams_and_finds_the_same(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "g.db").start()
+    # "example.test" is in every message, "q42" in two, one of them inside a longer word.
+    messages = [
+        incoming(subject=f"note {n}", body=f"see example.test {'q42x' if n == 80 else ''}")
+        for n in range(200)
+    ]
+    messages[150] = incoming(subject="note 150", body="mail q42 at example.test")
+    store.add(messages)
+    assert store.wait_indexed()
+    reader = store._reader  # the connection searches use, the index attached
+    chosen = trigrams.rare_grams(reader, "q42 at example.test")
+    assert "q42" in chosen and "exa" not in chosen and "tes" not in chosen
+    assert trigrams.rare_grams(reader, "example.test")  # all common: still some
+    assert store.ids(parse_query('"q42 at example.test"')) == [messages[150].id]
+    assert store.ids(parse_query("q42")) == [messages[150].id, messages[80].id]
+    assert store.ids(parse_query("subject:note -example.test")) == []
+    store.close()

@@ -9,8 +9,15 @@ that reads a message's search text from its blob segment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mailsink.search import Query, Term
 from mailsink.store.base import RANGE_COLUMNS
+from mailsink.store.sqlite.trigrams import grams_of, match_of
+
+Grams = Callable[[str], list[str]]
+"""Pick the trigrams of a value to ask the index for (``trigrams.rare_grams``); every one
+by default."""
 
 SEP = "\x1f"
 """Separator around each element of the ``s_*_addrs`` and ``s_tags`` columns."""
@@ -28,34 +35,37 @@ TEXT_HAS = "text_has(segment, raw_offset, raw_size, text_size, packed, ?)"
 """True when the message's search text contains the (UTF-8) parameter."""
 
 
-def compile_where(query: Query | None, indexed: bool = True) -> tuple[str, list[object]]:
+def compile_where(
+    query: Query | None, indexed: bool = True, grams: Grams = grams_of
+) -> tuple[str, list[object]]:
     """Return an SQL condition and its parameters; '1' when the query is empty.
 
     ``indexed`` says whether the text index is attached; without it free text
-    is found by scanning every message's text.
+    is found by scanning every message's text.  ``grams`` picks the trigrams
+    asked of the index (any subset is right: candidates are always checked).
     """
     if query is None or query.is_empty():
         return "1", []
     clauses: list[str] = []
     params: list[object] = []
     for term in query.terms:
-        clause, term_params = _term(term, indexed)
+        clause, term_params = _term(term, indexed, grams)
         clauses.append(f"NOT ({clause})" if term.negate else f"({clause})")
         params.extend(term_params)
     return " AND ".join(clauses), params
 
 
-def _term(term: Term, indexed: bool) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch per field
+def _term(term: Term, indexed: bool, grams: Grams) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch per field
     """Return the un-negated condition of one term."""
     field, value = term.field, term.value
     if field == "text":
-        return _text(value, indexed)
+        return _text(value, indexed, grams)
     if field in _ADDRESS_COLUMNS or field == "addressed":
-        return _address(field, value, term.exact, indexed)
+        return _address(field, value, term.exact, indexed, grams)
     if field == "subject":
-        return _narrowed(value, indexed, "instr(s_subject, ?) > 0", [value])
+        return _narrowed(value, indexed, grams, "instr(s_subject, ?) > 0", [value])
     if field == "message-id":
-        return _narrowed(value, indexed, "instr(s_message_id, ?) > 0", [value])
+        return _narrowed(value, indexed, grams, "instr(s_message_id, ?) > 0", [value])
     if field == "tag":
         # "tags != ''" lets SQLite walk the partial index of tagged messages only.
         return "tags != '' AND instr(s_tags, ?) > 0", [f"{SEP}{value}{SEP}"]
@@ -77,7 +87,7 @@ def _term(term: Term, indexed: bool) -> tuple[str, list[object]]:  # noqa: PLR09
     raise ValueError(f"unknown search field {field!r}")
 
 
-def _text(value: str, indexed: bool) -> tuple[str, list[object]]:
+def _text(value: str, indexed: bool, grams: Grams) -> tuple[str, list[object]]:
     """Match free text by substring: the trigram index where it can, a scan elsewhere.
 
     The index holds the trigrams of the head of each message's text
@@ -92,7 +102,7 @@ def _text(value: str, indexed: bool) -> tuple[str, list[object]]:
     # The index keeps neither positions (detail=none: 40% cheaper to build) nor
     # the text (content=''), so it finds the rows holding every trigram of the
     # term, and the message's own text decides whether they form the term.
-    return f"{CANDIDATES} AND {TEXT_HAS}", [_match(value), needle]
+    return f"{CANDIDATES} AND {TEXT_HAS}", [match_of(grams(value)), needle]
 
 
 CANDIDATES = (
@@ -101,21 +111,21 @@ CANDIDATES = (
     "UNION ALL SELECT seq FROM messages WHERE seq > (SELECT upto FROM idx.state))"
 )
 """The messages that may hold a term in their search text: those whose indexed head has
-all its trigrams (the parameter, :func:`_match`), the long ones and those not indexed yet.
+the trigrams asked for (the parameter, ``trigrams.match_of``), the long ones and those not
+indexed yet.
 
 One ``IN`` over a union, so that SQLite looks the candidates up by seq; the same
 three sets ORed were a scan of every row (20,000 messages: ``subject:`` with no
 hit 17 -> 1.6 ms, ``to:`` 9.5 -> 3.2 ms)."""
 
 
-def _match(value: str) -> str:
-    """Return the FTS5 query of the rows holding every trigram of ``value`` (3+ characters)."""
-    grams = sorted({value[i : i + 3] for i in range(len(value) - 2)})
-    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
-
-
 def _narrowed(
-    value: str, indexed: bool, clause: str, params: list[object], joiner: str = "\n"
+    value: str,
+    indexed: bool,
+    grams: Grams,
+    clause: str,
+    params: list[object],
+    joiner: str = "\n",
 ) -> tuple[str, list[object]]:
     """Narrow a column test by the trigram index when ``value`` must be in the search text.
 
@@ -128,14 +138,16 @@ def _narrowed(
     """
     if not indexed or len(value) < 3 or joiner in value or "\n" in value:
         return clause, params
-    return f"{CANDIDATES} AND ({clause})", [_match(value), *params]
+    return f"{CANDIDATES} AND ({clause})", [match_of(grams(value)), *params]
 
 
-def _address(field: str, value: str, exact: bool, indexed: bool) -> tuple[str, list[object]]:
+def _address(
+    field: str, value: str, exact: bool, indexed: bool, grams: Grams
+) -> tuple[str, list[object]]:
     """Match an address filter by substring, or by whole address when exact."""
     fields = list(_ADDRESS_COLUMNS) if field == "addressed" else [field]
     index = 1 if exact else 0
     needle = f"{SEP}{value}{SEP}" if exact else value
     clause = " OR ".join(f"instr({_ADDRESS_COLUMNS[f][index]}, ?) > 0" for f in fields)
     # A value with a comma could span two addresses of one header: not narrowed so.
-    return _narrowed(value, indexed, clause, [needle] * len(fields), joiner=",")
+    return _narrowed(value, indexed, grams, clause, [needle] * len(fields), joiner=",")

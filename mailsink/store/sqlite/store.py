@@ -41,7 +41,7 @@ from mailsink.store.base import (
 from mailsink.store.codec import envelope_to_json, summary_to_json
 from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.relays import RelayJob
-from mailsink.store.sqlite import emptying, meta, reads
+from mailsink.store.sqlite import emptying, meta, reads, trigrams
 from mailsink.store.sqlite import relays as relay_table
 from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
 from mailsink.store.sqlite.checkpoint import Checkpointer
@@ -438,7 +438,10 @@ class SQLiteStore:
         The index file may have been deleted a moment ago (see text_index.py):
         the search then scans while the index thread rebuilds it.
         """
-        where, params = compile_where(query, self._index is not None)
+        db = self._reader
+        where, params = compile_where(
+            query, self._index is not None, lambda value: trigrams.rare_grams(db, value)
+        )
         try:
             return run(where, params)
         except sqlite3.OperationalError as error:
