@@ -150,6 +150,21 @@ def test_tags_set_rename_delete(store: MessageStore) -> None:
     assert store.get(a.id).tags == ("green",)  # type: ignore[union-attr]
 
 
+def test_a_message_whose_last_tag_is_deleted_is_untagged(store: MessageStore) -> None:
+    a, b, c = incoming(), incoming(), incoming()
+    store.add([a, b, c])
+    store.set_tags([a.id], ["solo"])
+    store.set_tags([b.id, c.id], ["solo", "pair"])
+    store.delete([c.id])
+    assert store.tag_counts() == {"pair": 1, "solo": 2}
+    store.delete_tag("solo")
+    assert store.ids(parse_query("is:tagged")) == [b.id]
+    assert store.tag_counts() == {"pair": 1}
+    store.rename_tag("pair", "solo")
+    assert store.tag_counts() == {"solo": 1}
+    assert store.ids(parse_query("tag:solo")) == [b.id]
+
+
 def test_tags_from_header_and_plus_addressing_are_kept(store: MessageStore) -> None:
     raw = make_raw(to="bob+signup@example.test", extra_headers="X-Tags: alpha, beta\r\n")
     item = incoming(raw, rcpts=("bob+signup@example.test",))

@@ -243,6 +243,8 @@ class MemoryStore:
         self._messages: dict[str, bytes] = {}  # insertion-ordered: oldest first
         self._read: set[str] = set()
         self._tags: dict[str, tuple[str, ...]] = {}  # only messages that have tags
+        self._tag_sets: collections.Counter[tuple[str, ...]] = collections.Counter()
+        """How many messages carry each distinct set of tags (kept with ``_tags``)."""
         self._unread = 0
         self._relays: dict[str, RelayJob] = {}  # by job ID, oldest first
         self._uids: dict[str, int] = {}  # message ID -> UID, given out in arrival order
@@ -264,7 +266,7 @@ class MemoryStore:
                 self._order.append(item.id)
                 self._seqs.append(self._last_uid)
                 if item.summary.tags:
-                    self._tags[item.id] = item.summary.tags
+                    self._retag(item.id, item.summary.tags)
                 record = StoredMessage(item.id, item.received, item.envelope, item.summary)
                 self._index.add(self._last_uid, record)
             self._unread += len(packed)
@@ -460,7 +462,7 @@ class MemoryStore:
                 uids.append(uid)
                 self._order[bisect_left(self._seqs, uid)] = None
                 self._holes += 1
-                self._tags.pop(message_id, None)
+                self._retag(message_id, ())
                 if message_id in self._read:
                     self._read.discard(message_id)
                 else:
@@ -491,6 +493,7 @@ class MemoryStore:
             self._index.clear(self._last_uid + 1)
             self._read.clear()
             self._tags.clear()
+            self._tag_sets.clear()
             self._unread = 0
             return count
 
@@ -515,10 +518,7 @@ class MemoryStore:
         with self._lock:
             for message_id in ids:
                 if message_id in self._messages:
-                    if clean:
-                        self._tags[message_id] = clean
-                    else:
-                        self._tags.pop(message_id, None)
+                    self._retag(message_id, clean)
                     found.append(message_id)
         return found
 
@@ -537,19 +537,32 @@ class MemoryStore:
             for message_id, tags in list(self._tags.items()):
                 edited = edit_tag(tags, old, new)
                 if edited is not None:
-                    self._tags[message_id] = edited
+                    self._retag(message_id, edited)
                     changed.append(message_id)
         return changed
+
+    def _retag(self, message_id: str, tags: tuple[str, ...]) -> None:
+        """Give a message these tags (none: drop it from the side table).  With the lock held."""
+        old = self._tags.pop(message_id, None)
+        if old is not None:
+            left = self._tag_sets[old] - 1
+            if left:
+                self._tag_sets[old] = left
+            else:
+                del self._tag_sets[old]
+        if tags:
+            self._tags[message_id] = tags
+            self._tag_sets[tags] += 1
 
     def _tag_groups(self) -> collections.Counter[tuple[str, ...]]:
         """Return each distinct set of tags with its number of messages.
 
-        Counting the tuples is done in C, and the few groups are then walked in
-        Python: walking every tagged message's tags took 15 of the 20 ms of a
-        list page (each carries ``tags()``) at 200,000 messages.
+        Kept up to date as tags change, so that this costs the few groups, not
+        the tagged messages: counting those (in C) still took 1.7 ms at 100,000
+        messages and 8 at 500,000, for every list page (each carries ``tags()``).
         """
         with self._lock:
-            return collections.Counter(self._tags.values())
+            return collections.Counter(self._tag_sets)
 
     def tags(self) -> builtins.list[str]:
         """Return every tag in use, sorted case-insensitively."""
