@@ -160,6 +160,32 @@ def test_a_word_moves_from_the_tail_to_the_vocabulary_and_both_are_read() -> Non
     assert store.ids(parse_query("ebraco")) == expected
 
 
+def test_a_message_id_search_is_narrowed_by_the_text_words_and_confirmed() -> None:
+    store = MemoryStore()
+    owner = incoming(raw=make_raw(body="hi").replace(b"Message-ID: <", b"Message-ID: <idword.", 1))
+    mention = incoming(body="the idword is also in this body")
+    store.add([owner, mention, incoming()])
+    assert "message-id" not in store._index.words()  # no postings of its own
+    assert store.ids(parse_query("idword")) == [mention.id, owner.id]
+    assert store.ids(parse_query("message-id:idword")) == [owner.id]
+    assert store.ids(parse_query("message-id:nowhere")) == []
+
+
+def test_an_address_is_one_token_so_an_address_search_needs_no_check() -> None:
+    index = MemoryIndex()
+    for seq, to in enumerate(["Ann Lee <ann@x.test>", "ann@x.test.org", "bob@x.test"], 1):
+        index.add(seq, StoredMessage(str(seq), 0.0, incoming().envelope, incoming(to=to).summary))
+    for query, expected in [
+        ("to:ann@x.test", [1, 2]),
+        ("addressed:x.test.org", [2]),
+        ("to:@x.test", [1, 2, 3]),
+        ('to:"lee <ann@"', [1]),  # three runs: candidates the store confirms
+    ]:
+        lookups = index.lookups(parse_query(query).terms[0])
+        assert lookups is not None
+        assert index.narrow(lookups, alive=3) == (expected, " " not in query), query
+
+
 def test_half_way_page_comes_from_positions_also_after_random_deletes() -> None:
     store = MemoryStore()
     items = [incoming(subject=f"m{n}") for n in range(3000)]

@@ -51,6 +51,21 @@ def words(text: str) -> set[str]:
     return set(WORD.findall(text))
 
 
+TOKEN = re.compile(r"[^\s<>,]+")
+"""What a token of an address header is: a run between the whitespace, ``<``, ``>`` and ``,``
+that :func:`~mailsink.store.match.address_text` puts around names and addresses."""
+
+_TOKEN_SPACES = str.maketrans("<>,", "   ")
+
+
+def tokens(text: str) -> set[str]:
+    """Return the distinct tokens of an address text, as ``TOKEN.findall`` finds them.
+
+    ``str.split`` splits on exactly the characters ``\\s`` matches.
+    """
+    return set(text.translate(_TOKEN_SPACES).split())
+
+
 Mode = Literal["contains", "prefix", "suffix", "exact"]
 """How a word of a searched value must relate to a word of the text."""
 
