@@ -76,8 +76,8 @@ def matched_unread(store: MessageStore, query: Query, page: Page) -> int:
 
     Exact without a second query when the page already tells: nothing or
     everything unread (the usual test mailbox: nobody reads), every message
-    matching, or every match on this page; and the SQLite store counts them
-    with the search itself (``Page.matched_unread``).
+    matching, or every match on this page; and every store counts them with
+    the search itself (``Page.matched_unread``), so this is the fallback.
     """
     if page.matched_unread is not None:
         return page.matched_unread
