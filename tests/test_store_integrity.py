@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from helpers import incoming, incompressible, make_raw
+from mailsink.message import Envelope
 from mailsink.search import parse_query
-from mailsink.store import SQLiteStore
-from mailsink.store.base import CorruptMessageError
+from mailsink.store import MemoryStore, SQLiteStore
+from mailsink.store.base import CorruptMessageError, Incoming
 from mailsink.store.sqlite import meta
 from mailsink.store.sqlite import store as sqlite_store
 from mailsink.store.sqlite.lock import StoreInUseError
@@ -246,6 +247,26 @@ def test_a_version_4_file_keeps_its_json_rows_and_compresses_the_new_ones(tmp_pa
     )
     conn.close()
     assert kinds == {old.id: "text text", new.id: "blob blob"}
+
+
+def test_an_envelope_utf8_cannot_encode_is_refused_as_the_memory_store_refuses_it(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "m.db")
+    eight_bit = incoming(subject="8-bit sender")
+    poison = Incoming(
+        eight_bit.id,
+        eight_bit.received,
+        eight_bit.raw,
+        Envelope("\udcff@x.test", ("b@x.test",)),  # what an 8-bit MAIL FROM decodes to
+        eight_bit.summary,
+    )
+    with pytest.raises(UnicodeEncodeError):
+        store.add([poison])
+    with pytest.raises(UnicodeEncodeError):
+        MemoryStore().add([poison])
+    assert store.count() == 0
+    store.close()
 
 
 def test_a_damaged_summary_is_an_error_not_a_wrong_message(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ Modules::
     meta.py        pack(): a row's summary and envelope JSON as small zlib streams (a preset
                    dictionary of the keys every row repeats)
     query.py       compile_where(): a search Query as a parameterised SQL condition
+    trigrams.py    rare_grams(): the trigrams of a searched value worth asking the index for
     reads.py       pages, one-pass searches and tag counts that stay fast at a million messages
     text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
     checkpoint.py  Checkpointer: WAL checkpoints off the ingest path; TRUNCATE when idle

@@ -45,9 +45,14 @@ class MetaError(ValueError):
 
 
 def pack(text: str, zdict: bytes) -> bytes:
-    """Return a summary or envelope JSON as the column keeps it."""
+    """Return a summary or envelope JSON as the column keeps it.
+
+    Strict UTF-8, as SQLite's own text columns took it: a lone surrogate (an
+    8-bit MAIL FROM decoded with ``surrogateescape``) raises
+    UnicodeEncodeError and the message is refused, as the memory store refuses it.
+    """
     packer = zlib.compressobj(LEVEL, zlib.DEFLATED, WBITS, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
-    return packer.compress(text.encode("utf-8", "surrogatepass")) + packer.flush()
+    return packer.compress(text.encode("utf-8")) + packer.flush()
 
 
 def unpack(value: object, zdict: bytes) -> str:
@@ -63,4 +68,7 @@ def unpack(value: object, zdict: bytes) -> str:
         raise MetaError(str(error)) from error
     if not unpacker.eof:
         raise MetaError("a summary or envelope cut short")
-    return data.decode("utf-8", "surrogatepass")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MetaError(str(error)) from error
