@@ -135,3 +135,11 @@ def start_server(settings: tuple[str, ...] = ()) -> PostgresServer:
         shutil.rmtree(server.folder, ignore_errors=True)
         raise
     return server
+
+
+UNDO_VERSION_3 = (
+    "DROP INDEX mailsink_messages_read; DROP TABLE mailsink_vocab; "
+    "DROP INDEX mailsink_text_words; ALTER TABLE mailsink_text DROP COLUMN words; "
+    "DROP FUNCTION mailsink_words(text)"
+)
+"""SQL that takes a store's tables back from schema version 3 to 2 (migration tests)."""

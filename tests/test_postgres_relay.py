@@ -18,7 +18,9 @@ from helpers import incoming
 from mailsink.relay.settings import AutoRule, RelaySettings, parse_upstream
 from mailsink.server import Sink
 from mailsink.store.postgres import PostgresStore
+from mailsink.store.postgres.schema import SCHEMA_VERSION
 from mailsink.store.relays import RelayJob
+from pg_server import UNDO_VERSION_3
 
 MakeSink = Callable[..., Sink]
 URL = Callable[[], str]
@@ -163,6 +165,7 @@ def test_version_1_tables_are_upgraded_at_start_and_keep_their_jobs(postgres_url
     store.put_relay(job(item.id))
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:  # back to what version 1 made
+        conn.execute(UNDO_VERSION_3)
         conn.execute(
             "DROP INDEX mailsink_relay_jobs_due; ALTER TABLE mailsink_relay_jobs "
             "DROP COLUMN owner, DROP COLUMN lease_until, DROP COLUMN due; "
@@ -175,7 +178,7 @@ def test_version_1_tables_are_upgraded_at_start_and_keep_their_jobs(postgres_url
         assert pending.id == job(item.id).id
         with psycopg.connect(url, autocommit=True) as conn:
             row = conn.execute("SELECT version FROM mailsink_schema").fetchone()
-        assert row == (2,)
+        assert row == (SCHEMA_VERSION,)
     finally:
         store.close()
 

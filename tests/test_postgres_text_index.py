@@ -1,4 +1,5 @@
-"""The PostgreSQL store's text indexer: it moves texts in batches and vacuums what they leave."""
+"""The PostgreSQL store's text indexer (it moves texts in batches and vacuums what they leave) and
+the word index it fills (schema version 3)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import psycopg
 
 from helpers import incoming
 from mailsink.search import parse_query
+from mailsink.store.memory import MemoryStore
 from mailsink.store.postgres import PostgresStore
+from mailsink.store.postgres.schema import SCHEMA_VERSION
 from mailsink.store.postgres.text_index import VACUUM_EVERY
+from pg_server import UNDO_VERSION_3
 
 
 def _pages(url: str, table: str) -> int:
@@ -35,5 +39,71 @@ def test_the_new_texts_table_is_vacuumed_as_texts_move_out(
             assert time.monotonic() < deadline, "the moved texts' dead rows were not vacuumed"
             time.sleep(0.1)
         assert store.list(0, 1, parse_query("word499")).matched == 2 * VACUUM_EVERY // 500
+    finally:
+        store.close()
+
+
+WORDY = [
+    "the reinvoiced total",
+    "one invoice",
+    "in-voice split",
+    "x" * 70 + "needle" + "y" * 70,  # a run of 146: kept as pieces of 64
+    "invoice_2026 and 2026",
+    "caf\u00e9 au lait",
+]
+TERMS = ["invoice", "voice", "needle", "xneedley", "in-voice", "caf", "2026", "_2026", "nothing"]
+
+
+def test_the_word_index_finds_every_substring_the_memory_store_finds(
+    postgres_url: Callable[[], str],
+) -> None:
+    store = PostgresStore(postgres_url()).start()
+    memory = MemoryStore()
+    items = [incoming(body=body) for body in WORDY]
+    store.add(items)
+    memory.add(items)
+    for read in (items[0].id, items[3].id):
+        store.set_read([read], True)
+        memory.set_read([read], True)
+    try:
+        assert store.wait_indexed()
+        with psycopg.connect(store.conninfo, autocommit=True) as conn:
+            pieces = conn.execute(
+                "SELECT count(*) FROM mailsink_vocab WHERE length(word) = 64"
+            ).fetchone()
+        assert pieces == (4,), "the run of 146: pieces from 1, 33, 65 and 83"
+        for term in TERMS:
+            query = parse_query(term)
+            expected = memory.ids(query)
+            page = store.list(0, 50, query)
+            assert store.ids(query) == [m.id for m in page.items] == expected, term
+            unread = sum(1 for m in memory.list(0, 50, query).items if not m.read)
+            assert (page.matched, page.matched_unread) == (len(expected), unread), term
+    finally:
+        store.close()
+
+
+def test_version_2_tables_get_the_word_index_at_start(postgres_url: Callable[[], str]) -> None:
+    url = postgres_url()
+    store = PostgresStore(url).start()
+    store.add([incoming(body="reinvoiced before the upgrade")])
+    assert store.wait_indexed()
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_3)
+        conn.execute("UPDATE mailsink_schema SET version = 2")
+    store = PostgresStore(url).start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            assert conn.execute(
+                "SELECT count(*) FROM mailsink_text WHERE words @@ 'reinvoiced'::tsquery"
+            ).fetchone() == (1,)
+            assert conn.execute(
+                "SELECT count(*) FROM mailsink_vocab WHERE word = 'reinvoiced'"
+            ).fetchone() == (1,)
+        assert store.list(0, 1, parse_query("invoice")).matched == 1
     finally:
         store.close()

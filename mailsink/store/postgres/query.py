@@ -14,6 +14,8 @@ memory store's predicates do.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailsink.headers import header_matches
@@ -29,6 +31,14 @@ _ADDRESS_COLUMNS = {
 }
 
 
+Vocab = Callable[[str], bool]
+"""Whether few enough indexed words contain a term for the word index to answer it."""
+
+WORD_TERM = re.compile(r"[a-z0-9]{3,32}")
+"""Free text the word index answers exactly (``schema.py``, version 3): letters and
+digits only, so each occurrence lies inside one word (or one 64-piece of a long one)."""
+
+
 @dataclass
 class Where:
     """An SQL condition, its parameters, and the header terms left for Python."""
@@ -36,6 +46,10 @@ class Where:
     sql: str = "true"
     params: list[object] = field(default_factory=list)
     headers: list[Term] = field(default_factory=list)
+    hits: str | None = None
+    """When every term is free text the word index answers: the IDs of the matches
+    from the text tables alone (no message row is read to count them)."""
+    hits_params: list[object] = field(default_factory=list)
 
     def keeps(self, headers: str) -> bool:
         """Tell whether a message's header block passes the header terms."""
@@ -46,12 +60,25 @@ class Where:
         return True
 
 
-def compile_where(query: Query | None, trigram: bool = True) -> Where:
-    """Return the condition of a query; ``true`` when it is empty."""
+def compile_where(query: Query | None, trigram: bool = True, vocab: Vocab | None = None) -> Where:
+    """Return the condition of a query; ``true`` when it is empty.
+
+    ``vocab`` looks words up for the word index (without it, free text goes
+    through the trigram index).
+    """
     where = Where()
     if query is None or query.is_empty():
         return where
     clauses: list[str] = []
+    hits: list[tuple[str, list[object]]] = []
+    for term in query.terms:
+        if term.field == "text" and not term.negate:
+            found = _words(term.value, trigram, vocab)
+            if found is not None:
+                hits.append(found)
+    if hits and len(hits) == len(query.terms):
+        where.hits = " INTERSECT ".join(f"({ids})" for ids, _params in hits)
+        where.hits_params = [p for _ids, params in hits for p in params]
     for term in query.terms:
         if term.field == "header":
             where.headers.append(term)
@@ -60,7 +87,7 @@ def compile_where(query: Query | None, trigram: bool = True) -> Where:
             clauses.append("strpos(lower(s_headers), %s) > 0")
             where.params.append(term.header or "")
             continue
-        clause, params = _term(term, trigram)
+        clause, params = _term(term, trigram, vocab)
         clauses.append(f"NOT ({clause})" if term.negate else f"({clause})")
         where.params.extend(params)
     if clauses:
@@ -68,17 +95,17 @@ def compile_where(query: Query | None, trigram: bool = True) -> Where:
     return where
 
 
-def _term(term: Term, trigram: bool) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch per field
+def _term(term: Term, trigram: bool, vocab: Vocab | None) -> tuple[str, list[object]]:  # noqa: PLR0911 - one branch per field
     """Return the un-negated condition of one term."""
     name, value = term.field, term.value
     if name == "text":
-        return _text(value, trigram)
+        return _text(value, trigram, vocab)
     if name in _ADDRESS_COLUMNS or name == "addressed":
-        return _address(name, value, term.exact, trigram)
+        return _address(name, value, term.exact, trigram, vocab)
     if name == "subject":
-        return _narrowed("strpos(s_subject, %s) > 0", value, trigram)
+        return _narrowed("strpos(s_subject, %s) > 0", value, trigram, vocab)
     if name == "message-id":
-        return _narrowed("strpos(s_message_id, %s) > 0", value, trigram)
+        return _narrowed("strpos(s_message_id, %s) > 0", value, trigram, vocab)
     if name == "tag":
         # The condition of the partial index of tagged messages, so that it is used.
         return "cardinality(tags) > 0 AND s_tags @> ARRAY[%s]::text[]", [value]
@@ -98,12 +125,38 @@ def like_pattern(value: str) -> str:
     return f"%{escaped}%"
 
 
-def _text(value: str, trigram: bool) -> tuple[str, list[object]]:
+def _words(value: str, trigram: bool, vocab: Vocab | None) -> tuple[str, list[object]] | None:
+    """Return the IDs of the texts containing ``value`` through the word index, if it can answer.
+
+    The texts containing a term of letters and digits are exactly those
+    with a word (or piece) the term is a substring of.  Those words are
+    found in ``mailsink_vocab`` by the same statement that reads the texts,
+    so both are of one snapshot (a word the indexer adds meanwhile comes
+    with its texts); ``vocab`` only says whether they are few enough.
+    Texts not indexed yet are scanned.
+    """
+    if vocab is None or not trigram or not WORD_TERM.fullmatch(value) or not vocab(value):
+        return None
+    pattern = f"%{value}%"  # letters and digits: no LIKE wildcard to escape
+    return (
+        "SELECT id FROM mailsink_text WHERE words @@ (SELECT string_agg(quote_literal(word), "
+        "' | ')::tsquery FROM mailsink_vocab WHERE word LIKE %s) "
+        "UNION ALL SELECT id FROM mailsink_text_new WHERE strpos(search, %s) > 0",
+        [pattern, value],
+    )
+
+
+def _text(value: str, trigram: bool, vocab: Vocab | None = None) -> tuple[str, list[object]]:
     """Match free text by substring, in the indexed texts and the ones not indexed yet.
 
-    Through the trigram index for three characters or more; shorter terms
+    Through the word index for letters and digits (:func:`_words`), else
+    through the trigram index for three characters or more; shorter terms
     (and stores without ``pg_trgm``) scan.
     """
+    found = _words(value, trigram, vocab)
+    if found is not None:
+        ids, params = found
+        return f"id IN ({ids})", params
     if trigram and len(value) >= 3:
         test, param = "search LIKE %s", like_pattern(value)
     else:
@@ -115,7 +168,9 @@ def _text(value: str, trigram: bool) -> tuple[str, list[object]]:
     return clause, [param, param]
 
 
-def _narrowed(clause: str, value: str, trigram: bool) -> tuple[str, list[object]]:
+def _narrowed(
+    clause: str, value: str, trigram: bool, vocab: Vocab | None
+) -> tuple[str, list[object]]:
     """Narrow a substring test of one column by the trigram index, which then decides.
 
     The subject and the Message-ID are in the search text whole (lowercased
@@ -124,12 +179,14 @@ def _narrowed(clause: str, value: str, trigram: bool) -> tuple[str, list[object]
     hit at 250,000 messages).
     """
     if trigram and len(value) >= 3:
-        prefilter, params = _text(value, trigram)
+        prefilter, params = _text(value, trigram, vocab)
         return f"{prefilter} AND {clause}", [*params, value]
     return clause, [value]
 
 
-def _address(name: str, value: str, exact: bool, trigram: bool) -> tuple[str, list[object]]:
+def _address(
+    name: str, value: str, exact: bool, trigram: bool, vocab: Vocab | None
+) -> tuple[str, list[object]]:
     """Match an address filter by substring, or by whole address when exact."""
     fields = list(_ADDRESS_COLUMNS) if name == "addressed" else [name]
     if exact:
@@ -141,6 +198,6 @@ def _address(name: str, value: str, exact: bool, trigram: bool) -> tuple[str, li
         # Every address is also in the search text, so the trigram index
         # narrows the rows first (a superset); the column test then decides.
         # A value with a comma could span two addresses of one header: not so.
-        prefilter, prefilter_params = _text(value, trigram)
+        prefilter, prefilter_params = _text(value, trigram, vocab)
         return f"{prefilter} AND ({clause})", [*prefilter_params, *params]
     return clause, params

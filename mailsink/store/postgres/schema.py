@@ -19,7 +19,7 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATE_LOCK = 1
 PRUNE_LOCK = 2
@@ -124,14 +124,49 @@ ALTER TABLE mailsink_relay_jobs
 UPDATE mailsink_relay_jobs SET due = (job::json ->> 'next_at')::double precision WHERE pending;
 DROP INDEX mailsink_relay_jobs_pending;
 CREATE INDEX mailsink_relay_jobs_due ON mailsink_relay_jobs (due) WHERE pending;
-"""
+""",
+    3: """
+CREATE FUNCTION mailsink_words(search text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_to_tsvector(coalesce(array_agg(DISTINCT piece), '{}'))
+    FROM regexp_split_to_table(search, '[^abcdefghijklmnopqrstuvwxyz0123456789]+') AS word,
+    LATERAL (
+        SELECT substr(word, start, 64) AS piece
+        FROM generate_series(1, greatest(length(word) - 63, 1), 32) AS start
+        UNION SELECT substr(word, greatest(length(word) - 63, 1), 64)
+    ) AS pieces
+    WHERE word <> ''
+$$;
+ALTER TABLE mailsink_text ADD COLUMN words tsvector;
+UPDATE mailsink_text SET words = mailsink_words(search);
+ALTER TABLE mailsink_text ALTER COLUMN words SET NOT NULL;
+CREATE INDEX mailsink_text_words ON mailsink_text USING gin (words)
+    WITH (gin_pending_list_limit = 16384);
+CREATE TABLE mailsink_vocab (word text COLLATE "C" PRIMARY KEY);
+INSERT INTO mailsink_vocab SELECT DISTINCT unnest(tsvector_to_array(words)) FROM mailsink_text;
+CREATE INDEX mailsink_messages_read ON mailsink_messages (id) WHERE read;
+""",
 }
 """The steps from each version to the next: a new database is made as version 1, then stepped.
 
 Version 2: relay jobs are leased by one node at a time (``relay_jobs.py``):
 ``owner`` is the node attempting the job until ``lease_until`` (the
 database's clock, in seconds since the epoch), and ``due`` is when its next
-attempt is (the job's ``next_at``), so nodes find due jobs by index."""
+attempt is (the job's ``next_at``), so nodes find due jobs by index.
+
+Version 3: a word index beside the trigram index, for free text made of
+letters and digits (``query.py``).  ``mailsink_text.words`` holds the
+distinct words of the text (its runs of ASCII letters and digits; a run
+longer than 64 is kept as pieces of 64 that overlap by 32, so every
+substring of up to 32 characters is inside one), under a GIN index that
+needs no recheck; ``mailsink_vocab`` every word ever indexed (under a trigram
+index once ``pg_trgm`` is there), so that a term finds the words it is a
+substring of: a common word's matches are then counted from the index
+alone, where the trigram index rechecked each candidate's text.  Words are
+not removed from ``mailsink_vocab`` when their mail goes (a word no text has
+finds nothing).  ``mailsink_messages_read`` lists the read messages, so a
+search's unread count subtracts those among its matches (new mail is
+unread: nothing is added to it at ingest)."""
 
 _TRIGRAM_INDEX = (
     "CREATE INDEX mailsink_text_search ON mailsink_text USING gin (search {opclass}) "
@@ -200,6 +235,10 @@ def _upgrade(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None
     """Bring tables of an older version up to this one, step by step (in migrate's transaction)."""
     for step in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute(_UPGRADES[step])
+        if step == 3:
+            row = conn.execute("SELECT trigram FROM mailsink_schema").fetchone()
+            if row and row[0]:
+                _create_vocab_index(conn, _trigram_opclass(conn))
     conn.execute("UPDATE mailsink_schema SET version = %s", (SCHEMA_VERSION,))
 
 
@@ -223,10 +262,27 @@ def _create_trigram_index(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     else:
         log.warning("no trigram index (free text is searched by scanning): %s", refusal)
         return False
+    opclass = _trigram_opclass(conn)
+    with conn.transaction():
+        conn.execute(sql.SQL(_TRIGRAM_INDEX).format(opclass=opclass))
+        _create_vocab_index(conn, opclass)
+    return True
+
+
+def _create_vocab_index(
+    conn: psycopg.Connection[tuple[object, ...]], opclass: sql.Composable
+) -> None:
+    """Index the vocabulary by trigrams, so that a term finds the words containing it."""
+    conn.execute(
+        sql.SQL(
+            "CREATE INDEX mailsink_vocab_trigram ON mailsink_vocab USING gin (word {opclass})"
+        ).format(opclass=opclass)
+    )
+
+
+def _trigram_opclass(conn: psycopg.Connection[tuple[object, ...]]) -> sql.Composable:
+    """Return ``pg_trgm``'s GIN operator class, named with the schema it lives in."""
     row = conn.execute(
         "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
     ).fetchone()
-    opclass = sql.SQL("{}.gin_trgm_ops").format(sql.Identifier(str(row[0]) if row else "public"))
-    with conn.transaction():
-        conn.execute(sql.SQL(_TRIGRAM_INDEX).format(opclass=opclass))
-    return True
+    return sql.SQL("{}.gin_trgm_ops").format(sql.Identifier(str(row[0]) if row else "public"))

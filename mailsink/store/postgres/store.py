@@ -458,7 +458,8 @@ class PostgresStore:
         with self._write() as conn:
             count = counts.read(conn)[0]
             conn.execute(
-                "TRUNCATE mailsink_messages, mailsink_counts, mailsink_text, mailsink_text_new"
+                "TRUNCATE mailsink_messages, mailsink_counts, mailsink_text, mailsink_text_new, "
+                "mailsink_vocab"
             )
             self._notify(conn, "truncate", count=count)
         return count
@@ -554,8 +555,8 @@ class PostgresStore:
     def list(self, start: int = 0, limit: int = 50, query: Query | None = None) -> Page:
         """Return messages newest first, optionally only those matching a query."""
         start, limit = clamp_page(start, limit)
-        where = compile_where(query, self.trigram)
         with self._conn() as conn:
+            where = compile_where(query, self.trigram, _vocab(conn))
             total, unread = counts.read(conn)
             if where.headers:
                 ids = self._filtered_ids(conn, where)
@@ -565,6 +566,8 @@ class PostgresStore:
                     f"SELECT {_COLUMNS} FROM mailsink_messages WHERE id = ANY(%s) ORDER BY id DESC",
                     (page_ids,),
                 ).fetchall()
+            elif where.hits is not None:
+                return self._word_page(conn, where, start, limit, total, unread)
             elif where.sql == "true":
                 # The page's IDs first (an index-only scan of the primary key), then
                 # only those rows: an OFFSET over whole rows read every skipped row
@@ -597,6 +600,42 @@ class PostgresStore:
                 return Page(records, total, unread, matched, start, matched_unread)
         return Page([_record(r) for r in rows], total, unread, matched, start)
 
+    def _word_page(
+        self,
+        conn: psycopg.Connection[Row],
+        where: Where,
+        start: int,
+        limit: int,
+        total: int,
+        unread: int,
+    ) -> Page:
+        """Return a page of a search the word index answers, counted from the text tables alone.
+
+        The word index needs no recheck, so the matches are counted without
+        reading a text or a message row (the trigram path rechecked each
+        candidate's text and looked its message up for the read flag: a
+        common word at 250,000 messages took 426 ms).  The unread matches are
+        the matches less the read ones among them (``mailsink_messages_read``).
+        """
+        found = conn.execute(
+            f"WITH hits AS MATERIALIZED ({where.hits}) "
+            "SELECT (SELECT count(*) FROM hits), "
+            + (
+                "(SELECT count(*) FROM mailsink_messages m JOIN hits USING (id) WHERE m.read), "
+                if unread < total
+                else "0, "
+            )
+            + "ARRAY(SELECT id FROM hits ORDER BY id DESC LIMIT %s OFFSET %s)",
+            [*where.hits_params, limit, start],
+        ).fetchone()
+        assert found is not None
+        matched, read, page_ids = int(found[0]), int(found[1]), builtins.list(found[2])
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM mailsink_messages WHERE id = ANY(%s) ORDER BY id DESC",
+            (page_ids,),
+        ).fetchall()
+        return Page([_record(r) for r in rows], total, unread, matched, start, matched - read)
+
     def _filtered_ids(self, conn: psycopg.Connection[Row], where: Where) -> builtins.list[str]:
         """Return the IDs matching a condition with header terms, newest first."""
         rows = conn.execute(
@@ -607,8 +646,8 @@ class PostgresStore:
 
     def ids(self, query: Query | None = None) -> builtins.list[str]:
         """Return the IDs of all messages (matching the query), newest first."""
-        where = compile_where(query, self.trigram)
         with self._conn() as conn:
+            where = compile_where(query, self.trigram, _vocab(conn))
             if where.headers:
                 return self._filtered_ids(conn, where)
             rows = conn.execute(
@@ -619,9 +658,9 @@ class PostgresStore:
 
     def uids(self, query: Query | None = None, after: int = 0) -> builtins.list[tuple[int, str]]:
         """Return (uid, id) of the messages (matching) with uid > after, oldest first."""
-        where = compile_where(query, self.trigram)
-        columns = "uid, id, s_headers" if where.headers else "uid, id"
         with self._conn() as conn:
+            where = compile_where(query, self.trigram, _vocab(conn))
+            columns = "uid, id, s_headers" if where.headers else "uid, id"
             rows = conn.execute(
                 f"SELECT {columns} FROM mailsink_messages WHERE ({where.sql}) AND uid > %s "
                 "ORDER BY uid",
@@ -707,7 +746,7 @@ class PostgresStore:
             row = conn.execute(
                 "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
                 "WHERE c.relname IN ('mailsink_messages', 'mailsink_counts', 'mailsink_schema', "
-                "'mailsink_text', 'mailsink_text_new', 'mailsink_relay_jobs') "
+                "'mailsink_text', 'mailsink_text_new', 'mailsink_relay_jobs', 'mailsink_vocab') "
                 "AND c.relnamespace = current_schema()::regnamespace"
             ).fetchone()
         return int(row[0] or 0) if row else 0
@@ -733,6 +772,27 @@ class PostgresStore:
         except Exception:  # noqa: BLE001 - any failure means "not ready"
             return False
         return True
+
+
+VOCAB_LIMIT = 200
+"""The most indexed words a term may be part of for the word index to answer it."""
+
+
+def _vocab(conn: psycopg.Connection[Row]) -> Callable[[str], bool]:
+    """Return a check that at most ``VOCAB_LIMIT`` indexed words contain a term.
+
+    Past that, the term is looked for through the trigram index of the
+    texts instead (a word index query of thousands of words is slower).
+    """
+
+    def few(term: str) -> bool:
+        row = conn.execute(
+            "SELECT count(*) FROM (SELECT FROM mailsink_vocab WHERE word LIKE %s LIMIT %s) w",
+            (f"%{term}%", VOCAB_LIMIT + 1),
+        ).fetchone()
+        return row is not None and int(row[0]) <= VOCAB_LIMIT
+
+    return few
 
 
 def _with_text(record: StoredMessage, text: str) -> Any:

@@ -2,7 +2,8 @@
 
 ``add`` writes each message's search text to ``mailsink_text_new``; this
 thread moves it, in batches of ``BATCH``, to ``mailsink_text``, which has
-the trigram index (``schema.py`` says why).  A move is one statement
+the trigram index (``schema.py`` says why), with its words for the word
+index and any new words into ``mailsink_vocab``.  A move is one statement
 (``DELETE ... RETURNING`` into ``INSERT``), so at every snapshot each text is
 in exactly one of the two tables, and searches, which look in both, never
 miss a message.  One node moves at a time (an advisory lock); the thread
@@ -16,7 +17,8 @@ of database CPU per 1 KB message, ``PostgresStore.add`` in batches of 4).
 Every move leaves dead rows in ``mailsink_text_new``, and every search
 scans that table (its texts are not under the index): left to autovacuum,
 it had held 23 MB of dead rows during a long fill, which each search read.
-So the thread vacuums it itself every ``VACUUM_EVERY`` texts moved.
+So the thread vacuums it itself every ``VACUUM_EVERY`` texts moved, and
+when no mail came for ``IDLE`` seconds after a move.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class TextIndexer:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(IDLE)
+            if not self._wake.wait(IDLE) and self._unvacuumed:
+                self._vacuum()  # mail went quiet: free the dead rows the last moves left
             self._stopping.wait(LINGER)
             self._wake.clear()
             while not self._stopping.is_set():
@@ -110,11 +113,17 @@ class TextIndexer:
                     "JOIN mailsink_text_new n ON n.id = m.id ORDER BY m.id LIMIT %s "
                     "FOR KEY SHARE OF m SKIP LOCKED), "
                     "moved AS (DELETE FROM mailsink_text_new WHERE id IN (SELECT id FROM picked) "
-                    "RETURNING id, search) "
-                    "INSERT INTO mailsink_text (id, search) SELECT id, search FROM moved",
+                    "RETURNING id, search), "
+                    "indexed AS (INSERT INTO mailsink_text (id, search, words) "
+                    "SELECT id, search, mailsink_words(search) FROM moved RETURNING words), "
+                    "vocab AS (INSERT INTO mailsink_vocab "
+                    "SELECT DISTINCT unnest(tsvector_to_array(words)) FROM indexed "
+                    "ON CONFLICT DO NOTHING) "
+                    "SELECT count(*) FROM indexed",
                     (BATCH,),
                 )
-                return max(0, int(cursor.rowcount))
+                row = cursor.fetchone()
+                return int(row[0]) if row else 0
         except psycopg.Error as error:  # the database is away, or a message went meanwhile
             if not self._stopping.is_set():
                 log.debug("moving texts under the index failed, trying again: %s", error)
