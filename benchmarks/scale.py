@@ -26,13 +26,14 @@ once, as autovacuum soon would.
 from __future__ import annotations
 
 import argparse
-import functools
+import collections
 import multiprocessing
 import resource
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 from benchmarks import postgres_server, realistic
@@ -84,8 +85,18 @@ def _batches(count: int, makers: int) -> Iterator[tuple[list[tuple[bytes, str]],
         for first in starts:
             yield make_batch(first, count)
         return
+    # A bounded read-ahead: Pool.imap takes every result the makers finish, so batches
+    # piled up faster than the store took them and stayed in the RSS it reports (+468 MB
+    # against +362 MB without makers, for 228 MB raw at 100,000).
     with multiprocessing.get_context("spawn").Pool(makers) as pool:
-        yield from pool.imap(functools.partial(make_batch, count=count), starts, chunksize=4)
+        ahead: collections.deque[AsyncResult[tuple[list[tuple[bytes, str]], int]]]
+        ahead = collections.deque()
+        for first in starts:
+            ahead.append(pool.apply_async(make_batch, (first, count)))
+            if len(ahead) >= 4 * makers:
+                yield ahead.popleft().get()
+        while ahead:
+            yield ahead.popleft().get()
 
 
 def fill(sink: Sink, count: int, makers: int = 0) -> dict[str, float]:
