@@ -24,7 +24,8 @@ def test_tag_counts_agree_with_a_search_per_tag() -> None:
         tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
     }
     assert store.tag_counts() == expected
-    assert expected["Alpha"] == 3
+    # One spelling of alpha is listed (which one is the store's choice); it counts all three.
+    assert {tag.lower(): count for tag, count in expected.items()}["alpha"] == 3
     store.delete(ids[:2])
     assert store.tag_counts() == {
         tag: store.list(0, 0, Query((Term("tag", tag.lower()),))).matched for tag in store.tags()
