@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import threading
 import time
 import weakref
@@ -70,17 +71,37 @@ INLINE_MAX_COST = 10_000
 """The most :func:`parse_cost` a message stored on the event loop may have (about 10 ms)."""
 
 
-def parse_cost(raw: bytes) -> int:
+_BOUNDARY_LINE = re.compile(rb"\n--")
+"""Where a MIME boundary line may start: ``re`` finds it by memchr on the LF.
+
+``bytes.count(b"\\n--")`` took 169 us on a 232 KB newsletter, ``re`` 83 us
+(the whole estimate 272 -> ~180 us, some 3% of the newsletter's ingest CPU).
+"""
+
+BOUNDARY_COST = 40
+"""What one MIME boundary line adds to :func:`parse_cost`."""
+
+
+def parse_cost(raw: bytes, limit: int = INLINE_MAX_COST) -> int:
     """Estimate the work of summarising a message, in units of about a microsecond.
 
     Counted with C-speed scans (tens of microseconds for 256 KB), from what
     the parse costs per item, measured on CPython 3.11: a line 1 unit, a
     header line 5 more, a MIME boundary line 40 more.  Header parameters need
-    no term: the parse reads at most ``mime.MAX_PARAMS`` of them.
+    no term: the parse reads at most ``mime.MAX_PARAMS`` of them.  Exact up to
+    ``limit``; past it, some value over ``limit`` (boundary lines are counted
+    only until the estimate passes it, so a message of 80,000 of them costs
+    no more to judge than one of a few).
     """
+    lines = raw.count(b"\n")
     end = header_end(raw)
-    header_lines = raw.count(b"\n", 0, end) if end >= 0 else raw.count(b"\n")
-    return raw.count(b"\n") + 5 * header_lines + 40 * raw.count(b"\n--")
+    header_lines = raw.count(b"\n", 0, end) if end >= 0 else lines
+    cost = lines + 5 * header_lines
+    for _ in _BOUNDARY_LINE.finditer(raw):
+        if cost > limit:
+            break
+        cost += BOUNDARY_COST
+    return cost
 
 
 Done = Callable[[str, StoredMessage | None, BaseException | None], None]

@@ -7,6 +7,7 @@ import threading
 import time
 
 from helpers import delivery_times, make_raw, p95
+from mailsink.headers import header_end
 from mailsink.ingest import INLINE_MAX, Ingestor, parse_cost
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope, summarize
@@ -86,3 +87,14 @@ def test_good_mail_keeps_flowing_while_two_clients_send_mime_bombs(sink: Sink) -
         for thread in attackers:
             thread.join()
     assert p95(times) < 1.0, f"p95 {p95(times):.2f} s"
+
+
+def test_the_estimate_counts_boundary_lines_exactly_up_to_the_limit_and_stops_past_it() -> None:
+    head = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    body = b"--b\r\n\r\nx\r\n--b\r\n\r\ny\r\n--b--\r\n"
+    raw = head + body
+    end = header_end(raw)
+    assert parse_cost(raw) == raw.count(b"\n") + 5 * raw.count(b"\n", 0, end) + 40 * 3
+    assert parse_cost(raw + b"--b\r\n") == parse_cost(raw) + 1 + 40  # one more boundary line
+    bomb = head + b"--b\r\n" * 60_000
+    assert parse_cost(bomb) > 10_000 and parse_cost(bomb, limit=10**9) > 40 * 59_000
