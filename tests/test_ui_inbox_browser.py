@@ -285,6 +285,7 @@ def test_theme_and_density_are_remembered_and_in_the_first_paint(
     page.reload()
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     assert page.evaluate(background) == "rgb(22, 24, 29)"
+    expect(rows(page)).to_have_count(30)  # the reloaded list has rendered its rows
     visible = page.evaluate(
         "Array.from(document.querySelectorAll('#list > li')).filter((r) => "
         "r.getBoundingClientRect().bottom <= innerHeight).length"
