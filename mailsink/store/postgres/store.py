@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import secrets
 import select
 import threading
@@ -783,8 +784,12 @@ def _vocab(conn: psycopg.Connection[Row]) -> Callable[[str], bool]:
 
     Past that, the term is looked for through the trigram index of the
     texts instead (a word index query of thousands of words is slower).
+    One check per query: ``compile_where`` asks it of a term twice (for the
+    word-index page and for the term's clause), the cache makes that one
+    round trip.
     """
 
+    @functools.cache
     def few(term: str) -> bool:
         row = conn.execute(
             "SELECT count(*) FROM (SELECT FROM mailsink_vocab WHERE word LIKE %s LIMIT %s) w",
