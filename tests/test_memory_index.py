@@ -19,7 +19,7 @@ from mailsink.store.base import Incoming, StoredMessage
 from mailsink.store.match import compile_query
 from mailsink.store.memory import MemoryStore
 from mailsink.store.memory_index import Lookup, MemoryIndex
-from mailsink.store.postings import PROMOTE_AFTER, WORD, words
+from mailsink.store.postings import PROMOTE_AFTER, TOKEN, WORD, tokens, words
 
 WORDS = ["alpha", "beta", "gamma", "delta", "alphabet", "betamax", "omega", "x1", "über", "naïve"]
 
@@ -223,3 +223,14 @@ def test_deleted_messages_are_not_found_before_or_after_a_sweep() -> None:
 )
 def test_the_ascii_word_split_finds_what_the_regular_expression_finds(text: str) -> None:
     assert words(text.lower()) == set(WORD.findall(text.lower()))
+
+
+def test_tokens_split_an_address_text_as_the_token_pattern_splits_a_searched_value() -> None:
+    """The index splits with ``str.split``, a search with ``TOKEN``: they must agree."""
+    for text in [
+        "Ann Lee <ann@x.test>, bob@x.test",
+        "a\x1cb\x1fc d\u3000e\u2028f\x85g",  # whitespace str.split and \s both know
+        "<<>>,, ,<x>",
+        "",
+    ]:
+        assert tokens(text) == set(TOKEN.findall(text)), repr(text)
