@@ -120,6 +120,12 @@ PAGE_SIZE = 50
 """Rows per page: app.js's LIMIT, which the first list request's URL must repeat exactly."""
 
 SIMPLE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+ASCII_START = re.compile(r"[0-9]{1,9}")
+"""A ``start`` that app.js's ``parseInt`` reads as the same number.
+
+``str.isdigit`` also takes "²", which ``int`` refuses, and Arabic-Indic
+digits, which ``int`` reads and ``parseInt`` does not.
+"""
 
 
 def first_requests(message_id: str | None) -> list[str]:
@@ -134,7 +140,7 @@ def first_requests(message_id: str | None) -> list[str]:
     """
     paths = []
     start = request.args.get("start", "0")
-    if not request.args.get("q", "").strip() and start.isdigit() and len(start) < 10:
+    if not request.args.get("q", "").strip() and ASCII_START.fullmatch(start):
         paths.append(f"/api/v1/messages?start={int(start)}&limit={PAGE_SIZE}")
     if message_id is not None and SIMPLE_ID.fullmatch(message_id):
         paths.append(f"/api/v1/message/{message_id}")
