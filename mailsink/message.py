@@ -290,11 +290,17 @@ def header_tags(values: list[str]) -> list[str]:
 
 
 def normalize_tags(tags: Iterable[str]) -> tuple[str, ...]:
-    """Return tags trimmed, without empties or case-insensitive duplicates (first spelling kept)."""
+    """Return tags trimmed, without empties or case-insensitive duplicates (first spelling kept).
+
+    Double quotes are dropped: the search language groups with them and has no
+    escape, so a tag holding one could never be found with ``tag:`` (Mailpit
+    drops them too, with every other character outside ``[A-Za-z0-9 ._-]``;
+    mailsink keeps the rest, Unicode included, since each can be searched).
+    """
     seen: set[str] = set()
     out = []
     for tag in tags:
-        tag = " ".join(str(tag).split())[:100]
+        tag = " ".join(str(tag).replace('"', "").split())[:100]
         if tag and tag.lower() not in seen:
             seen.add(tag.lower())
             out.append(tag)

@@ -170,6 +170,21 @@ def test_tags_from_header_and_plus_addressing_are_kept(store: MessageStore) -> N
     assert store.get(item.id).tags == ("alpha", "beta", "signup")  # type: ignore[union-attr]
 
 
+def test_a_tag_with_double_quotes_is_kept_without_them_so_tag_search_finds_it(
+    store: MessageStore,
+) -> None:
+    raw = make_raw(extra_headers='X-Tags: say "hi", "quoted"\r\n')
+    a, b = incoming(raw), incoming()
+    store.add([a, b])
+    store.set_tags([b.id], ['"release" 2'])
+    assert store.get(a.id).tags == ("say hi", "quoted")  # type: ignore[union-attr]
+    assert store.get(b.id).tags == ("release 2",)  # type: ignore[union-attr]
+    assert store.ids(parse_query('tag:"say hi"')) == [a.id]
+    assert store.ids(parse_query('tag:"release 2"')) == [b.id]
+    store.rename_tag("quoted", 'un"quoted')
+    assert store.ids(parse_query("tag:unquoted")) == [a.id]
+
+
 def test_tag_counts_agree_with_a_tag_search_for_each_tag(store: MessageStore) -> None:
     tagged = make_raw(to="bob+Beta@example.test", extra_headers="X-Tags: Alpha, beta\r\n")
     items = [incoming(tagged, rcpts=("bob+Beta@example.test",)), incoming(), incoming()]
