@@ -27,13 +27,19 @@ Where a message is stored - decided here and nowhere else (:meth:`Ingestor.store
   thread takes every message waiting in its queue and stores them as one
   batch, so concurrent sessions share one commit there too.  Callers on a
   thread (the send API) always use it.
-* **On the writer thread for every message when a commit is a network round
-  trip** (the PostgreSQL store, ``remote_commit``): the event loop would
-  otherwise sit in a socket wait for every batch - 1 ms on loopback, far
-  more to a remote database, and up to the connect timeout while the
-  database is away - with every other session stalled.  On the thread, the
-  loop keeps reading DATA meanwhile, and what arrives during one commit is
-  the next batch.  :func:`inline_limit` makes this choice.
+* **On the event loop, awaited, when a commit is a network round trip**
+  (the PostgreSQL store, a :class:`~mailsink.store.base.LoopStore`): the
+  cheap messages are summarised on the loop as above, and the batch is sent
+  on the loop's own async connection (``postgres/loop_conn.py``).  The loop
+  keeps reading DATA while the commit is in flight, and what arrives
+  meanwhile is the next batch (one batch in flight per loop).  The writer
+  threads this path replaced cost more node CPU in hand-offs than the batch's
+  SQL, and split ten sessions into batches of three to five.
+* **On the writer thread for every message** of a store whose commit is a
+  network round trip but that cannot be awaited (``remote_commit`` without
+  ``add_async``): a blocking commit on the loop would stall every session
+  for a round trip, and up to the connect timeout while the database is
+  away.  :func:`inline_limit` makes this choice.
 
 A batch fails only the message that caused it: when a shared store call
 raises, each message of the batch is stored again on its own, so one bad
@@ -56,9 +62,9 @@ from dataclasses import dataclass
 
 from mailsink.headers import header_end
 from mailsink.mailbox import Mailbox
-from mailsink.message import Envelope, new_id, summarize
+from mailsink.message import Envelope, Summary, new_id, summarize
 from mailsink.stats import Stats
-from mailsink.store.base import Incoming, StoredMessage
+from mailsink.store.base import Incoming, LoopStore, StoredMessage
 
 MAX_BATCH = 256
 INLINE_MAX = 256 * 1024
@@ -119,9 +125,12 @@ def inline_limit(store: object, store_sync: str = "normal") -> int:
     """Return the ``inline_max`` for a store: 0 (all on the writer thread) or INLINE_MAX.
 
     0 when commits are slow (``--store-sync full``: an fsync each) or go over
-    the network (a store with ``remote_commit``); see the module docstring.
+    the network from a store that cannot await them (``remote_commit``
+    without ``add_async``); see the module docstring.
     """
-    if store_sync == "full" or getattr(store, "remote_commit", False):
+    if store_sync == "full":
+        return 0
+    if getattr(store, "remote_commit", False) and not isinstance(store, LoopStore):
         return 0
     return INLINE_MAX
 
@@ -261,20 +270,35 @@ class Ingestor:
         began = time.perf_counter()
         summaries = [summarize(raw, envelope) for raw, envelope in items]
         with self._order:
-            now = time.time()
-            incoming = [
-                Incoming(new_id(), now, raw, envelope, summary)
-                for (raw, envelope), summary in zip(items, summaries, strict=True)
-            ]
+            incoming = _number(items, summaries)
             if self.writers == 1:
                 stored = self.mailbox.add(incoming)
         if self.writers > 1:
             # Several writers (a shared store): batches commit side by side, and the
             # IDs, given out in order above, are what the store lists by.
             stored = self.mailbox.add(incoming)
+        self._record(items, began)
+        return incoming, stored
+
+    async def _add_async(self, items: list[tuple[bytes, Envelope]]) -> list[str]:
+        """:meth:`_add` from the event loop, awaiting the store (``Mailbox.add_async``).
+
+        Only for a shared store (a :class:`LoopStore`), which lists by ID:
+        the lock gives out IDs in order, the commit may follow a writer
+        thread's, as with several writers.
+        """
+        began = time.perf_counter()
+        summaries = [summarize(raw, envelope) for raw, envelope in items]
+        with self._order:
+            incoming = _number(items, summaries)
+        await self.mailbox.add_async(incoming)
+        self._record(items, began)
+        return [item.id for item in incoming]
+
+    def _record(self, items: list[tuple[bytes, Envelope]], began: float) -> None:
+        """Count a stored batch in the stats."""
         size = sum(len(raw) for raw, _envelope in items)
         self.stats.record_stored(len(items), size, time.perf_counter() - began)
-        return incoming, stored
 
     def store_each(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
         """Store messages as one batch; if that fails, each on its own; return IDs or errors.
@@ -291,6 +315,21 @@ class Ingestor:
         for item in items:
             try:
                 outcomes.extend(self.store_batch([item]))
+            except Exception as error:  # noqa: BLE001 - this message's own failure
+                outcomes.append(error)
+        return outcomes
+
+    async def store_each_async(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
+        """:meth:`store_each` from the event loop, for a store that adds from it."""
+        try:
+            return list(await self._add_async(items))
+        except Exception as error:  # noqa: BLE001 - retried one by one below
+            if len(items) == 1:
+                return [error]
+        outcomes: list[str | Exception] = []
+        for item in items:
+            try:
+                outcomes.extend(await self._add_async([item]))
             except Exception as error:  # noqa: BLE001 - this message's own failure
                 outcomes.append(error)
         return outcomes
@@ -333,38 +372,80 @@ class Ingestor:
             job.done(item.id, stored.get(item.id), None)
 
 
+Pending = list[tuple[bytes, Envelope, "asyncio.Future[str]"]]
+
+
 class GroupCommit:
     """Store the messages whose DATA ends at about the same moment as one batch, on the loop.
 
     Each message waits for the event loop to go round twice (microseconds)
     before it is stored, so that the other sessions' data already in the
-    socket buffers finishes too and they share one store call.
+    socket buffers finishes too and they share one store call.  For a store
+    that adds from the loop (``Mailbox.stores_from_loop``) the store call is
+    awaited: one batch is in flight at a time, and the messages that arrive
+    while it commits are the next batch, sent as soon as it is done.
     """
 
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
-        self._pending: list[tuple[bytes, Envelope, asyncio.Future[str]]] = []
+        self._pending: Pending = []
+        self._awaits = ingestor.mailbox.stores_from_loop
+        self._flushing: asyncio.Task[None] | None = None
+        """The task storing batches from the loop, while one is in flight."""
 
     async def store(self, raw: bytes, envelope: Envelope) -> str:
         """Store a message with those that arrive alongside it; return its ID."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
         self._pending.append((raw, envelope, future))
-        if len(self._pending) == 1:
+        if len(self._pending) == 1 and self._flushing is None:
             loop.call_soon(loop.call_soon, self._flush)
         return await future
 
     def _flush(self) -> None:
         """Store everything pending and settle each waiting session."""
+        if self._awaits:
+            if self._flushing is None:
+                self._flushing = asyncio.get_running_loop().create_task(self._flush_awaited())
+            return
         pending, self._pending = self._pending, []
         outcomes = self.ingestor.store_each([(raw, envelope) for raw, envelope, _ in pending])
-        for (_raw, _envelope, future), outcome in zip(pending, outcomes, strict=True):
-            if future.done():
-                continue
-            if isinstance(outcome, Exception):
-                future.set_exception(outcome)  # this session answers 451
-            else:
-                future.set_result(outcome)
+        _settle_all(pending, outcomes)
+
+    async def _flush_awaited(self) -> None:
+        """Store batch after batch from the loop until nothing is pending."""
+        try:
+            while self._pending:
+                pending, self._pending = self._pending, []
+                items = [(raw, envelope) for raw, envelope, _ in pending]
+                try:
+                    outcomes = await self.ingestor.store_each_async(items)
+                except asyncio.CancelledError:  # the loop stops: these sessions get no 250
+                    _settle_all(pending, [RuntimeError("storing was cancelled")] * len(pending))
+                    raise
+                _settle_all(pending, outcomes)
+        finally:
+            self._flushing = None
+
+
+def _settle_all(pending: Pending, outcomes: list[str | Exception]) -> None:
+    """Settle each waiting session's future with its message's ID or error."""
+    for (_raw, _envelope, future), outcome in zip(pending, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)  # this session answers 451
+        else:
+            future.set_result(outcome)
+
+
+def _number(items: list[tuple[bytes, Envelope]], summaries: list[Summary]) -> list[Incoming]:
+    """Give each summarised message its ID and time of receipt (under the ingestor's lock)."""
+    now = time.time()
+    return [
+        Incoming(new_id(), now, raw, envelope, summary)
+        for (raw, envelope), summary in zip(items, summaries, strict=True)
+    ]
 
 
 def _settle(future: asyncio.Future[str], message_id: str, error: BaseException | None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mailsink.events import Changed, EventBus, EventData, EventKind, Truncated
-from mailsink.store.base import SharedStore, StoredMessage
+from mailsink.store.base import LoopStore, SharedStore, StoredMessage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -26,10 +26,17 @@ class Mailbox:
     def __init__(self, store: MessageStore, events: EventBus | None = None) -> None:
         self.store = store
         self.events = events or EventBus()
+        self._loop_store = store if isinstance(store, LoopStore) else None
+        """The store, if it can store from an event loop (:meth:`add_async`)."""
         if isinstance(store, SharedStore):
             # Other nodes' changes reach this node's subscribers too (not its own:
             # the store drops those, they are published below), marked remote.
             store.follow(self._publish_remote, lambda: self.events.subscriber_count > 0)
+
+    @property
+    def stores_from_loop(self) -> bool:
+        """Tell whether :meth:`add_async` stores without a thread (a :class:`LoopStore`)."""
+        return self._loop_store is not None
 
     def _publish_remote(self, kind: EventKind, data: EventData) -> None:
         """Publish a change another node of a shared store made."""
@@ -37,7 +44,16 @@ class Mailbox:
 
     def add(self, batch: list[Incoming]) -> list[StoredMessage]:
         """Store a batch, then announce the new messages and any pruned ones."""
-        pruned = self.store.add(batch)
+        return self._announce_added(batch, self.store.add(batch))
+
+    async def add_async(self, batch: list[Incoming]) -> list[StoredMessage]:
+        """Store a batch from an event loop (a :class:`LoopStore`), then announce it."""
+        if self._loop_store is None:
+            raise TypeError(f"{type(self.store).__name__} cannot store from an event loop")
+        return self._announce_added(batch, await self._loop_store.add_async(batch))
+
+    def _announce_added(self, batch: list[Incoming], pruned: list[str]) -> list[StoredMessage]:
+        """Announce a stored batch and what it pruned; return the records still stored."""
         gone = set(pruned)
         stored = [
             StoredMessage(

@@ -245,7 +245,8 @@ class SharedStore(Protocol):
     The mailbox announces its own changes; :meth:`follow` is how it hears of
     the others', so that event streams and waits see every node's mail.
     Stores of this kind also commit over the network (``remote_commit``),
-    which is why the ingestor stores for them on its writer thread.
+    which is why the ingestor awaits their commits on the loop (a
+    :class:`LoopStore`) or makes them on its writer threads.
     """
 
     remote_commit: bool
@@ -268,6 +269,21 @@ class SharedStore(Protocol):
         Yields False while another process holds it: that one does the work,
         so the sweeps of several nodes never run side by side.
         """
+        ...
+
+
+@runtime_checkable
+class LoopStore(Protocol):
+    """A store whose commit is a network round trip that an event loop can await (PostgreSQL).
+
+    The ingestor stores its cheap messages from the SMTP loop through
+    :meth:`add_async` (``ingest.py``), as it stores them on the loop for the
+    other stores: no thread hand-off per batch, and the loop keeps serving
+    other sessions while the commit is in flight.
+    """
+
+    async def add_async(self, batch: list[Incoming]) -> list[str]:
+        """Store the batch as :meth:`MessageStore.add` does, awaiting its commit."""
         ...
 
 

@@ -22,6 +22,9 @@ Map
 ``store.py``
     :class:`PostgresStore`, the ``MessageStore`` contract over a connection
     pool (psycopg 3 and psycopg-pool).
+``loop_conn.py``
+    One async connection per event loop, for :meth:`PostgresStore.add_async`:
+    the SMTP loop sends its batches itself, no writer thread in between.
 ``text_index.py``
     The thread that moves new texts under the trigram index in batches,
     one node at a time, so that the 250 never waits for the index.
@@ -46,13 +49,17 @@ committed when the server reaches the Sync); it returns (and the listener
 answers 250) only after the server has answered that the commit is done, so with the
 server's default ``synchronous_commit = on`` the message is in the WAL on
 the database's disk (and on a synchronous standby, if the database has one).
-A node killed with ``-9`` holds nothing that was acknowledged.  The
-ingestor's writer thread makes the batches (``Ingestor.stores_inline``: a
-network round trip must not run on the SMTP event loop), so concurrent
-sessions share a commit.  When the database cannot be reached, ``add``
-raises within ``timeout`` seconds and the session answers 451; the pool
-reconnects by itself; a connection the server spoke on while idle is checked
-before it is lent (``store.py``, ``_check_if_spoken``).
+A node killed with ``-9`` holds nothing that was acknowledged.  The SMTP
+loop stores its messages with :meth:`PostgresStore.add_async` (the same
+statements on the loop's own async connection, ``loop_conn.py``): while a
+batch commits the loop keeps reading DATA, and what arrived meanwhile is the
+next batch (``ingest.GroupCommit``), so concurrent sessions share a commit.
+Costly messages and the send API go through the ingestor's writer threads
+and :meth:`PostgresStore.add`.  When the database cannot be reached, an add
+raises within ``timeout`` seconds and the session answers 451; the pool and
+the loop's connection reconnect by themselves; a connection the server
+spoke on while idle is checked (pool) or replaced (loop) before it is used
+(``store.py``, ``_check_if_spoken``).
 
 How events cross nodes
 ----------------------
@@ -79,7 +86,8 @@ takes the same lock (:meth:`PostgresStore.lead`), so one node sweeps.
 
 Threads
 -------
-The ingestor's writer thread writes; web and listener threads read through
+The SMTP loop writes (its own connection) and so do the ingestor's writer
+threads (costly messages, the send API); web and listener threads read through
 the pool (``POOL_SIZE`` connections at most, autocommit); one
 ``mailsink-listen`` thread per store holds its own connection in ``LISTEN``;
 one ``mailsink-index`` thread moves texts under the index (through the pool).

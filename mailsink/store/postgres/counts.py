@@ -23,20 +23,40 @@ FOLD_EVERY = 256
 """Fold the count deltas into one row after this many writes by this node."""
 
 Conn = psycopg.Connection[tuple[Any, ...]]
+AsyncConn = psycopg.AsyncConnection[tuple[Any, ...]]
+
+_ADD = "INSERT INTO mailsink_counts (total, unread) VALUES (%s, %s)"
+_READ = (
+    "SELECT coalesce(sum(total), 0)::bigint, coalesce(sum(unread), 0)::bigint FROM mailsink_counts"
+)
+_FOLD = (
+    "WITH gone AS (DELETE FROM mailsink_counts RETURNING total, unread) "
+    "INSERT INTO mailsink_counts SELECT coalesce(sum(total), 0), "
+    "coalesce(sum(unread), 0) FROM gone"
+)
 
 
 def add_delta(conn: Conn, total: int, unread: int) -> None:
     """Record a change of the counts, in the caller's transaction."""
     if total or unread:
-        conn.execute("INSERT INTO mailsink_counts (total, unread) VALUES (%s, %s)", (total, unread))
+        conn.execute(_ADD, (total, unread))
+
+
+async def add_delta_async(conn: AsyncConn, total: int, unread: int) -> None:
+    """Record a change of the counts, in the caller's transaction (on an event loop)."""
+    if total or unread:
+        await conn.execute(_ADD, (total, unread))
 
 
 def read(conn: Conn) -> tuple[int, int]:
     """Return (messages, unread) as of the caller's snapshot."""
-    row = conn.execute(
-        "SELECT coalesce(sum(total), 0)::bigint, coalesce(sum(unread), 0)::bigint "
-        "FROM mailsink_counts"
-    ).fetchone()
+    row = conn.execute(_READ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+async def read_async(conn: AsyncConn) -> tuple[int, int]:
+    """Return (messages, unread) as of the caller's snapshot (on an event loop)."""
+    row = await (await conn.execute(_READ)).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
@@ -45,10 +65,16 @@ def fold(pool: ConnectionPool[Any]) -> None:
     try:
         with pool.connection() as conn, conn.transaction():
             if leader.try_lock(conn, COUNTS_LOCK):
-                conn.execute(
-                    "WITH gone AS (DELETE FROM mailsink_counts RETURNING total, unread) "
-                    "INSERT INTO mailsink_counts SELECT coalesce(sum(total), 0), "
-                    "coalesce(sum(unread), 0) FROM gone"
-                )
+                conn.execute(_FOLD)
+    except psycopg.Error:
+        log.debug("folding the counts failed; the next write tries again", exc_info=True)
+
+
+async def fold_async(conn: AsyncConn) -> None:
+    """Sum the count deltas into one row, on an event loop's connection (as :func:`fold`)."""
+    try:
+        async with conn.transaction():
+            if await leader.try_lock_async(conn, COUNTS_LOCK):
+                await conn.execute(_FOLD)
     except psycopg.Error:
         log.debug("folding the counts failed; the next write tries again", exc_info=True)

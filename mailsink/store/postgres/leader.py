@@ -22,6 +22,9 @@ from psycopg_pool import ConnectionPool
 from mailsink.store.postgres.schema import PRUNE_LOCK
 
 Conn = psycopg.Connection[tuple[Any, ...]]
+AsyncConn = psycopg.AsyncConnection[tuple[Any, ...]]
+
+_TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)"
 
 WORK = {"prune": PRUNE_LOCK}
 """The advisory lock key of each kind of work :func:`lead` is asked for."""
@@ -29,9 +32,13 @@ WORK = {"prune": PRUNE_LOCK}
 
 def try_lock(conn: Conn, key: int) -> bool:
     """Take an advisory lock until the caller's transaction ends, if no one holds it."""
-    row = conn.execute(
-        "SELECT pg_try_advisory_xact_lock(hashtext(current_schema()), %s)", (key,)
-    ).fetchone()
+    row = conn.execute(_TRY_LOCK, (key,)).fetchone()
+    return bool(row and row[0])
+
+
+async def try_lock_async(conn: AsyncConn, key: int) -> bool:
+    """Take an advisory lock until the caller's transaction ends (on an event loop)."""
+    row = await (await conn.execute(_TRY_LOCK, (key,))).fetchone()
     return bool(row and row[0])
 
 

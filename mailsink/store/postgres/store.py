@@ -9,7 +9,6 @@ import builtins
 import dataclasses
 import functools
 import secrets
-import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +38,7 @@ from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.postgres import counts, leader, relay_jobs
 from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
 from mailsink.store.postgres.conninfo import describe
+from mailsink.store.postgres.loop_conn import AsyncConn, LoopConnections, readable
 from mailsink.store.postgres.query import Where, compile_where
 from mailsink.store.postgres.schema import PRUNE_LOCK, migrate
 from mailsink.store.postgres.text_index import TextIndexer
@@ -64,11 +64,18 @@ _INSERT = (
     "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
     "%s, %s)"
 )
+_NOTIFY = "SELECT pg_notify(%s, %s)"
 _INSERT_TEXT = "INSERT INTO mailsink_text_new (id, search) VALUES (%s, %s)"
 _SEARCH_TEXT = (
     "coalesce((SELECT search FROM mailsink_text_new t WHERE t.id = m.id), "
     "(SELECT search FROM mailsink_text t WHERE t.id = m.id), '')"
 )
+
+_PRUNE = (
+    "DELETE FROM mailsink_messages WHERE id IN "
+    "(SELECT id FROM mailsink_messages ORDER BY id LIMIT %s) RETURNING id, read"
+)
+"""Delete the oldest messages, as many as the parameter says."""
 
 _DISTINCT_TAGS = (
     "WITH RECURSIVE sets AS ("
@@ -161,18 +168,8 @@ def _check_if_spoken(conn: psycopg.Connection[Any]) -> None:
     """
     if conn.closed:
         raise psycopg.OperationalError("the connection is closed")
-    if _readable(conn.fileno()):
+    if readable(conn.fileno()):
         ConnectionPool.check_connection(conn)
-
-
-def _readable(fd: int) -> bool:
-    """Tell whether a socket has something to read now, without waiting."""
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
-        return bool(poller.poll(0))
-    ready, _, _ = select.select([fd], [], [], 0)
-    return bool(ready)
 
 
 def _in_order(wanted: Iterable[str], found: Iterable[str]) -> builtins.list[str]:
@@ -185,7 +182,8 @@ class PostgresStore:
     """Keep messages in a PostgreSQL database that other mailsink nodes may share."""
 
     remote_commit = True
-    """A commit is a network round trip: the ingestor stores on writer threads (ingest.py)."""
+    """A commit is a network round trip: awaited on the loop (:meth:`add_async`), or on
+    the ingestor's writer threads for costly messages (ingest.py)."""
 
     def __init__(
         self,
@@ -224,6 +222,8 @@ class PostgresStore:
         self._followers: builtins.list[tuple[Publish, Callable[[], bool] | None]] = []
         self._listener: ChangeListener | None = None
         self._indexer: TextIndexer | None = None
+        self._loop_conns = LoopConnections(conninfo, timeout)
+        """The event loops' own connections, for :meth:`add_async`."""
         self._writes = 0
         self._started = False
         self._lock = threading.Lock()
@@ -270,6 +270,7 @@ class PostgresStore:
             if self._indexer is not None:
                 self._indexer.stop()
                 self._indexer = None
+            self._loop_conns.close()
             self._pool.close()
             self._started = False
 
@@ -317,12 +318,23 @@ class PostgresStore:
         if self._writes % counts.FOLD_EVERY == 0:
             counts.fold(self._pool)
 
+    async def _wrote_async(self, conn: AsyncConn) -> None:
+        """Count a committed write from an event loop; fold there now and then."""
+        self._writes += 1
+        if self._writes % counts.FOLD_EVERY == 0:
+            await counts.fold_async(conn)
+
     def _notify(
         self, conn: psycopg.Connection[Row], kind: str, ids: tuple[str, ...] = (), **kw: Any
     ) -> None:
         """Tell the other nodes of a change; delivered only if the transaction commits."""
         for payload in payloads(self.node, kind, ids, **kw):
-            conn.execute("SELECT pg_notify(%s, %s)", (self.channel, payload))
+            conn.execute(_NOTIFY, (self.channel, payload))
+
+    async def _notify_async(self, conn: AsyncConn, kind: str, ids: tuple[str, ...]) -> None:
+        """:meth:`_notify` on an event loop's connection."""
+        for payload in payloads(self.node, kind, ids):
+            await conn.execute(_NOTIFY, (self.channel, payload))
 
     # -- other nodes' changes ---------------------------------------------------------
 
@@ -412,6 +424,54 @@ class PostgresStore:
             self._indexer.notify()
         return pruned
 
+    async def add_async(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
+        """Store the batch from an event loop, as :meth:`add` does; return the IDs pruned.
+
+        The loop's own connection (``loop_conn.py``) carries the same
+        statements: no thread is woken, and the loop serves other sessions
+        while the commit is in flight.
+        """
+        rows = [_row(item) for item in batch]
+        ids = tuple(item.id for item in batch)
+        pruned: builtins.list[str] = []
+        async with self._loop_conns.connection() as conn:
+            if not self.max_messages:
+                async with conn.pipeline():  # one round trip, one implicit transaction
+                    await self._insert_async(conn, rows)
+                    await self._notify_async(conn, "new", ids)
+            else:
+                async with conn.transaction():
+                    await self._insert_async(conn, rows)
+                    pruned = await self._prune_async(conn)
+                    await self._notify_async(conn, "new", ids)
+                    if pruned:
+                        await self._notify_async(conn, "delete", tuple(pruned))
+            await self._wrote_async(conn)
+        if self._indexer is not None:
+            self._indexer.notify()
+        return pruned
+
+    async def _insert_async(
+        self, conn: AsyncConn, rows: builtins.list[tuple[tuple[object, ...], tuple[str, str]]]
+    ) -> None:
+        """:meth:`_insert` on an event loop's connection."""
+        async with conn.cursor() as cur:
+            await cur.executemany(_INSERT, [values for values, _text in rows])
+            await cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
+        await counts.add_delta_async(conn, len(rows), len(rows))
+
+    async def _prune_async(self, conn: AsyncConn) -> builtins.list[str]:
+        """:meth:`_prune` on an event loop's connection."""
+        if not await leader.try_lock_async(conn, PRUNE_LOCK):
+            return []  # another node prunes right now; the next add catches up
+        excess = (await counts.read_async(conn))[0] - self.max_messages
+        if excess <= 0:
+            return []
+        cursor = await conn.execute(_PRUNE, (excess,))
+        rows = await cursor.fetchall()
+        await counts.add_delta_async(conn, -len(rows), -sum(1 for r in rows if not r[1]))
+        return sorted(str(r[0]) for r in rows)
+
     def _insert(
         self,
         conn: psycopg.Connection[Row],
@@ -432,11 +492,7 @@ class PostgresStore:
         excess = counts.read(conn)[0] - self.max_messages
         if excess <= 0:
             return []
-        rows = conn.execute(
-            "DELETE FROM mailsink_messages WHERE id IN "
-            "(SELECT id FROM mailsink_messages ORDER BY id LIMIT %s) RETURNING id, read",
-            (excess,),
-        ).fetchall()
+        rows = conn.execute(_PRUNE, (excess,)).fetchall()
         counts.add_delta(conn, -len(rows), -sum(1 for r in rows if not r[1]))
         return sorted(str(r[0]) for r in rows)
 
