@@ -143,3 +143,19 @@ UNDO_VERSION_3 = (
     "DROP FUNCTION mailsink_words(text)"
 )
 """SQL that takes a store's tables back from schema version 3 to 2 (migration tests)."""
+
+UNDO_VERSION_4 = """
+CREATE OR REPLACE FUNCTION mailsink_words(search text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_to_tsvector(coalesce(array_agg(DISTINCT piece), '{}'))
+    FROM regexp_split_to_table(search, '[^abcdefghijklmnopqrstuvwxyz0123456789]+') AS word,
+    LATERAL (
+        SELECT substr(word, start, 64) AS piece
+        FROM generate_series(1, greatest(length(word) - 63, 1), 32) AS start
+        UNION SELECT substr(word, greatest(length(word) - 63, 1), 64)
+    ) AS pieces
+    WHERE word <> ''
+$$;
+UPDATE mailsink_schema SET version = 3;
+"""
+"""SQL that takes a store's tables back from schema version 4 to 3 (migration tests)."""

@@ -1,5 +1,5 @@
 """The PostgreSQL store's text indexer (it moves texts in batches and vacuums what they leave) and
-the word index it fills (schema version 3)."""
+the word index it fills (schema versions 3 and 4)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mailsink.store.memory import MemoryStore
 from mailsink.store.postgres import PostgresStore
 from mailsink.store.postgres.schema import SCHEMA_VERSION
 from mailsink.store.postgres.text_index import VACUUM_EVERY
-from pg_server import UNDO_VERSION_3
+from pg_server import UNDO_VERSION_3, UNDO_VERSION_4
 
 
 def _pages(url: str, table: str) -> int:
@@ -105,5 +105,41 @@ def test_version_2_tables_get_the_word_index_at_start(postgres_url: Callable[[],
                 "SELECT count(*) FROM mailsink_vocab WHERE word = 'reinvoiced'"
             ).fetchone() == (1,)
         assert store.list(0, 1, parse_query("invoice")).matched == 1
+    finally:
+        store.close()
+
+
+def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
+    postgres_url: Callable[[], str],
+) -> None:
+    url = postgres_url()
+    store = PostgresStore(url).start()
+    store.add([incoming(body=body) for body in WORDY])
+    assert store.wait_indexed()
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_4)
+        before = conn.execute("SELECT id, mailsink_words(search) FROM mailsink_text ORDER BY id")
+        words = before.fetchall()
+        assert conn.execute(
+            "SELECT count(*) FROM mailsink_text, "
+            "unnest(tsvector_to_array(mailsink_words(search))) w WHERE length(w) = 64"
+        ).fetchone() == (4,), "the run of 146 is four pieces of 64 through the old function"
+    store = PostgresStore(url).start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            body = conn.execute(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'mailsink_words'"
+            ).fetchone()
+            assert body is not None and "regexp_split_to_array" in str(body[0])
+            after = conn.execute("SELECT id, mailsink_words(search) FROM mailsink_text ORDER BY id")
+            assert after.fetchall() == words
+            assert len(words) == len(WORDY)
+        store.add([incoming(body="reinvoiced after the upgrade")])
+        assert store.wait_indexed()
+        assert store.list(0, 10, parse_query("invoice")).matched == 4
     finally:
         store.close()
