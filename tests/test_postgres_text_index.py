@@ -143,3 +143,53 @@ def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
         assert store.list(0, 10, parse_query("invoice")).matched == 4
     finally:
         store.close()
+
+
+ADDRESSED = [
+    ("user42@example.test", "Re: hello-world"),
+    ("user420@example.test", "hello world"),
+    ("xuser42@example.test", "re: hello-worldwide"),
+    ("user42@example.testing", "HELLO-WORLD"),
+    ("User Forty <user42@example.test>, user7@example.test", "about user42@example.test"),
+    ("a" * 70 + "user42@example.test", "long-" + "b" * 80 + "-subject"),
+]
+ADDRESS_TERMS = [
+    "to:user42@example.test",
+    "to:=user42@example.test",
+    "to:user42",
+    "to:@example.test",
+    "to:42@example.te",
+    "to:ser42@exa",
+    "addressed:user42@example.test",
+    "from:alice@example.test",
+    "subject:hello-world",
+    'subject:"re: hello"',
+    "subject:" + "b" * 40 + "-subject",
+    "subject:long-" + "b" * 80,
+    "message-id:@example.test",
+]
+
+
+def test_address_and_subject_terms_narrowed_by_words_find_what_the_memory_store_finds(
+    postgres_url: Callable[[], str],
+) -> None:
+    store = PostgresStore(postgres_url()).start()
+    memory = MemoryStore()
+    items = [incoming(to=to, subject=subject) for to, subject in ADDRESSED]
+    store.add(items[:4])
+    memory.add(items)
+    try:
+        assert store.wait_indexed()
+        store.add(items[4:])  # these two are not indexed yet: the scanned side
+        for term in ADDRESS_TERMS:
+            query = parse_query(term)
+            assert store.ids(query) == memory.ids(query), term
+        assert store.wait_indexed()
+        for term in ADDRESS_TERMS:
+            query = parse_query(term)
+            expected = memory.ids(query)
+            page = store.list(0, 50, query)
+            assert [m.id for m in page.items] == store.ids(query) == expected, term
+    finally:
+        store.close()
+

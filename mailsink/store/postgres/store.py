@@ -836,20 +836,20 @@ VOCAB_LIMIT = 200
 
 
 def _vocab(conn: psycopg.Connection[Row]) -> Callable[[str], bool]:
-    """Return a check that at most ``VOCAB_LIMIT`` indexed words contain a term.
+    """Return a check that at most ``VOCAB_LIMIT`` indexed words are ``LIKE`` a pattern.
 
     Past that, the term is looked for through the trigram index of the
     texts instead (a word index query of thousands of words is slower).
-    One check per query: ``compile_where`` asks it of a term twice (for the
-    word-index page and for the term's clause), the cache makes that one
-    round trip.
+    One check per pattern and query: ``compile_where`` asks it of a term
+    twice (for the word-index page and for the term's clause), the cache
+    makes that one round trip.
     """
 
     @functools.cache
-    def few(term: str) -> bool:
+    def few(pattern: str) -> bool:
         row = conn.execute(
             "SELECT count(*) FROM (SELECT FROM mailsink_vocab WHERE word LIKE %s LIMIT %s) w",
-            (f"%{term}%", VOCAB_LIMIT + 1),
+            (pattern, VOCAB_LIMIT + 1),
         ).fetchone()
         return row is not None and int(row[0]) <= VOCAB_LIMIT
 
