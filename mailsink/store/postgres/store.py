@@ -219,7 +219,7 @@ class PostgresStore:
         self.trigram = False
         self._uid_validity = 0
         self.channel = ""
-        self._followers: builtins.list[tuple[Publish, Callable[[], bool] | None]] = []
+        self._followers: builtins.list[tuple[Publish, Callable[[str], bool] | None]] = []
         self._listener: ChangeListener | None = None
         self._indexer: TextIndexer | None = None
         self._loop_conns = LoopConnections(conninfo, timeout)
@@ -338,11 +338,12 @@ class PostgresStore:
 
     # -- other nodes' changes ---------------------------------------------------------
 
-    def follow(self, publish: Publish, listening: Callable[[], bool] | None = None) -> None:
+    def follow(self, publish: Publish, listening: Callable[[str], bool] | None = None) -> None:
         """Publish the changes other nodes make (``publish(kind, data)``) from now on.
 
-        While ``listening()`` says no one listens, other nodes' new messages
-        are not fetched: with two nodes, fetching every message the other one
+        While ``listening(kind)`` says no one would read a change of that kind,
+        it is not published; for ``new``, other nodes' messages are then not
+        fetched: with two nodes, fetching every message the other one
         received doubled each node's work per message.
         """
         self._followers.append((publish, listening))
@@ -355,7 +356,9 @@ class PostgresStore:
             if self._indexer is not None:
                 self._indexer.notify()  # any node may move the texts under the index
         followers = [
-            publish for publish, listening in self._followers if listening is None or listening()
+            publish
+            for publish, listening in self._followers
+            if listening is None or listening(notice.kind)
         ]
         if not followers:
             return
