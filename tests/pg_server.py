@@ -159,3 +159,10 @@ $$;
 UPDATE mailsink_schema SET version = 3;
 """
 """SQL that takes a store's tables back from schema version 4 to 3 (migration tests)."""
+
+UNDO_VERSION_5 = """
+ALTER TABLE mailsink_text RESET (toast_tuple_target);
+ALTER TABLE mailsink_text ALTER COLUMN search TYPE text USING search || '';
+UPDATE mailsink_schema SET version = 4;
+"""
+"""SQL that takes a store's tables back from schema version 5 to 4 (migration tests)."""

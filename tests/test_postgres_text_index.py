@@ -1,5 +1,5 @@
-"""The PostgreSQL store's text indexer (it moves texts in batches and vacuums what they leave) and
-the word index it fills (schema versions 3 and 4)."""
+"""The PostgreSQL store's text indexer (it moves texts in batches and vacuums what they leave),
+the word index it fills (schema versions 3 and 4) and the narrow rows it writes (version 5)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mailsink.store.memory import MemoryStore
 from mailsink.store.postgres import PostgresStore
 from mailsink.store.postgres.schema import SCHEMA_VERSION
 from mailsink.store.postgres.text_index import VACUUM_EVERY
-from pg_server import UNDO_VERSION_3, UNDO_VERSION_4
+from pg_server import UNDO_VERSION_3, UNDO_VERSION_4, UNDO_VERSION_5
 
 
 def _pages(url: str, table: str) -> int:
@@ -193,3 +193,40 @@ def test_address_and_subject_terms_narrowed_by_words_find_what_the_memory_store_
     finally:
         store.close()
 
+
+def _long_body(n: int) -> str:
+    """Return a 2.5 KB body of varied words: its row is past the size PostgreSQL toasts at."""
+    return " ".join(f"w{n}x{i} common" for i in range(250))
+
+
+def test_version_4_tables_get_narrow_text_rows_with_the_same_texts(
+    postgres_url: Callable[[], str],
+) -> None:
+    url = postgres_url()
+    store = PostgresStore(url).start()
+    store.add([incoming(body=_long_body(n)) for n in range(300)])
+    assert store.wait_indexed()
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_5)
+        conn.execute("VACUUM mailsink_text")
+        texts = conn.execute("SELECT id, search, words FROM mailsink_text ORDER BY id").fetchall()
+    wide = _pages(url, "mailsink_text")
+    store = PostgresStore(url).start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            after = conn.execute("SELECT id, search, words FROM mailsink_text ORDER BY id")
+            assert after.fetchall() == texts
+        narrow = _pages(url, "mailsink_text")
+        assert narrow * 5 <= wide, f"{wide} pages of texts before, {narrow} after"
+        assert store.list(0, 10, parse_query("common")).matched == 300
+        assert store.list(0, 10, parse_query("w7x249")).matched == 1
+        store.add([incoming(body=_long_body(n)) for n in range(300, 600)])
+        assert store.wait_indexed()
+        assert _pages(url, "mailsink_text") * 5 <= 2 * wide, "new texts' rows are narrow too"
+        assert store.list(0, 10, parse_query("common")).matched == 600
+    finally:
+        store.close()
