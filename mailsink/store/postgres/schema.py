@@ -205,8 +205,8 @@ it.
 
 Version 5: the texts' rows are narrow.  A search for a common word counts
 its matches by visiting, for each, its row of ``mailsink_text``: the word
-index needs no recheck, but PostgreSQL 15's bitmap scans still read every
-matching row's page.  A 2 KB message's row kept its search text or its
+index needs no recheck, but PostgreSQL's bitmap scan (15.20, measured) still
+reads every matching row's page.  A 2 KB message's row kept its search text or its
 words compressed inline (1.3 KB each; the other toasted): six rows to a
 page, so a word in 5% of a million texts read some 47,000 pages.  With
 ``toast_tuple_target = 128``, a row long enough to be toasted at all (past
