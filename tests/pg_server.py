@@ -159,3 +159,13 @@ $$;
 UPDATE mailsink_schema SET version = 3;
 """
 """SQL that takes a store's tables back from schema version 4 to 3 (migration tests)."""
+
+UNDO_VERSION_5 = """
+DROP INDEX mailsink_text_long;
+ALTER TABLE mailsink_text DROP COLUMN long;
+DROP INDEX IF EXISTS mailsink_text_search;
+CREATE INDEX mailsink_text_search ON mailsink_text USING gin (search public.gin_trgm_ops)
+    WITH (gin_pending_list_limit = 16384);
+UPDATE mailsink_schema SET version = 4;
+"""
+"""SQL that takes a store's tables back from schema version 5 to 4 (migration tests)."""
