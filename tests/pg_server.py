@@ -169,3 +169,10 @@ CREATE INDEX mailsink_text_search ON mailsink_text USING gin (search public.gin_
 UPDATE mailsink_schema SET version = 4;
 """
 """SQL that takes a store's tables back from schema version 5 to 4 (migration tests)."""
+
+UNDO_VERSION_6 = """
+ALTER TABLE mailsink_text_new ALTER COLUMN search SET COMPRESSION pglz;
+ALTER TABLE mailsink_text ALTER COLUMN search SET COMPRESSION pglz;
+UPDATE mailsink_schema SET version = 5;
+"""
+"""SQL that takes a store's tables back from schema version 6 to 5 (migration tests)."""

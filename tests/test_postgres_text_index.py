@@ -17,7 +17,7 @@ from mailsink.store.memory import MemoryStore
 from mailsink.store.postgres import PostgresStore
 from mailsink.store.postgres.schema import SCHEMA_VERSION, TEXT_HEAD
 from mailsink.store.postgres.text_index import VACUUM_EVERY
-from pg_server import UNDO_VERSION_3, UNDO_VERSION_4, UNDO_VERSION_5
+from pg_server import UNDO_VERSION_3, UNDO_VERSION_4, UNDO_VERSION_5, UNDO_VERSION_6
 
 
 def _pages(url: str, table: str) -> int:
@@ -93,6 +93,7 @@ def test_version_2_tables_get_the_word_index_at_start(postgres_url: Callable[[],
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_6)
         conn.execute(UNDO_VERSION_5)
         conn.execute(UNDO_VERSION_3)
         conn.execute("UPDATE mailsink_schema SET version = 2")
@@ -122,6 +123,7 @@ def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_6)
         conn.execute(UNDO_VERSION_5)
         conn.execute(UNDO_VERSION_4)
         before = conn.execute("SELECT id, mailsink_words(search) FROM mailsink_text ORDER BY id")
@@ -209,6 +211,7 @@ def test_version_4_tables_get_head_indexing_and_keep_finding_long_texts(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_6)
         conn.execute(UNDO_VERSION_5)
         conn.execute("UPDATE mailsink_text SET words = mailsink_words(search)")  # as v4 had
     store = PostgresStore(url).start()
@@ -233,5 +236,37 @@ def test_version_4_tables_get_head_indexing_and_keep_finding_long_texts(
                 assert len(found) == 1
             else:
                 assert found == memory.ids(query), term
+    finally:
+        store.close()
+
+
+def test_version_5_tables_compress_new_long_texts_with_lz4(postgres_url: Callable[[], str]) -> None:
+    url = postgres_url()
+    store = PostgresStore(url).start()
+    old = _long_items()[0]
+    store.add([old])
+    assert store.wait_indexed()
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_6)
+        conn.execute("UPDATE mailsink_text SET search = search || ''")  # as pglz wrote them
+    store = PostgresStore(url).start()
+    try:
+        new = incoming(body="fresh " + " ".join(f"w{n}" for n in range(20_000)) + " endword")
+        store.add([new])
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            waiting = conn.execute("SELECT pg_column_compression(search) FROM mailsink_text_new")
+            assert waiting.fetchall() == [("lz4",)]
+        assert store.wait_indexed()
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT id, pg_column_compression(search) FROM mailsink_text ORDER BY id"
+            ).fetchall()
+        assert rows == [(old.id, "pglz"), (new.id, "lz4")]
+        assert store.ids(parse_query("tailword")) == [old.id]  # the old one still reads
+        assert store.ids(parse_query("endword")) == [new.id]
     finally:
         store.close()
