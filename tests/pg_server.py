@@ -176,3 +176,13 @@ ALTER TABLE mailsink_text ALTER COLUMN search SET COMPRESSION pglz;
 UPDATE mailsink_schema SET version = 5;
 """
 """SQL that takes a store's tables back from schema version 6 to 5 (migration tests)."""
+
+UNDO_VERSION_7 = """
+UPDATE mailsink_text t SET search = l.search FROM mailsink_long_text l WHERE l.id = t.id;
+UPDATE mailsink_text_new t SET search = l.search FROM mailsink_long_text l WHERE l.id = t.id;
+ALTER TABLE mailsink_text_new DROP COLUMN long;
+DROP TABLE mailsink_long_text;
+CREATE INDEX mailsink_text_long ON mailsink_text (id) WHERE long;
+UPDATE mailsink_schema SET version = 6;
+"""
+"""SQL that takes a store's tables back from schema version 7 to 6 (migration tests)."""

@@ -17,7 +17,7 @@ from mailsink.store.memory import MemoryStore
 from mailsink.store.postgres import PostgresStore
 from mailsink.store.postgres.schema import SCHEMA_VERSION, TEXT_HEAD
 from mailsink.store.postgres.text_index import VACUUM_EVERY
-from pg_server import UNDO_VERSION_3, UNDO_VERSION_4, UNDO_VERSION_5, UNDO_VERSION_6
+from pg_server import UNDO_VERSION_3, UNDO_VERSION_4, UNDO_VERSION_5, UNDO_VERSION_6, UNDO_VERSION_7
 
 
 def _pages(url: str, table: str) -> int:
@@ -93,6 +93,7 @@ def test_version_2_tables_get_the_word_index_at_start(postgres_url: Callable[[],
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
         conn.execute(UNDO_VERSION_6)
         conn.execute(UNDO_VERSION_5)
         conn.execute(UNDO_VERSION_3)
@@ -123,6 +124,7 @@ def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
         conn.execute(UNDO_VERSION_6)
         conn.execute(UNDO_VERSION_5)
         conn.execute(UNDO_VERSION_4)
@@ -184,8 +186,12 @@ def test_long_texts_are_found_past_and_across_the_indexed_head(
     try:
         assert store.wait_indexed()
         with psycopg.connect(store.conninfo, autocommit=True) as conn:
-            flags = conn.execute("SELECT long FROM mailsink_text ORDER BY id").fetchall()
-            assert flags == [(True,), (True,), (False,)]
+            flags = conn.execute(
+                "SELECT long, length(search) <= %s FROM mailsink_text ORDER BY id", (TEXT_HEAD,)
+            ).fetchall()
+            assert flags == [(True, True), (True, True), (False, True)]  # heads only
+            whole = conn.execute("SELECT id FROM mailsink_long_text ORDER BY id").fetchall()
+            assert whole == [(items[0].id,), (items[1].id,)]
             assert conn.execute(
                 "SELECT count(*) FROM mailsink_text WHERE words @@ 'tailword'::tsquery"
             ).fetchone() == (0,), "only the head's words are indexed"
@@ -211,6 +217,7 @@ def test_version_4_tables_get_head_indexing_and_keep_finding_long_texts(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
         conn.execute(UNDO_VERSION_6)
         conn.execute(UNDO_VERSION_5)
         conn.execute("UPDATE mailsink_text SET words = mailsink_words(search)")  # as v4 had
@@ -248,6 +255,7 @@ def test_version_5_tables_compress_new_long_texts_with_lz4(postgres_url: Callabl
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
         conn.execute(UNDO_VERSION_6)
         conn.execute("UPDATE mailsink_text SET search = search || ''")  # as pglz wrote them
     store = PostgresStore(url).start()
@@ -268,5 +276,50 @@ def test_version_5_tables_compress_new_long_texts_with_lz4(postgres_url: Callabl
         assert rows == [(old.id, "pglz"), (new.id, "lz4")]
         assert store.ids(parse_query("tailword")) == [old.id]  # the old one still reads
         assert store.ids(parse_query("endword")) == [new.id]
+    finally:
+        store.close()
+
+
+def test_version_6_tables_keep_long_texts_whole_once_and_index_their_heads(
+    postgres_url: Callable[[], str],
+) -> None:
+    url = postgres_url()
+    items = _long_items()
+    store = PostgresStore(url).start()
+    store.add(items[:2])
+    assert store.wait_indexed()
+    store.close()
+    waiting = PostgresStore(url, text_index=False).start()  # its texts stay in the new table
+    waiting.add(items[2:])
+    waiting.add([incoming(body="queued " + "tail " * 1200 + "queuedtail")])
+    waiting.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
+        assert conn.execute(
+            "SELECT max(length(search)) > %s FROM mailsink_text_new", (TEXT_HEAD,)
+        ).fetchone() == (True,)
+    store = PostgresStore(url).start()
+    memory = MemoryStore()
+    memory.add(items)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            assert conn.execute("SELECT count(*) FROM mailsink_long_text").fetchone() == (3,)
+        assert store.wait_indexed()
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT count(*) FILTER (WHERE long), max(length(search)) FROM mailsink_text"
+            ).fetchone() == (3, TEXT_HEAD)
+        for term in LONG_TERMS:
+            query = parse_query(term)
+            assert [i for i in store.ids(query) if i in {m.id for m in items}] == memory.ids(
+                query
+            ), term
+        assert len(store.ids(parse_query("queuedtail"))) == 1
+        store.clear()
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM mailsink_long_text").fetchone() == (0,)
     finally:
         store.close()

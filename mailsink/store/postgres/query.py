@@ -145,13 +145,14 @@ def _words(value: str, trigram: bool, vocab: Vocab | None) -> tuple[str, list[ob
         "SELECT id FROM mailsink_text WHERE words @@ (SELECT string_agg(quote_literal(word), "
         "' | ')::tsquery FROM mailsink_vocab WHERE word LIKE %s) AND NOT long "
         f"UNION ALL {_LONG_TEXTS} strpos(search, %s) > 0 "
-        "UNION ALL SELECT id FROM mailsink_text_new WHERE strpos(search, %s) > 0",
+        "UNION ALL SELECT id FROM mailsink_text_new WHERE NOT long AND strpos(search, %s) > 0",
         [pattern, value, value],
     )
 
 
-_LONG_TEXTS = "SELECT id FROM mailsink_text WHERE long AND"
-"""The texts longer than their indexed head, to be checked whole (``schema.py``, version 5)."""
+_LONG_TEXTS = "SELECT id FROM mailsink_long_text WHERE"
+"""The texts longer than their indexed head, whole, to be checked (``schema.py``, versions 5
+and 7): the other two tables hold only their heads."""
 
 _HEAD = f"left(search, {TEXT_HEAD})"
 """The indexed expression of the trigram index: the head of each text."""
@@ -180,9 +181,10 @@ def _text(value: str, trigram: bool, vocab: Vocab | None = None) -> tuple[str, l
     test = "strpos(search, %s) > 0"
     clause = (
         f"id IN (SELECT id FROM mailsink_text WHERE {test} "
+        f"UNION ALL {_LONG_TEXTS} {test} "
         f"UNION ALL SELECT id FROM mailsink_text_new WHERE {test})"
     )
-    return clause, [value, value]
+    return clause, [value, value, value]
 
 
 def _narrowed(

@@ -19,7 +19,7 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 TEXT_HEAD = 4096
 """Characters of each search text under the trigram and word indexes (version 5); a longer
@@ -175,6 +175,20 @@ CREATE INDEX mailsink_text_long ON mailsink_text (id) WHERE long;
 DROP INDEX IF EXISTS mailsink_text_search;
 """,
     6: "",  # lz4 for the texts, where the server has it: _compress_texts_with_lz4
+    7: f"""
+CREATE TABLE mailsink_long_text (
+    id text COLLATE "C" PRIMARY KEY REFERENCES mailsink_messages (id) ON DELETE CASCADE,
+    search text NOT NULL
+);
+ALTER TABLE mailsink_text_new ADD COLUMN long boolean NOT NULL DEFAULT false;
+INSERT INTO mailsink_long_text SELECT id, search FROM mailsink_text WHERE long;
+UPDATE mailsink_text SET search = left(search, {TEXT_HEAD}) WHERE long;
+INSERT INTO mailsink_long_text
+    SELECT id, search FROM mailsink_text_new WHERE length(search) > {TEXT_HEAD};
+UPDATE mailsink_text_new SET search = left(search, {TEXT_HEAD}), long = true
+    WHERE length(search) > {TEXT_HEAD};
+DROP INDEX mailsink_text_long;
+""",
 }
 """The steps from each version to the next: a new database is made as version 1, then stepped.
 
@@ -225,7 +239,14 @@ when built with it; else they stay with pglz), which TOAST applies to a
 text past about 2 KB.  pglz had cost the database 4.6 ms of CPU to store a
 message with 155 KB of text, lz4 1.5 ms; raw bytes are not compressed at
 all (``STORAGE EXTERNAL``, version 1).  Only new values are compressed so:
-nothing is rewritten."""
+nothing is rewritten.
+
+Version 7: a long text is stored whole, once, in ``mailsink_long_text`` when
+its message is added, and only its head goes through ``mailsink_text_new``
+to ``mailsink_text`` (flagged ``long``); searches check the long texts
+there.  Moving whole 100 KB texts from one table to the other had cost the
+database more than storing them (a delete and an insert of every TOAST
+chunk).  The upgrade moves the long texts already stored."""
 
 _TRIGRAM_INDEX = (
     f"CREATE INDEX mailsink_text_search ON mailsink_text USING gin "
@@ -301,7 +322,7 @@ def _upgrade(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None
             _create_vocab_index(conn, _trigram_opclass(conn))
         if step == 5 and trigram:  # the index of the heads, in place of the whole texts'
             conn.execute(sql.SQL(_TRIGRAM_INDEX).format(opclass=_trigram_opclass(conn)))
-        if step == 6:
+        if step == 7:  # the texts' tables are all there: lz4 for them (version 6)
             _compress_texts_with_lz4(conn)
     conn.execute("UPDATE mailsink_schema SET version = %s", (SCHEMA_VERSION,))
 
@@ -314,7 +335,7 @@ def _compress_texts_with_lz4(conn: psycopg.Connection[tuple[object, ...]]) -> bo
     """
     try:
         with conn.transaction():
-            for table in ("mailsink_text_new", "mailsink_text"):
+            for table in ("mailsink_text_new", "mailsink_text", "mailsink_long_text"):
                 conn.execute(
                     sql.SQL("ALTER TABLE {} ALTER COLUMN search SET COMPRESSION lz4").format(
                         sql.Identifier(table)
