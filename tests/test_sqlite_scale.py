@@ -16,7 +16,7 @@ import pytest
 from helpers import incoming
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
-from mailsink.store.sqlite import trigrams
+from mailsink.store.sqlite import words
 
 
 @pytest.fixture
@@ -187,10 +187,9 @@ def test_big_messages_are_kept_uncompressed_and_read_back_byte_exact(tmp_path: P
         store.close()
 
 
-def test_a_search_asks_the_index_for_the_rare_trigrams_and_finds_the_same(tmp_path: Path) -> None:
+def test_a_search_asks_the_index_for_the_rare_runs_and_finds_the_same(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "g.db").start()
-    # "example.test" is in every message, "u42" in two, one of them inside a longer word (a
-    # "u": never in the random Message-IDs, whose Crockford base32 held "q42" in 6 of 400 runs).
+    # "example.test" is in every message, "u42" in two, one of them inside a longer word.
     messages = [
         incoming(subject=f"note {n}", body=f"see example.test {'u42x' if n == 80 else ''}")
         for n in range(200)
@@ -199,10 +198,59 @@ def test_a_search_asks_the_index_for_the_rare_trigrams_and_finds_the_same(tmp_pa
     store.add(messages)
     assert store.wait_indexed()
     reader = store._reader  # the connection searches use, the index attached
-    chosen = trigrams.rare_grams(reader, "u42 at example.test")
-    assert "u42" in chosen and "exa" not in chosen and "tes" not in chosen
-    assert trigrams.rare_grams(reader, "example.test")  # all common: still some
+    chosen = [run.text for run in words.chosen_runs(reader, "u42 at example.test")]
+    assert "u42" in chosen and "example" not in chosen and "test" not in chosen
+    assert words.chosen_runs(reader, "example.test")  # all common: still some
     assert store.ids(parse_query('"u42 at example.test"')) == [messages[150].id]
     assert store.ids(parse_query("u42")) == [messages[150].id, messages[80].id]
     assert store.ids(parse_query("subject:note -example.test")) == []
     store.close()
+
+
+def test_a_one_word_term_is_answered_by_the_index_without_reading_a_text(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    store = SQLiteStore(db).start()
+    hit = incoming(subject="plain", body="the quarterlyreport is late")
+    store.add([hit, incoming(subject="plain", body="nothing here")])
+    assert store.wait_indexed()
+    for segment in Path(f"{db}-blobs").glob("*.seg"):  # spoil every stored text
+        segment.write_bytes(b"\0" * segment.stat().st_size)
+    assert store.ids(parse_query("quarterlyreport")) == [hit.id]
+    assert store.ids(parse_query("terlyrep")) == [hit.id]  # a piece of the word
+    assert store.list(0, 10, parse_query("quarterlyreport")).matched == 1
+    # Two runs are candidates checked against the text, which no longer reads.
+    assert store.ids(parse_query('"quarterlyreport is"')) == []
+    store.close()
+
+
+def test_word_index_searches_find_what_a_scan_finds(tmp_path: Path) -> None:
+    """Pieces, prefixes and suffixes of words, punctuation, non-ASCII, past the head, deletes."""
+    bodies = [
+        "Übergrößen im Ärger-Fall, İstanbul",
+        "gone soon: ocelotprey",
+        "see foo.bar-baz and foo.barn",
+        "x" * 4090 + " tailword straddle" + "d" * 10 + " pastthehead",
+        "the quarterlyreport is late; user42@example.test wrote",
+        "quarterly report, split: user420@example.tester",
+    ]
+    messages = [incoming(subject=f"m{n}", body=body) for n, body in enumerate(bodies)]
+    indexed = SQLiteStore(tmp_path / "i.db").start()
+    scanned = SQLiteStore(tmp_path / "s.db", text_index=False).start()
+    for store in (indexed, scanned):
+        store.add(messages)
+        store.delete([messages[1].id])
+    assert indexed.wait_indexed()
+    terms = [
+        "größe", "übergr", "ößen", "rger-fa", "i̇stan", "stanbul", "foo.bar", "o.ba", "oo.bar-ba",
+        ".bar", "bar-", "-baz", "foo.barn", "tailword", "straddled", "ddd pastthe", "pastthehead",
+        "quarterlyreport", "terlyrep", "report is", "quarterly report", "user42@example.test",
+        "user42", "r42@exa", "example.test", "e.t", "ocelot", "prey", "zzznothing",
+    ]  # fmt: skip
+    for term in terms:
+        for text in (term, f'"{term}"', f"subject:m to:{term}"):
+            query = parse_query(text)
+            assert indexed.ids(query) == scanned.ids(query), text
+    assert indexed.ids(parse_query("größe")) == [messages[0].id]
+    assert indexed.ids(parse_query("ddd pastthe")) == [messages[3].id]
+    indexed.close()
+    scanned.close()

@@ -41,7 +41,7 @@ from mailsink.store.base import (
 from mailsink.store.codec import envelope_to_json, summary_to_json
 from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.relays import RelayJob
-from mailsink.store.sqlite import emptying, meta, reads, trigrams
+from mailsink.store.sqlite import emptying, meta, reads
 from mailsink.store.sqlite import relays as relay_table
 from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
 from mailsink.store.sqlite.checkpoint import Checkpointer
@@ -439,10 +439,9 @@ class SQLiteStore:
         the search then scans while the index thread rebuilds it.
         """
         db = self._reader
-        where, params = compile_where(
-            query, self._index is not None, lambda value: trigrams.rare_grams(db, value)
-        )
         try:
+            # Compiling reads the index too (how common a term's words are).
+            where, params = compile_where(query, db if self._index is not None else None)
             return run(where, params)
         except sqlite3.OperationalError as error:
             if self._index is None or (
@@ -450,7 +449,7 @@ class SQLiteStore:
             ):
                 raise
             self._index.notify()
-            where, params = compile_where(query, False)
+            where, params = compile_where(query)
             return run(where, params)
 
     @contextlib.contextmanager

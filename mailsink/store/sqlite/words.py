@@ -1,0 +1,184 @@
+"""How a free-text term is found through the SQLite store's word index (``text_index.py``).
+
+The index holds each message's indexed head split into words by FTS5's
+``ascii`` tokenizer: a word is a run of ASCII letters and digits and of any
+non-ASCII characters; every other ASCII character separates words.  The
+search text is lowercased before it is indexed (``match.search_text``) and
+so is every searched value (``search.py``), so :data:`WORD` splits a term by
+exactly the tokenizer's rule and no folding is left to disagree about.  Beside
+it the index keeps the vocabulary of every word it was given, with a
+case-sensitive trigram index over the vocabulary, so a piece of a word finds
+the words that contain it.
+
+Why words rather than the trigrams of the whole text (index version 3): a
+term that is one run of word characters lies, wherever it occurs in a head,
+inside one word, so the messages holding it are exactly those holding one
+of the vocabulary's words that contain it.  When few words do, that is the
+answer without reading one text: the common word of issue 19 (47,620 hits
+at a million messages) spent 668 of its 945 ms decompressing the texts of
+trigram candidates to check them.  A term of several runs gives candidates
+instead: a run between two separators must be a whole word, the first run
+ends a word, the last one starts one; the texts then decide.  And words
+cost far less to index than trigrams (``benchmarks/sqlite_scale.py``).
+
+Each word set is read by the search's own statement (a subquery giving the
+FTS5 query), so it comes from the same snapshot as the index rows it
+selects: a word the index thread adds meanwhile comes with its messages.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+WORD = re.compile(r"[0-9A-Za-z\x80-\U0010ffff]+")
+"""A word as FTS5's ``ascii`` tokenizer cuts one: ASCII letters and digits and every
+non-ASCII character (its separators are the other ASCII characters)."""
+
+MAX_WORDS = 64
+"""At most this many vocabulary words answer a piece of a word: each is one more list
+FTS5 merges for every row it returns, so past this the piece is not asked for."""
+
+MIN_PIECE = 3
+"""Pieces of words (not whole words) shorter than this are not looked up: the vocabulary's
+trigram index cannot find them, and a prefix this short is in most messages anyway."""
+
+SAMPLE = 64
+"""Rows read of a run's list to judge how common it is (see :func:`density`)."""
+
+RARE = 0.02
+"""A run in under this share of messages is always asked for (it narrows well, cheaply)."""
+
+KEEP_WITHIN = 2.0
+"""Runs up to this many times as dense as the rarest one are asked for too."""
+
+MAX_RUNS = 3
+"""At most this many runs a term: each more costs a list read and narrows less."""
+
+
+def words_of(text: str) -> set[str]:
+    """Return the distinct words of a text, as the index splits it."""
+    return set(WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of word characters of a searched value.
+
+    ``starts``: a separator comes before it in the value, so it starts a word of
+    any text holding the value; ``ends``: one comes after it, so it ends one.
+    """
+
+    text: str
+    starts: bool
+    ends: bool
+
+    @property
+    def whole(self) -> bool:
+        """Tell whether the run is a whole word wherever the value occurs."""
+        return self.starts and self.ends
+
+    @property
+    def usable(self) -> bool:
+        """Tell whether the index can find the words this run may be part of."""
+        return self.whole or len(self.text) >= MIN_PIECE
+
+    def match(self) -> tuple[str, list[object]]:
+        """Return an SQL expression of the FTS5 query of the rows holding a word that fits.
+
+        A whole word is itself; a word's start is an FTS5 prefix query; a
+        word's end or middle is every vocabulary word that has it there
+        (``'""'``, which matches nothing, when none has).
+        """
+        if self.whole:
+            return "?", [f'"{self.text}"']
+        if self.starts:
+            return "?", [f'"{self.text}"*']
+        return f"(SELECT coalesce(group_concat(word, ' OR '), '\"\"') FROM ({_VOCAB}))", [
+            *self._vocab_params()
+        ]
+
+    def vocab_count(self, db: sqlite3.Connection, most: int) -> int:
+        """Return how many vocabulary words this run may be part of (at most ``most + 1``).
+
+        A whole word or a word's start is one FTS5 term or prefix: 1.
+        """
+        if self.whole or self.starts:
+            return 1
+        row = db.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM ({_VOCAB}) LIMIT ?)",
+            [*self._vocab_params(), most + 1],
+        ).fetchone()
+        return int(row[0])
+
+    def _vocab_params(self) -> list[object]:
+        pattern = f"%{self.text}" if self.ends else f"%{self.text}%"
+        # Letters, digits and non-ASCII: nothing to quote for FTS5, no LIKE wildcard.
+        return [f'"{self.text}"', pattern]
+
+
+_VOCAB = (
+    "SELECT '\"' || word || '\"' AS word FROM idx.vocab WHERE id IN "
+    "(SELECT rowid FROM idx.vocab_grams WHERE vocab_grams MATCH ?) AND word LIKE ?"
+)
+"""The vocabulary words holding a piece (parameters: its trigram phrase, a LIKE pattern), each
+quoted as an FTS5 phrase.  The trigram index is case-sensitive, so its phrase is exactly a
+substring; LIKE keeps the ones with it at the end (or anywhere)."""
+
+
+def runs_of(value: str) -> list[Run]:
+    """Return the runs of word characters of a searched value, in order."""
+    return [
+        Run(found.group(), found.start() > 0, found.end() < len(value))
+        for found in WORD.finditer(value)
+    ]
+
+
+def single(value: str) -> Run | None:
+    """Return the value as one run if it is nothing else (then words answer it exactly)."""
+    found = WORD.fullmatch(value)
+    return Run(value, False, False) if found else None
+
+
+def density(db: sqlite3.Connection, run: Run) -> float:
+    """Return the estimated share of messages holding a word ``run`` fits (its list's start)."""
+    expression, params = run.match()
+    low, high, found = db.execute(
+        "SELECT min(rowid), max(rowid), count(*) FROM "
+        f"(SELECT rowid FROM idx.fts WHERE fts MATCH {expression} LIMIT ?)",
+        [*params, SAMPLE],
+    ).fetchone()
+    count = int(found)
+    if count < SAMPLE:
+        return count / 1e9  # the whole list is this short: rare, and rarer the shorter
+    return count / (int(high) - int(low) + 1)
+
+
+def chosen_runs(db: sqlite3.Connection, value: str) -> list[Run]:
+    """Return the runs of a value to ask the index for; none if the index cannot narrow it.
+
+    Any subset of the runs finds a superset of the messages holding the
+    value (candidates are checked), so the rare ones are picked: sampled as
+    ``trigrams.py`` did, version 3.  A piece in more than :data:`MAX_WORDS`
+    vocabulary words is left out.
+    """
+    usable = [
+        run for run in runs_of(value) if run.usable and run.vocab_count(db, MAX_WORDS) <= MAX_WORDS
+    ]
+    if len(usable) <= 1:
+        return usable
+    rated = sorted(((density(db, run), n) for n, run in enumerate(usable)), key=lambda r: r[0])
+    rarest = rated[0][0]
+    keep = sorted([n for d, n in rated if d <= max(RARE, rarest * KEEP_WITHIN)][:MAX_RUNS])
+    return [usable[n] for n in keep]
+
+
+def match_all(runs: list[Run]) -> tuple[str, list[object]]:
+    """Return an SQL expression of the FTS5 query of the rows that fit every run."""
+    parts, params = [], []
+    for run in runs:
+        expression, run_params = run.match()
+        parts.append(f"'(' || {expression} || ')'")
+        params.extend(run_params)
+    return " || ' AND ' || ".join(parts), params
