@@ -198,9 +198,10 @@ def test_a_search_asks_the_index_for_the_rare_runs_and_finds_the_same(tmp_path: 
     store.add(messages)
     assert store.wait_indexed()
     reader = store._reader  # the connection searches use, the index attached
-    chosen = [run.text for run in words.chosen_runs(reader, "u42 at example.test")]
-    assert "u42" in chosen and "example" not in chosen and "test" not in chosen
-    assert words.chosen_runs(reader, "example.test")  # all common: still some
+    chosen = words.rows_of(reader, "u42 at example.test")
+    assert chosen is not None and not chosen.exact
+    assert '"u42"' in chosen.params and '"example"' not in chosen.params
+    assert words.rows_of(reader, "example.test")  # all common: still some
     assert store.ids(parse_query('"u42 at example.test"')) == [messages[150].id]
     assert store.ids(parse_query("u42")) == [messages[150].id, messages[80].id]
     assert store.ids(parse_query("subject:note -example.test")) == []
@@ -211,13 +212,16 @@ def test_a_one_word_term_is_answered_by_the_index_without_reading_a_text(tmp_pat
     db = tmp_path / "w.db"
     store = SQLiteStore(db).start()
     hit = incoming(subject="plain", body="the quarterlyreport is late")
-    store.add([hit, incoming(subject="plain", body="nothing here")])
+    # More words hold "okka" than one FTS5 query asks for: looked up word by word.
+    many = [incoming(subject="plain", body=f"a quokka{n}s") for n in range(words.MAX_WORDS + 6)]
+    store.add([hit, incoming(subject="plain", body="nothing here"), *many])
     assert store.wait_indexed()
     for segment in Path(f"{db}-blobs").glob("*.seg"):  # spoil every stored text
         segment.write_bytes(b"\0" * segment.stat().st_size)
     assert store.ids(parse_query("quarterlyreport")) == [hit.id]
     assert store.ids(parse_query("terlyrep")) == [hit.id]  # a piece of the word
     assert store.list(0, 10, parse_query("quarterlyreport")).matched == 1
+    assert store.ids(parse_query("okka")) == [m.id for m in reversed(many)]
     # Two runs are candidates checked against the text, which no longer reads.
     assert store.ids(parse_query('"quarterlyreport is"')) == []
     store.close()

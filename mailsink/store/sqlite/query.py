@@ -97,21 +97,12 @@ def _text(value: str, index: sqlite3.Connection | None) -> tuple[str, list[objec
     can look up (no whole word, no piece of three characters) scans every text.
     """
     needle = value.encode("utf-8", "surrogatepass")
-    if index is None or not _bindable(value):
+    found = None if index is None or not _bindable(value) else words.rows_of(index, value)
+    if found is None:
         return TEXT_HAS, [needle]
-    run = words.single(value)
-    if (
-        run is not None
-        and run.usable
-        and run.vocab_count(index, words.MAX_WORDS) <= words.MAX_WORDS
-    ):
-        match, params = run.match()
-        return EXACT.format(match=match), [*params, needle, needle]
-    runs = words.chosen_runs(index, value)
-    if not runs:
-        return TEXT_HAS, [needle]
-    match, params = words.match_all(runs)
-    return f"{CANDIDATES.format(match=match)} AND {TEXT_HAS}", [*params, needle]
+    if found.exact:
+        return EXACT.format(rows=found.select), [*found.params, needle, needle]
+    return f"{CANDIDATES.format(rows=found.select)} AND {TEXT_HAS}", [*found.params, needle]
 
 
 def _bindable(value: str) -> bool:
@@ -124,22 +115,22 @@ def _bindable(value: str) -> bool:
 
 
 EXACT = (
-    "seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH {match} "
+    "seq IN ({rows} "
     f"UNION ALL SELECT seq FROM messages WHERE text_long = 1 AND {TEXT_HAS} "
     f"UNION ALL SELECT seq FROM messages WHERE seq > (SELECT upto FROM idx.state) AND {TEXT_HAS})"
 )
 """The messages holding a term of one run of word characters: those whose indexed head has
-a word containing it (``{match}``: ``words.Run.match``), the long ones whose text has it and
+a word containing it (``{rows}``: ``words.rows_of``), the long ones whose text has it and
 those not indexed yet whose text has it.  No indexed head is read: at a million messages the
 common word's check of 47,620 texts was 668 ms of zlib alone."""
 
 CANDIDATES = (
-    "seq IN (SELECT rowid FROM idx.fts WHERE fts MATCH {match} "
+    "seq IN ({rows} "
     "UNION ALL SELECT seq FROM messages WHERE text_long = 1 "
     "UNION ALL SELECT seq FROM messages WHERE seq > (SELECT upto FROM idx.state))"
 )
 """The messages that may hold a term in their search text: those whose indexed head has
-words that fit the runs asked for (``{match}``: ``words.match_all``), the long ones and
+words that fit the runs asked for (``{rows}``: ``words.rows_of``), the long ones and
 those not indexed yet.
 
 One ``IN`` over a union, so that SQLite looks the candidates up by seq; the same
@@ -165,11 +156,10 @@ def _narrowed(
     """
     if index is None or joiner in value or "\n" in value or not _bindable(value):
         return clause, params
-    runs = words.chosen_runs(index, value)
-    if not runs:
+    found = words.rows_of(index, value)
+    if found is None:
         return clause, params
-    match, match_params = words.match_all(runs)
-    return f"{CANDIDATES.format(match=match)} AND ({clause})", [*match_params, *params]
+    return f"{CANDIDATES.format(rows=found.select)} AND ({clause})", [*found.params, *params]
 
 
 def _address(

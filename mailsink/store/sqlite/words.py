@@ -37,12 +37,18 @@ WORD = re.compile(r"[0-9A-Za-z\x80-\U0010ffff]+")
 non-ASCII character (its separators are the other ASCII characters)."""
 
 MAX_WORDS = 64
-"""At most this many vocabulary words answer a piece of a word: each is one more list
-FTS5 merges for every row it returns, so past this the piece is not asked for."""
+"""At most this many vocabulary words are asked for as one FTS5 query (``w1 OR w2 ...``):
+FTS5 steps every list of an OR for each row it returns, which grows as words times rows
+(200,000 messages: 1,600 words of one row each, 43 ms)."""
+
+MAX_JOINED = 20_000
+"""More words than :data:`MAX_WORDS`, up to this many, are looked up one by one (a join of
+the vocabulary with the index): about 19 us a word, 30 ms for those 1,600, where a scan of
+every text took 3.8 s.  Past this a piece is not asked for."""
 
 MIN_PIECE = 3
-"""Pieces of words (not whole words) shorter than this are not looked up: the vocabulary's
-trigram index cannot find them, and a prefix this short is in most messages anyway."""
+"""Ends and middles of words shorter than this are not looked up: the vocabulary's trigram
+index cannot find them (a word's start is a range of the vocabulary, of any length)."""
 
 SAMPLE = 64
 """Rows read of a run's list to judge how common it is (see :func:`density`)."""
@@ -82,7 +88,9 @@ class Run:
     @property
     def usable(self) -> bool:
         """Tell whether the index can find the words this run may be part of."""
-        return self.whole or (len(self.text) >= MIN_PIECE and self.text[-1] != "\U0010ffff")
+        if self.starts:  # a range of the vocabulary, however short (it is counted first)
+            return self.ends or self.text[-1] != "\U0010ffff"
+        return len(self.text) >= MIN_PIECE
 
     def match(self) -> tuple[str, list[object]]:
         """Return an SQL expression of the FTS5 query of the rows holding a word that fits.
@@ -98,6 +106,18 @@ class Run:
             return "?", [f'"{self.text}"']
         vocab, params = self._vocab()
         return f"(SELECT coalesce(group_concat(word, ' OR '), '\"\"') FROM ({vocab}))", params
+
+    def rows(self, joined: bool) -> tuple[str, list[object]]:
+        """Return a SELECT of the indexed messages holding a word this run fits.
+
+        ``joined``: each vocabulary word is a lookup of its own (:data:`MAX_JOINED`);
+        a message may then come once per word.
+        """
+        if not joined:
+            match, params = self.match()
+            return f"SELECT rowid FROM idx.fts WHERE fts MATCH {match}", params
+        vocab, params = self._vocab()
+        return f"SELECT f.rowid FROM ({vocab}) AS v, idx.fts AS f WHERE f.fts MATCH v.word", params
 
     def vocab_count(self, db: sqlite3.Connection, most: int) -> int:
         """Return how many vocabulary words this run may be part of (at most ``most + 1``).
@@ -159,23 +179,52 @@ def density(db: sqlite3.Connection, run: Run) -> float:
     return count / (int(high) - int(low) + 1)
 
 
-def chosen_runs(db: sqlite3.Connection, value: str) -> list[Run]:
-    """Return the runs of a value to ask the index for; none if the index cannot narrow it.
+@dataclass(frozen=True)
+class Rows:
+    """A SELECT of indexed messages' seqs for a searched value, and what they are.
 
-    Any subset of the runs finds a superset of the messages holding the
-    value (candidates are checked), so the rare ones are picked: sampled as
-    ``trigrams.py`` did, version 3.  A piece in more than :data:`MAX_WORDS`
-    vocabulary words is left out.
+    ``exact``: exactly the indexed messages whose head holds the value;
+    otherwise a superset of them, to be checked.
     """
-    usable = [
-        run for run in runs_of(value) if run.usable and run.vocab_count(db, MAX_WORDS) <= MAX_WORDS
-    ]
-    if len(usable) <= 1:
-        return usable
-    rated = sorted(((density(db, run), n) for n, run in enumerate(usable)), key=lambda r: r[0])
+
+    select: str
+    params: list[object]
+    exact: bool
+
+
+def rows_of(db: sqlite3.Connection, value: str) -> Rows | None:
+    """Return how the index finds the messages holding ``value``; None if it cannot narrow them.
+
+    A value of one run of word characters is exactly the messages holding one of
+    the words it is in.  Other values are the messages that fit their rarest
+    runs: any subset of the runs finds a superset of the messages holding the
+    value, so the rare ones are picked, sampled as ``trigrams.py`` did (index
+    version 3); only runs of at most :data:`MAX_WORDS` words are sampled, and
+    when none is, the run of the fewest words is looked up word by word.
+    """
+    counts = {run: run.vocab_count(db, MAX_JOINED) for run in runs_of(value) if run.usable}
+    counts = {run: count for run, count in counts.items() if count <= MAX_JOINED}
+    run = single(value)
+    if run is not None and run in counts:
+        return Rows(*run.rows(joined=counts[run] > MAX_WORDS), exact=True)
+    few = [run for run, count in counts.items() if count <= MAX_WORDS]
+    if few:
+        match, params = match_all(_rarest(db, few))
+        return Rows(f"SELECT rowid FROM idx.fts WHERE fts MATCH {match}", params, exact=False)
+    if counts:
+        fewest = min(counts, key=counts.__getitem__)
+        return Rows(*fewest.rows(joined=True), exact=False)
+    return None
+
+
+def _rarest(db: sqlite3.Connection, runs: list[Run]) -> list[Run]:
+    """Return the rarest of these runs (at most :data:`MAX_RUNS`), in their order."""
+    if len(runs) <= 1:
+        return runs
+    rated = sorted(((density(db, run), n) for n, run in enumerate(runs)), key=lambda r: r[0])
     rarest = rated[0][0]
     keep = sorted([n for d, n in rated if d <= max(RARE, rarest * KEEP_WITHIN)][:MAX_RUNS])
-    return [usable[n] for n in keep]
+    return [runs[n] for n in keep]
 
 
 def match_all(runs: list[Run]) -> tuple[str, list[object]]:
