@@ -202,6 +202,10 @@ def test_a_search_asks_the_index_for_the_rare_runs_and_finds_the_same(tmp_path: 
     assert chosen is not None and not chosen.exact
     assert '"u42"' in chosen.params and '"example"' not in chosen.params
     assert words.rows_of(reader, "example.test")  # all common: still some
+    # Two runs too short to look up: the punctuation between them is a token of its own.
+    joined = words.rows_of(reader, "e.t")
+    assert joined is not None and f'"{words.joint("e", ".", "t")}"' in joined.params
+    assert store.ids(parse_query("e.t")) == store.ids()
     assert store.ids(parse_query('"u42 at example.test"')) == [messages[150].id]
     assert store.ids(parse_query("u42")) == [messages[150].id, messages[80].id]
     assert store.ids(parse_query("subject:note -example.test")) == []

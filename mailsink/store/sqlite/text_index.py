@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mailsink.store.sqlite import emptying
-from mailsink.store.sqlite.words import words_of
+from mailsink.store.sqlite.words import body_of, words_of
 from mailsink.store.sqlite.worker import Worker
 
 FTS_HEAD = 4096
@@ -289,7 +289,7 @@ class TextIndex:
                 _create_tables(db)
             db.execute(
                 "INSERT INTO fts (rowid, body) SELECT value ->> 0, value ->> 1 FROM json_each(?)",
-                (json.dumps(entries),),
+                (json.dumps([(seq, body_of(head)) for seq, head in entries]),),
             )
             _add_words(db, entries)
             if forget:
@@ -299,7 +299,7 @@ class TextIndex:
                 db.execute(
                     "INSERT INTO fts (fts, rowid, body) SELECT 'delete', value ->> 0, value ->> 1 "
                     "FROM json_each(?) WHERE value ->> 0 IN (SELECT id FROM fts_docsize)",
-                    (json.dumps(forget),),
+                    (json.dumps([(seq, body_of(head)) for seq, head in forget]),),
                 )
             db.execute("UPDATE state SET upto = ?", (upto,))
         except BaseException:
