@@ -179,7 +179,10 @@ def main() -> None:
             if args.reuse:
                 print(f"opened {path} in {time.perf_counter() - started:.2f} s", flush=True)
                 results.update(json.loads(meta.read_text()))
+                started = time.perf_counter()
                 store.wait_indexed(3600)
+                results["reuse_index_wait_s"] = time.perf_counter() - started
+                print(f"index ready {results['reuse_index_wait_s']:.1f} s later", flush=True)
             else:
                 results.update(fill_store(sink, path, args.messages, args.makers, args.rate))
                 meta.write_text(json.dumps(results))
