@@ -9,7 +9,7 @@ cover; ``--store-sync full`` is for people who need that too).
 
 Speed: list and count never scan.  Counts are kept in Python, pages come
 from the ``seq`` primary key, searches use lowercased ``s_*`` columns and an
-FTS5 trigram index for substring text search.
+FTS5 word index (with the vocabulary's words) for substring text search.
 
 The files on disk, the write order and the threads are drawn in this
 package's ``__init__``.
@@ -204,7 +204,7 @@ class SQLiteStore:
     ):
         """Open or create the store at ``path``.
 
-        ``text_index=False`` keeps no trigram index: free text is then found
+        ``text_index=False`` keeps no text index: free text is then found
         by scanning (the tests use it to check that path on its own).
         ``segment_bytes`` overrides the blob segment size (tests).
 
@@ -910,7 +910,7 @@ class SQLiteStore:
 
     @property
     def text_index(self) -> TextIndex | None:
-        """Return the trigram index, None when the store keeps none."""
+        """Return the text index, None when the store keeps none."""
         return self._index
 
     def wait_indexed(self, timeout: float = 10.0) -> bool:

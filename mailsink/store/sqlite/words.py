@@ -86,8 +86,13 @@ def joint(before: str, punctuation: str, after: str) -> str:
 
 
 def body_of(head: str) -> str:
-    """Return what the index is given for a head: the head, then the tokens of its joints."""
+    """Return what the index is given for a head: the head, then the tokens of its joints.
+
+    A NUL becomes a space (both separate words, neither is punctuation): FTS5
+    was given nothing of a head past a NUL, so its later words were missed.
+    """
     found = [joint(a, p, b) for a, p, b in _joints(head)]
+    head = head.replace("\x00", " ")
     return f"{head}\n{' '.join(found)}" if found else head
 
 
