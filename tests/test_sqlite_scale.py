@@ -264,3 +264,27 @@ def test_word_index_searches_find_what_a_scan_finds(tmp_path: Path) -> None:
     assert indexed.ids(parse_query("ddd pastthe")) == [messages[3].id]
     indexed.close()
     scanned.close()
+
+
+def test_the_vocabulary_drops_the_words_of_messages_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailsink.store.sqlite import text_index
+
+    monkeypatch.setattr(text_index, "SWEEP_AFTER", 4)  # sweep after every few deletes
+    path = tmp_path / "v.db"
+    store = SQLiteStore(path, max_messages=5).start()
+    messages = [incoming(subject=f"m{n}", body=f"kept word{n}x here") for n in range(12)]
+    for message in messages:
+        store.add([message])
+        assert store.wait_indexed()
+
+    def vocab() -> set[str]:
+        with sqlite3.connect(f"{path}-index") as index:
+            return {w for (w,) in index.execute("SELECT word FROM vocab")}
+
+    assert _wait_for(lambda: "word0x" not in vocab()), sorted(vocab())
+    assert {f"word{n}x" for n in range(7, 12)} <= vocab()
+    assert store.ids(parse_query("ord1")) == [messages[11].id, messages[10].id]
+    assert store.ids(parse_query("kept")) == [m.id for m in reversed(messages[7:])]
+    store.close()
