@@ -42,7 +42,11 @@ class MessageLog:
 
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
-        self._follower = EventThread("mailsink-log", self._log_received, kinds=("new",))
+        # remote_kinds=(): each node logs the mail it received, not its peers' (a
+        # shared store's node would otherwise fetch every other node's message to log it).
+        self._follower = EventThread(
+            "mailsink-log", self._log_received, kinds=("new",), remote_kinds=()
+        )
 
     def start(self) -> MessageLog:
         """Subscribe and start the thread, if its lines would be shown at all; return self.

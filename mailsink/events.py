@@ -12,6 +12,16 @@ others never reach its queue.  A thread that counts only deletions (the
 stats) is then not woken for every received message: each wake-up takes the
 GIL from the event loop in the middle of an SMTP session (issue 19).
 ``close`` reaches every subscriber.
+
+Events from other nodes of a shared store (``remote``) cost more than
+local ones: the store fetches each new message's record from the database
+to publish it.  So a subscriber also says which kinds it takes from other
+nodes (``remote_kinds``: the message log and auto-relay act only on their
+own node's mail) and whether anyone reads its events at the moment
+(``active``: the WebSocket hub with no browser connected), and the store
+asks :meth:`EventBus.wants_remote` before it fetches (issue 17: with two
+nodes, fetching every message the other one received had cost each node
+about a fifth of its CPU per message).
 """
 
 from __future__ import annotations
@@ -84,6 +94,11 @@ class Subscription:
     bus: EventBus
     kinds: frozenset[EventKind] | None = None
     """The kinds this subscriber receives besides ``close``; None: every kind."""
+    remote_kinds: frozenset[EventKind] | None = None
+    """The kinds it receives from other nodes (within ``kinds``); None: all of ``kinds``."""
+    active: Callable[[], bool] | None = None
+    """Whether anyone reads its events now; when it says no, other nodes' events may be
+    left out (None: always).  Events of this node are always queued."""
     events: queue.Queue[Event] = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
     overflowed: bool = False
     ending: bool = False
@@ -145,9 +160,23 @@ class EventBus:
         self.closed = True
         self.publish("close")
 
-    def subscribe(self, kinds: Iterable[EventKind] | None = None) -> Subscription:
-        """Return a subscription to every later event (only ``kinds`` and ``close``, if given)."""
-        sub = Subscription(self, None if kinds is None else frozenset(kinds))
+    def subscribe(
+        self,
+        kinds: Iterable[EventKind] | None = None,
+        *,
+        remote_kinds: Iterable[EventKind] | None = None,
+        active: Callable[[], bool] | None = None,
+    ) -> Subscription:
+        """Return a subscription to every later event (only ``kinds`` and ``close``, if given).
+
+        ``remote_kinds`` and ``active``: see :class:`Subscription`.
+        """
+        sub = Subscription(
+            self,
+            None if kinds is None else frozenset(kinds),
+            None if remote_kinds is None else frozenset(remote_kinds),
+            active,
+        )
         with self._lock:
             self._subscribers.append(sub)
         return sub
@@ -165,7 +194,7 @@ class EventBus:
             event = Event(kind, data, self._seq, remote)
             subscribers = list(self._subscribers)
         for sub in subscribers:
-            if sub.kinds is not None and kind not in sub.kinds and kind != "close":
+            if kind != "close" and not (_takes_remote(sub, kind) if remote else _takes(sub, kind)):
                 continue
             try:
                 sub.events.put_nowait(event)
@@ -173,11 +202,29 @@ class EventBus:
                 sub.overflowed = True
         return event
 
+    def wants_remote(self, kind: str) -> bool:
+        """Tell whether a subscriber would now read an event of ``kind`` from another node."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        return any(
+            _takes_remote(sub, kind) and (sub.active is None or sub.active()) for sub in subscribers
+        )
+
     @property
     def subscriber_count(self) -> int:
         """Return how many subscriptions are open."""
         with self._lock:
             return len(self._subscribers)
+
+
+def _takes(sub: Subscription, kind: str) -> bool:
+    """Tell whether a subscriber takes events of ``kind`` (``close`` aside)."""
+    return sub.kinds is None or kind in sub.kinds
+
+
+def _takes_remote(sub: Subscription, kind: str) -> bool:
+    """Tell whether a subscriber takes events of ``kind`` from other nodes."""
+    return _takes(sub, kind) and (sub.remote_kinds is None or kind in sub.remote_kinds)
 
 
 class EventThread:
@@ -196,11 +243,19 @@ class EventThread:
         name: str,
         body: Callable[[Subscription], None],
         kinds: Iterable[EventKind] | None = None,
+        *,
+        remote_kinds: Iterable[EventKind] | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
-        """``kinds``: the only events the thread is given (and ``close``); None: all."""
+        """``kinds``: the only events the thread is given (and ``close``); None: all.
+
+        ``remote_kinds`` and ``active``: see :class:`Subscription`.
+        """
         self.name = name
         self._body = body
         self._kinds = None if kinds is None else frozenset(kinds)
+        self._remote_kinds = None if remote_kinds is None else frozenset(remote_kinds)
+        self._active = active
         self._subscription: Subscription | None = None
         self._thread: threading.Thread | None = None
 
@@ -213,7 +268,9 @@ class EventThread:
         """Subscribe to ``bus`` and start the thread (idempotent)."""
         if self._thread is not None:
             return
-        sub = self._subscription = bus.subscribe(self._kinds)
+        sub = self._subscription = bus.subscribe(
+            self._kinds, remote_kinds=self._remote_kinds, active=self._active
+        )
         self._thread = threading.Thread(target=self._run, args=(sub,), name=self.name, daemon=True)
         self._thread.start()
 

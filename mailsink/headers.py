@@ -96,10 +96,12 @@ def header_end(raw: bytes) -> int:
 
     The block ends at the first empty line (CRLF or bare LF).  The second
     search stops where the first match is, so a large CRLF message is not
-    scanned to its end for a bare "\\n\\n" that cannot come first.
+    scanned to its end for a bare "\\n\\n" that cannot come first; it may end
+    at the CRLF's CR, as in "\\n\\n\\r\\n", where the bare LF is the first empty
+    line (the feed parser's; the CRLF then begins the body).
     """
     crlf = raw.find(b"\n\r\n")
-    lf = raw.find(b"\n\n", 0, crlf if crlf >= 0 else len(raw))
+    lf = raw.find(b"\n\n", 0, crlf + 1 if crlf >= 0 else len(raw))
     return lf if lf >= 0 else crlf
 
 

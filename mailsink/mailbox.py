@@ -30,8 +30,9 @@ class Mailbox:
         """The store, if it can store from an event loop (:meth:`add_async`)."""
         if isinstance(store, SharedStore):
             # Other nodes' changes reach this node's subscribers too (not its own:
-            # the store drops those, they are published below), marked remote.
-            store.follow(self._publish_remote, lambda: self.events.subscriber_count > 0)
+            # the store drops those, they are published below), marked remote; the
+            # store asks the bus first whether anyone here would read them.
+            store.follow(self._publish_remote, self.events.wants_remote)
 
     @property
     def stores_from_loop(self) -> bool:

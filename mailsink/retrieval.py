@@ -85,7 +85,10 @@ class ReaderListener:
         self._thread = threading.Thread(
             target=run_until_stopped, args=(self.loop,), name="mailsink-readers", daemon=True
         )
-        self._bridge = EventThread("mailsink-events", self._forward)
+        # Inactive while no IMAP session has a mailbox selected (see _forward).
+        self._bridge = EventThread(
+            "mailsink-events", self._forward, active=lambda: bool(self.listeners)
+        )
 
     def start(self) -> None:
         """Bind every endpoint and start serving; raises if one cannot be bound."""

@@ -58,7 +58,9 @@ class Webhook:
         """Messages that got no POST: over the limit, or dropped from a full queue."""
         self._opener = urllib.request.build_opener(_NoRedirects)
         self._recent: collections.deque[float] = collections.deque()
-        self._follower = EventThread("mailsink-webhook", self._run, kinds=("new",))
+        # remote_kinds=(): on a shared store the node that received a message POSTs it,
+        # once; its peers would each POST it again.
+        self._follower = EventThread("mailsink-webhook", self._run, kinds=("new",), remote_kinds=())
 
     def start(self, events: EventBus) -> Webhook:
         """Send a POST for every message announced on ``events`` from now on; return self."""

@@ -98,3 +98,34 @@ def test_a_thread_that_names_kinds_is_given_only_those_and_close() -> None:
     assert ended.wait(5)
     assert [e.kind for e in seen] == ["delete", "truncate"]
     assert bus.subscriber_count == 0
+
+
+def test_the_bus_tells_which_kinds_of_other_nodes_events_someone_would_read() -> None:
+    bus = EventBus()
+    assert not bus.wants_remote("new")  # nobody subscribed
+    own_mail_only = bus.subscribe(kinds=("new", "delete"), remote_kinds=("delete",))
+    assert (bus.wants_remote("new"), bus.wants_remote("delete")) == (False, True)
+    readers = 0
+    everything = bus.subscribe(active=lambda: readers > 0)
+    assert not bus.wants_remote("new")  # subscribed, but nobody reads it now
+    readers = 1
+    assert bus.wants_remote("new") and bus.wants_remote("update")
+    bus.publish("new", remote=True)
+    bus.publish("new")
+    bus.publish("delete", remote=True)
+    assert [e.kind for e in _drain(own_mail_only)] == ["new", "delete"]  # its own new only
+    assert [(e.kind, e.remote) for e in _drain(everything)] == [
+        ("new", True),
+        ("new", False),
+        ("delete", True),
+    ]
+    everything.close()
+    own_mail_only.close()
+    assert not bus.wants_remote("delete")
+
+
+def _drain(sub: Subscription) -> list[Event]:
+    got = []
+    while (event := sub.get(timeout=0)) is not None:
+        got.append(event)
+    return got

@@ -248,3 +248,24 @@ def test_long_line_check_agrees_with_splitting_every_line(
 )
 def test_long_line_check_edges(raw: bytes, expected: bool) -> None:
     assert has_long_lines(raw) is expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: mixed\n\n\r\nbody after a bare LF blank line",
+        b"Subject: crlf\r\n\r\n\n\nbody",
+        b"Subject: lf\n\nbody\r\n\r\n",
+    ],
+)
+def test_the_header_block_ends_where_the_feed_parser_ends_it(raw: bytes) -> None:
+    from email import message_from_bytes
+    from email.policy import compat32
+
+    from mailsink.headers import header_end
+
+    expected = message_from_bytes(raw, policy=compat32).get_payload()
+    end = header_end(raw)
+    body = raw[end + (3 if raw[end + 1 : end + 2] == b"\r" else 2) :]
+    assert body.decode() == expected
+    assert summarize(raw, Envelope("a@x.test", ("b@x.test",))).text == expected

@@ -45,7 +45,14 @@ CASES = {
     "newsletter": newsletter(),
     "bare LF": newsletter().replace(b"\r\n", b"\n"),
     "close boundary missing": newsletter().replace(b"--mixed--", b"--mixed-x"),
-    "bare CR": newsletter().replace(b"Hello", b"He\rllo"),
+    "bare CR in a body": newsletter().replace(b"Hello", b"He\rllo").replace(b"news\r", b"n\rews\r"),
+    "bare CR in a header": newsletter().replace(b"X-Tags: a, b", b"X-Tags: a,\r b"),
+    "bare CR in a part's header": newsletter().replace(
+        b"Content-ID: <logo>", b"Content-ID:\r<logo>"
+    ),
+    "bare CR before a boundary": newsletter().replace(b"PNG\r\n--mixed--", b"PNG\r--mixed--"),
+    "bare CR after a boundary": newsletter().replace(b"--alt \t\r\n", b"--alt \t\rx\n"),
+    "bare CR ending a part": newsletter().replace(b"</p>\r\n--alt--", b"</p>\r\r\n--alt--"),
     "boundary never appears": (
         b'Content-Type: multipart/mixed; boundary="zz"\r\n\r\njust text\r\n'
     ),
@@ -79,6 +86,10 @@ CASES = {
         b"Content-Type: text/plain\r\n\r\n\r\n--b--\r\n"
     ),
     "single part": b"Subject: plain\r\n\r\nhello\r\n",
+    "a part's headers end in LF LF before a CRLF": (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain\n\n\r\ntext\r\n--b--\r\n"
+    ),
 }
 
 
@@ -88,22 +99,35 @@ def test_summary_is_the_feed_parsers(name: str) -> None:
     assert summarize(raw, ENVELOPE) == feedparser_summary(raw)
 
 
-def test_a_newsletter_is_split_without_the_feed_parser() -> None:
-    tree = parse_outline(newsletter())
+@pytest.mark.parametrize("name", ["newsletter", "bare CR in a body", "bare CR ending a part"])
+def test_a_newsletter_is_split_without_the_feed_parser(name: str) -> None:
+    tree = parse_outline(CASES[name])
     assert tree is not None
     leaves = [p.get_content_type() for p in tree.walk() if not p.is_multipart()]
     assert leaves == ["text/plain", "text/html", "application/pdf", "image/png"]
 
 
 @pytest.mark.parametrize(
-    "name", ["close boundary missing", "bare CR", "part without headers", "digest"]
+    "name",
+    [
+        "close boundary missing",
+        "bare CR in a header",
+        "bare CR in a part's header",
+        "bare CR before a boundary",
+        "bare CR after a boundary",
+        "part without headers",
+        "digest",
+    ],
 )
 def test_unusual_structures_go_to_the_feed_parser(name: str) -> None:
     assert parse_outline(CASES[name]) is None
 
 
 LINES = st.sampled_from(
-    [b"text", b"", b"--b", b"--b--", b"--c", b"--c--", b"--b ", b"--bx", b"  --b", b"=?x?="]
+    [
+        *(b"text", b"", b"--b", b"--b--", b"--c", b"--c--", b"--b ", b"--bx", b"  --b", b"=?x?="),
+        *(b"te\rxt", b"\r", b"--b\r", b"x\r--b", b"\r--c--", b"--b \rx"),  # bare CRs
+    ]
 )
 
 

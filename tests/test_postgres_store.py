@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import poplib
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -174,6 +176,43 @@ def test_imap_and_pop3_on_one_node_serve_mail_sent_to_another(
     client.close()
 
 
+def test_each_message_gets_one_webhook_post_from_the_node_that_received_it(
+    make_sink: Any, postgres_url: URL
+) -> None:
+    posts: list[str] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            posts.append(json.loads(body)["ID"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_port}/hook"
+    try:
+        url = postgres_url()
+        a, b = make_sink(store=url, webhook_url=hook), make_sink(store=url, webhook_url=hook)
+        stream = b.mailbox.events.subscribe()  # b reads a's mail too: it fetches it
+        for number in range(3):
+            send(a, make_raw(subject=f"hook {number}"))
+        heard = [stream.get(timeout=5) for _ in range(3)]
+        assert all(e is not None and e.kind == "new" and e.remote for e in heard)
+        deadline = time.monotonic() + 5
+        while len(posts) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # room for a second POST of any of them
+        assert sorted(posts) == sorted(e.message.id for e in heard if e is not None)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
 def test_other_nodes_events_are_marked_remote(two_nodes: tuple[Mailbox, Mailbox]) -> None:
     a, b = two_nodes
     seen_a, seen_b = a.events.subscribe(), b.events.subscribe()
@@ -182,6 +221,35 @@ def test_other_nodes_events_are_marked_remote(two_nodes: tuple[Mailbox, Mailbox]
     assert here is not None and there is not None
     assert (here.kind, here.remote) == ("new", False)  # side effects (auto-relay) run here
     assert (there.kind, there.remote) == ("new", True)  # and not again on node b
+
+
+def test_a_node_fetches_another_nodes_mail_only_for_someone_who_reads_it(
+    two_nodes: tuple[Mailbox, Mailbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two_nodes
+    fetched: list[tuple[str, ...]] = []
+    fetch = b.store._fetch  # type: ignore[attr-defined]
+
+    def counted(ids: tuple[str, ...]) -> list[StoredMessage]:
+        fetched.append(ids)
+        return fetch(ids)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(b.store, "_fetch", counted)
+    # A log or auto-relay (its node's own mail only), and a browser hub nobody has open.
+    own_only = b.events.subscribe(kinds=("new", "delete"), remote_kinds=("delete",))
+    b.events.subscribe(active=lambda: False)
+    first = incoming()
+    a.add([first])
+    a.delete([first.id])
+    event = own_only.get(timeout=5)
+    assert event is not None and (event.kind, event.changed.ids) == ("delete", (first.id,))
+    assert fetched == []  # a's new mail was not read from the database for nobody
+    reader = b.events.subscribe()  # an event stream, say
+    second = incoming()
+    a.add([second])
+    event = reader.get(timeout=5)
+    assert event is not None and (event.kind, event.message.id) == ("new", second.id)
+    assert fetched == [(second.id,)]
 
 
 def test_deletes_while_the_indexer_moves_texts_do_not_deadlock(url: str) -> None:

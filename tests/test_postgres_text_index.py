@@ -1,20 +1,23 @@
 """The PostgreSQL store's text indexer (it moves texts in batches and vacuums what they leave) and
-the word index it fills (schema versions 3 and 4)."""
+the word index it fills (schema versions 3 to 5)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
 from helpers import incoming
 from mailsink.search import parse_query
+from mailsink.store.base import StoredMessage
+from mailsink.store.match import search_text
 from mailsink.store.memory import MemoryStore
 from mailsink.store.postgres import PostgresStore
-from mailsink.store.postgres.schema import SCHEMA_VERSION
+from mailsink.store.postgres.schema import SCHEMA_VERSION, TEXT_HEAD
 from mailsink.store.postgres.text_index import VACUUM_EVERY
-from pg_server import UNDO_VERSION_3, UNDO_VERSION_4
+from pg_server import UNDO_VERSION_3, UNDO_VERSION_4, UNDO_VERSION_5, UNDO_VERSION_6, UNDO_VERSION_7
 
 
 def _pages(url: str, table: str) -> int:
@@ -90,6 +93,9 @@ def test_version_2_tables_get_the_word_index_at_start(postgres_url: Callable[[],
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
+        conn.execute(UNDO_VERSION_6)
+        conn.execute(UNDO_VERSION_5)
         conn.execute(UNDO_VERSION_3)
         conn.execute("UPDATE mailsink_schema SET version = 2")
     store = PostgresStore(url).start()
@@ -118,6 +124,9 @@ def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
+        conn.execute(UNDO_VERSION_6)
+        conn.execute(UNDO_VERSION_5)
         conn.execute(UNDO_VERSION_4)
         before = conn.execute("SELECT id, mailsink_words(search) FROM mailsink_text ORDER BY id")
         words = before.fetchall()
@@ -141,5 +150,176 @@ def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
         store.add([incoming(body="reinvoiced after the upgrade")])
         assert store.wait_indexed()
         assert store.list(0, 10, parse_query("invoice")).matched == 4
+    finally:
+        store.close()
+
+
+def _long_items() -> list[Any]:
+    """Three long texts: a word past the indexed head, one across it, one in it; and a short one."""
+    items = [incoming(body="headword " + "lorem ipsum " * 700 + "tailword final")]
+    filler = 2000
+    for _ in range(5):  # place "straddleword" across the head's end, whatever comes before it
+        item = incoming(body="a " * filler + "straddleword" + " b" * 2500)
+        text = search_text(StoredMessage(item.id, item.received, item.envelope, item.summary))
+        at = text.index("straddleword")
+        if at < TEXT_HEAD < at + len("straddleword"):
+            break
+        filler += (TEXT_HEAD - 6 - at) // 2
+    else:
+        raise AssertionError("could not place a word across the head")
+    items.append(item)
+    items.append(incoming(body="short headword text, no tail"))
+    return items
+
+
+LONG_TERMS = ["headword", "tailword", "straddleword", "addlewo", "word final", "ipsum lorem", "zzz"]
+
+
+def test_long_texts_are_found_past_and_across_the_indexed_head(
+    postgres_url: Callable[[], str],
+) -> None:
+    store = PostgresStore(postgres_url()).start()
+    memory = MemoryStore()
+    items = _long_items()
+    store.add(items)
+    memory.add(items)
+    try:
+        assert store.wait_indexed()
+        with psycopg.connect(store.conninfo, autocommit=True) as conn:
+            flags = conn.execute(
+                "SELECT long, length(search) <= %s FROM mailsink_text ORDER BY id", (TEXT_HEAD,)
+            ).fetchall()
+            assert flags == [(True, True), (True, True), (False, True)]  # heads only
+            whole = conn.execute("SELECT id FROM mailsink_long_text ORDER BY id").fetchall()
+            assert whole == [(items[0].id,), (items[1].id,)]
+            assert conn.execute(
+                "SELECT count(*) FROM mailsink_text WHERE words @@ 'tailword'::tsquery"
+            ).fetchone() == (0,), "only the head's words are indexed"
+        for term in LONG_TERMS:
+            query = parse_query(term)
+            expected = memory.ids(query)
+            page = store.list(0, 50, query)
+            assert store.ids(query) == [m.id for m in page.items] == expected, term
+            assert page.matched == len(expected), term
+        assert store.list(0, 50, parse_query("tailword")).matched == 1
+        assert store.list(0, 50, parse_query("straddleword")).matched == 1
+    finally:
+        store.close()
+
+
+def test_version_4_tables_get_head_indexing_and_keep_finding_long_texts(
+    postgres_url: Callable[[], str],
+) -> None:
+    url = postgres_url()
+    store = PostgresStore(url).start()
+    items = _long_items()
+    store.add(items)
+    assert store.wait_indexed()
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
+        conn.execute(UNDO_VERSION_6)
+        conn.execute(UNDO_VERSION_5)
+        conn.execute("UPDATE mailsink_text SET words = mailsink_words(search)")  # as v4 had
+    store = PostgresStore(url).start()
+    memory = MemoryStore()
+    memory.add(items)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            assert conn.execute("SELECT count(*) FROM mailsink_text WHERE long").fetchone() == (2,)
+            index = conn.execute("SELECT pg_get_indexdef('mailsink_text_search'::regclass)")
+            definition = str(index.fetchone())
+            assert f'"left"(search, {TEXT_HEAD})' in definition, definition
+        store.add([incoming(body="after the upgrade " + "dolor sit " * 600 + "latetail")])
+        memory.add([incoming(body="unrelated")])
+        assert store.wait_indexed()
+        for term in [*LONG_TERMS, "latetail"]:
+            query = parse_query(term)
+            found = store.ids(query)
+            if term == "latetail":
+                assert len(found) == 1
+            else:
+                assert found == memory.ids(query), term
+    finally:
+        store.close()
+
+
+def test_version_5_tables_compress_new_long_texts_with_lz4(postgres_url: Callable[[], str]) -> None:
+    url = postgres_url()
+    store = PostgresStore(url).start()
+    old = _long_items()[0]
+    store.add([old])
+    assert store.wait_indexed()
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
+        conn.execute(UNDO_VERSION_6)
+        conn.execute("UPDATE mailsink_text SET search = search || ''")  # as pglz wrote them
+    store = PostgresStore(url).start()
+    try:
+        new = incoming(body="fresh " + " ".join(f"w{n}" for n in range(20_000)) + " endword")
+        store.add([new])
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            waiting = conn.execute("SELECT pg_column_compression(search) FROM mailsink_text_new")
+            assert waiting.fetchall() == [("lz4",)]
+        assert store.wait_indexed()
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT id, pg_column_compression(search) FROM mailsink_text ORDER BY id"
+            ).fetchall()
+        assert rows == [(old.id, "pglz"), (new.id, "lz4")]
+        assert store.ids(parse_query("tailword")) == [old.id]  # the old one still reads
+        assert store.ids(parse_query("endword")) == [new.id]
+    finally:
+        store.close()
+
+
+def test_version_6_tables_keep_long_texts_whole_once_and_index_their_heads(
+    postgres_url: Callable[[], str],
+) -> None:
+    url = postgres_url()
+    items = _long_items()
+    store = PostgresStore(url).start()
+    store.add(items[:2])
+    assert store.wait_indexed()
+    store.close()
+    waiting = PostgresStore(url, text_index=False).start()  # its texts stay in the new table
+    waiting.add(items[2:])
+    waiting.add([incoming(body="queued " + "tail " * 1200 + "queuedtail")])
+    waiting.close()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(UNDO_VERSION_7)
+        assert conn.execute(
+            "SELECT max(length(search)) > %s FROM mailsink_text_new", (TEXT_HEAD,)
+        ).fetchone() == (True,)
+    store = PostgresStore(url).start()
+    memory = MemoryStore()
+    memory.add(items)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
+                SCHEMA_VERSION,
+            )
+            assert conn.execute("SELECT count(*) FROM mailsink_long_text").fetchone() == (3,)
+        assert store.wait_indexed()
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT count(*) FILTER (WHERE long), max(length(search)) FROM mailsink_text"
+            ).fetchone() == (3, TEXT_HEAD)
+        for term in LONG_TERMS:
+            query = parse_query(term)
+            assert [i for i in store.ids(query) if i in {m.id for m in items}] == memory.ids(
+                query
+            ), term
+        assert len(store.ids(parse_query("queuedtail"))) == 1
+        store.clear()
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM mailsink_long_text").fetchone() == (0,)
     finally:
         store.close()

@@ -181,7 +181,10 @@ class WebSocketHub:
         self._loop_thread: threading.Thread | None = None
         self._handshaking = 0
         """Connections whose upgrade request has not all arrived (on the loop only)."""
-        self._follower = EventThread("mailsink-websocket-events", self._forward)
+        # Inactive with no browser connected: another node's mail need not be fetched for it.
+        self._follower = EventThread(
+            "mailsink-websocket-events", self._forward, active=lambda: bool(self.clients)
+        )
         self._ready = threading.Event()
 
     @property

@@ -100,7 +100,8 @@ class Relayer:
         if self._threads:
             return self
         self._stopping = False
-        self._sub = self.mailbox.events.subscribe()
+        # Other nodes' new mail is theirs to auto-relay: only their deletions matter here.
+        self._sub = self.mailbox.events.subscribe(remote_kinds=("delete", "truncate"))
         if self._leases is None:
             for job in self.mailbox.store.pending_relays():
                 self._enqueue(job)
@@ -172,7 +173,7 @@ class Relayer:
             if event is None:
                 continue
             try:
-                if event.kind == "new" and self._rules and not event.remote:  # its node relays
+                if event.kind == "new" and self._rules and not event.remote:  # (never remote)
                     self._auto(event.message)
                 elif event.kind == "delete":
                     self._forget(list(event.changed.ids))

@@ -254,12 +254,13 @@ class SharedStore(Protocol):
     def follow(
         self,
         publish: Callable[[EventKind, EventData], object],
-        listening: Callable[[], bool] | None = None,
+        listening: Callable[[str], bool] | None = None,
     ) -> None:
         """Call ``publish(kind, data)`` for every change another process commits.
 
-        ``listening()`` tells whether anyone would hear it: while it says no,
-        the store need not fetch the records of new messages to publish.
+        ``listening(kind)`` tells whether anyone would hear a change of that
+        kind: while it says no for ``new``, the store need not fetch the
+        records of new messages to publish.
         """
         ...
 

@@ -12,8 +12,9 @@ Map
     ``bytea``, the envelope and summary as JSON, lowercased search columns,
     indexes on tags, unread and time); the search texts, in
     ``mailsink_text_new`` until they are moved to ``mailsink_text``, which
-    has the trigram index (when ``pg_trgm`` can be created) that free text
-    and address filters go through; ``mailsink_counts`` (count deltas, so
+    has the trigram and word indexes (when ``pg_trgm`` can be created) that
+    free text and address filters go through (of a long text only its head,
+    the whole of it in ``mailsink_long_text``); ``mailsink_counts`` (count deltas, so
     that no single row is a lock every commit waits for); ``mailsink_schema``.
     Everything lives in the first schema of the ``search_path``.
 ``query.py``

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from mailsink.headers import header_matches
 from mailsink.search import Query, Term
 from mailsink.store.base import RANGE_COLUMNS
+from mailsink.store.postgres.schema import TEXT_HEAD
 
 _ADDRESS_COLUMNS = {
     "to": ("s_to", "s_to_addrs"),
@@ -133,17 +134,28 @@ def _words(value: str, trigram: bool, vocab: Vocab | None) -> tuple[str, list[ob
     found in ``mailsink_vocab`` by the same statement that reads the texts,
     so both are of one snapshot (a word the indexer adds meanwhile comes
     with its texts); ``vocab`` only says whether they are few enough.
-    Texts not indexed yet are scanned.
+    Only the head of a long text is indexed (schema version 5): long texts
+    are checked whole instead, and texts not indexed yet are scanned.  The
+    three sets are disjoint, so the IDs can be counted as they come.
     """
     if vocab is None or not trigram or not WORD_TERM.fullmatch(value) or not vocab(value):
         return None
     pattern = f"%{value}%"  # letters and digits: no LIKE wildcard to escape
     return (
         "SELECT id FROM mailsink_text WHERE words @@ (SELECT string_agg(quote_literal(word), "
-        "' | ')::tsquery FROM mailsink_vocab WHERE word LIKE %s) "
-        "UNION ALL SELECT id FROM mailsink_text_new WHERE strpos(search, %s) > 0",
-        [pattern, value],
+        "' | ')::tsquery FROM mailsink_vocab WHERE word LIKE %s) AND NOT long "
+        f"UNION ALL {_LONG_TEXTS} strpos(search, %s) > 0 "
+        "UNION ALL SELECT id FROM mailsink_text_new WHERE NOT long AND strpos(search, %s) > 0",
+        [pattern, value, value],
     )
+
+
+_LONG_TEXTS = "SELECT id FROM mailsink_long_text WHERE"
+"""The texts longer than their indexed head, whole, to be checked (``schema.py``, versions 5
+and 7): the other two tables hold only their heads."""
+
+_HEAD = f"left(search, {TEXT_HEAD})"
+"""The indexed expression of the trigram index: the head of each text."""
 
 
 def _text(value: str, trigram: bool, vocab: Vocab | None = None) -> tuple[str, list[object]]:
@@ -158,14 +170,21 @@ def _text(value: str, trigram: bool, vocab: Vocab | None = None) -> tuple[str, l
         ids, params = found
         return f"id IN ({ids})", params
     if trigram and len(value) >= 3:
-        test, param = "search LIKE %s", like_pattern(value)
-    else:
-        test, param = "strpos(search, %s) > 0", value
+        # The index holds the heads: the long texts are also checked whole.
+        pattern = like_pattern(value)
+        clause = (
+            f"id IN (SELECT id FROM mailsink_text WHERE {_HEAD} LIKE %s "
+            f"UNION ALL {_LONG_TEXTS} search LIKE %s "
+            "UNION ALL SELECT id FROM mailsink_text_new WHERE search LIKE %s)"
+        )
+        return clause, [pattern, pattern, pattern]
+    test = "strpos(search, %s) > 0"
     clause = (
         f"id IN (SELECT id FROM mailsink_text WHERE {test} "
+        f"UNION ALL {_LONG_TEXTS} {test} "
         f"UNION ALL SELECT id FROM mailsink_text_new WHERE {test})"
     )
-    return clause, [param, param]
+    return clause, [value, value, value]
 
 
 def _narrowed(

@@ -40,7 +40,7 @@ from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
 from mailsink.store.postgres.conninfo import describe
 from mailsink.store.postgres.loop_conn import AsyncConn, LoopConnections, readable
 from mailsink.store.postgres.query import Where, compile_where
-from mailsink.store.postgres.schema import PRUNE_LOCK, migrate
+from mailsink.store.postgres.schema import PRUNE_LOCK, TEXT_HEAD, migrate
 from mailsink.store.postgres.text_index import TextIndexer
 from mailsink.store.relays import RelayJob
 
@@ -65,9 +65,11 @@ _INSERT = (
     "%s, %s)"
 )
 _NOTIFY = "SELECT pg_notify(%s, %s)"
-_INSERT_TEXT = "INSERT INTO mailsink_text_new (id, search) VALUES (%s, %s)"
+_INSERT_TEXT = "INSERT INTO mailsink_text_new (id, search, long) VALUES (%s, %s, %s)"
+_INSERT_LONG_TEXT = "INSERT INTO mailsink_long_text (id, search) VALUES (%s, %s)"
 _SEARCH_TEXT = (
-    "coalesce((SELECT search FROM mailsink_text_new t WHERE t.id = m.id), "
+    "coalesce((SELECT search FROM mailsink_long_text t WHERE t.id = m.id), "
+    "(SELECT search FROM mailsink_text_new t WHERE t.id = m.id), "
     "(SELECT search FROM mailsink_text t WHERE t.id = m.id), '')"
 )
 
@@ -139,6 +141,28 @@ def _row(item: Incoming) -> tuple[tuple[object, ...], tuple[str, str]]:
         _text(header_block(item.raw)),
         item.raw,
     ), (item.id, _text(search_text(record)))
+
+
+TextRows = tuple[builtins.list[tuple[str, str, bool]], builtins.list[tuple[str, str]]]
+"""The ``_INSERT_TEXT`` and ``_INSERT_LONG_TEXT`` values of a batch."""
+
+
+def _text_rows(texts: Iterable[tuple[str, str]]) -> TextRows:
+    """Split a batch's (id, search text) into the heads to index and the long texts whole.
+
+    A text past ``TEXT_HEAD`` characters is stored whole once, in
+    ``mailsink_long_text``; only its head goes to the indexer (schema
+    version 7).  Python counts characters as PostgreSQL's ``left`` does.
+    """
+    heads: builtins.list[tuple[str, str, bool]] = []
+    longs: builtins.list[tuple[str, str]] = []
+    for message_id, text in texts:
+        if len(text) > TEXT_HEAD:
+            heads.append((message_id, text[:TEXT_HEAD], True))
+            longs.append((message_id, text))
+        else:
+            heads.append((message_id, text, False))
+    return heads, longs
 
 
 def _record(row: Row, text: str = "") -> StoredMessage:
@@ -219,7 +243,7 @@ class PostgresStore:
         self.trigram = False
         self._uid_validity = 0
         self.channel = ""
-        self._followers: builtins.list[tuple[Publish, Callable[[], bool] | None]] = []
+        self._followers: builtins.list[tuple[Publish, Callable[[str], bool] | None]] = []
         self._listener: ChangeListener | None = None
         self._indexer: TextIndexer | None = None
         self._loop_conns = LoopConnections(conninfo, timeout)
@@ -338,11 +362,12 @@ class PostgresStore:
 
     # -- other nodes' changes ---------------------------------------------------------
 
-    def follow(self, publish: Publish, listening: Callable[[], bool] | None = None) -> None:
+    def follow(self, publish: Publish, listening: Callable[[str], bool] | None = None) -> None:
         """Publish the changes other nodes make (``publish(kind, data)``) from now on.
 
-        While ``listening()`` says no one listens, other nodes' new messages
-        are not fetched: with two nodes, fetching every message the other one
+        While ``listening(kind)`` says no one would read a change of that kind,
+        it is not published; for ``new``, other nodes' messages are then not
+        fetched: with two nodes, fetching every message the other one
         received doubled each node's work per message.
         """
         self._followers.append((publish, listening))
@@ -355,7 +380,9 @@ class PostgresStore:
             if self._indexer is not None:
                 self._indexer.notify()  # any node may move the texts under the index
         followers = [
-            publish for publish, listening in self._followers if listening is None or listening()
+            publish
+            for publish, listening in self._followers
+            if listening is None or listening(notice.kind)
         ]
         if not followers:
             return
@@ -455,9 +482,12 @@ class PostgresStore:
         self, conn: AsyncConn, rows: builtins.list[tuple[tuple[object, ...], tuple[str, str]]]
     ) -> None:
         """:meth:`_insert` on an event loop's connection."""
+        heads, longs = _text_rows(text for _values, text in rows)
         async with conn.cursor() as cur:
             await cur.executemany(_INSERT, [values for values, _text in rows])
-            await cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
+            await cur.executemany(_INSERT_TEXT, heads)
+            if longs:
+                await cur.executemany(_INSERT_LONG_TEXT, longs)
         await counts.add_delta_async(conn, len(rows), len(rows))
 
     async def _prune_async(self, conn: AsyncConn) -> builtins.list[str]:
@@ -478,9 +508,12 @@ class PostgresStore:
         rows: builtins.list[tuple[tuple[object, ...], tuple[str, str]]],
     ) -> None:
         """Queue the inserts of a batch's rows, texts and count delta (nothing is read back)."""
+        heads, longs = _text_rows(text for _values, text in rows)
         with conn.cursor() as cur:
             cur.executemany(_INSERT, [values for values, _text in rows])
-            cur.executemany(_INSERT_TEXT, [text for _values, text in rows])
+            cur.executemany(_INSERT_TEXT, heads)
+            if longs:
+                cur.executemany(_INSERT_LONG_TEXT, longs)
         counts.add_delta(conn, len(rows), len(rows))
 
     def _prune(self, conn: psycopg.Connection[Row]) -> builtins.list[str]:
@@ -516,7 +549,7 @@ class PostgresStore:
             count = counts.read(conn)[0]
             conn.execute(
                 "TRUNCATE mailsink_messages, mailsink_counts, mailsink_text, mailsink_text_new, "
-                "mailsink_vocab"
+                "mailsink_long_text, mailsink_vocab"
             )
             self._notify(conn, "truncate", count=count)
         return count
@@ -803,7 +836,8 @@ class PostgresStore:
             row = conn.execute(
                 "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
                 "WHERE c.relname IN ('mailsink_messages', 'mailsink_counts', 'mailsink_schema', "
-                "'mailsink_text', 'mailsink_text_new', 'mailsink_relay_jobs', 'mailsink_vocab') "
+                "'mailsink_text', 'mailsink_text_new', 'mailsink_long_text', "
+                "'mailsink_relay_jobs', 'mailsink_vocab') "
                 "AND c.relnamespace = current_schema()::regnamespace"
             ).fetchone()
         return int(row[0] or 0) if row else 0

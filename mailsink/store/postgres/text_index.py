@@ -3,7 +3,8 @@
 ``add`` writes each message's search text to ``mailsink_text_new``; this
 thread moves it, in batches of ``BATCH``, to ``mailsink_text``, which has
 the trigram index (``schema.py`` says why), with its words for the word
-index and any new words into ``mailsink_vocab``.  A move is one statement
+index and any new words into ``mailsink_vocab``.  A long text's whole is
+not moved: only its head came this way (``mailsink_long_text``, version 7).  A move is one statement
 (``DELETE ... RETURNING`` into ``INSERT``), so at every snapshot each text is
 in exactly one of the two tables, and searches, which look in both, never
 miss a message.  One node moves at a time (an advisory lock); the thread
@@ -31,7 +32,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from mailsink.store.postgres.schema import INDEX_LOCK
+from mailsink.store.postgres.schema import INDEX_LOCK, TEXT_HEAD
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,10 @@ class TextIndexer:
                     "JOIN mailsink_text_new n ON n.id = m.id ORDER BY m.id LIMIT %s "
                     "FOR KEY SHARE OF m SKIP LOCKED), "
                     "moved AS (DELETE FROM mailsink_text_new WHERE id IN (SELECT id FROM picked) "
-                    "RETURNING id, search), "
-                    "indexed AS (INSERT INTO mailsink_text (id, search, words) "
-                    "SELECT id, search, mailsink_words(search) FROM moved RETURNING words), "
+                    "RETURNING id, search, long), "
+                    "indexed AS (INSERT INTO mailsink_text (id, search, words, long) "
+                    f"SELECT id, search, mailsink_words(left(search, {TEXT_HEAD})), "
+                    f"long OR length(search) > {TEXT_HEAD} FROM moved RETURNING words), "
                     "vocab AS (INSERT INTO mailsink_vocab "
                     "SELECT DISTINCT unnest(tsvector_to_array(words)) FROM indexed "
                     "ON CONFLICT DO NOTHING) "
