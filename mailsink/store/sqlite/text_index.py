@@ -57,8 +57,8 @@ HEAD_BYTES = FTS_HEAD * 4
 INDEX_VERSION = 4
 """Version 4 indexes words and their vocabulary instead of the trigrams of the text: a
 term of one run of word characters is answered without checking a text, and a 2 KB message
-costs 60% of the CPU to index (225 against 375 us) and a quarter of the disk (the index of
-a million: 234 MB against about 930).  Version 3 kept no copy of the
+costs two thirds of the CPU to index (220 against 328 us) and a quarter of the disk (the
+index of a million: 234 MB against about 930).  Version 3 kept no copy of the
 text (``content=''``); version 2 kept no token positions (``detail=none``); version 1 kept
 them for phrase queries.  An index of another version is rebuilt."""
 BATCH = 500
