@@ -99,12 +99,14 @@ def _batches(count: int, makers: int) -> Iterator[tuple[list[tuple[bytes, str]],
             yield ahead.popleft().get()
 
 
-def fill(sink: Sink, count: int, makers: int = 0) -> dict[str, float]:
+def fill(sink: Sink, count: int, makers: int = 0, rate: float = 0.0) -> dict[str, float]:
     """Store ``count`` messages through the ingestor; return rates and memory.
 
     ``makers`` processes generate the mail (a million messages take about
     100 s of CPU to make), so the store's own ingest path is what the run
     waits for; only the time inside ``store_batch`` is counted either way.
+    ``rate`` (messages a second, 0 for as fast as it goes) paces the batches
+    like steady traffic: each waits for its time if it is early.
     """
     window = min(10_000, max(BATCH, count // 10))
     rss_before = rss_mb()
@@ -113,7 +115,10 @@ def fill(sink: Sink, count: int, makers: int = 0) -> dict[str, float]:
     storing = 0.0  # seconds inside store_batch: making the messages is not counted
     storing_cpu = 0.0  # CPU seconds of this thread inside store_batch
     cpu_marks: list[tuple[int, float]] = [(0, 0.0)]
+    began = time.perf_counter()
     for made, first in _batches(count, makers):
+        if rate > 0:
+            time.sleep(max(0.0, began + first / rate - time.perf_counter()))
         items = [(raw, Envelope(ENVELOPE_FROM, (rcpt,))) for raw, rcpt in made]
         raw_bytes += sum(len(raw) for raw, _rcpt in made)
         started, cpu = time.perf_counter(), time.thread_time()
@@ -137,6 +142,7 @@ def fill(sink: Sink, count: int, makers: int = 0) -> dict[str, float]:
         "last_cpu_rate": rate(count - window, count, cpu_marks),
         "window": window,
         "raw_mb": raw_bytes / 1e6,
+        "wall_rate": count / max(time.perf_counter() - began, 1e-9),
         "rss_growth_mb": rss_mb() - rss_before,
     }
 

@@ -1,7 +1,7 @@
 """The SQLite store filled to scale: disk, WAL, index lag, queries in CPU time, restart, delete-all.
 
     python -m benchmarks.sqlite_scale [--messages N] [--rounds R] [--makers P]
-        [--keep DIR | --reuse DIR] [--no-delete]
+        [--keep DIR | --reuse DIR] [--no-delete] [--rate MSG_PER_S]
 
 Fills one SQLite store the way ``benchmarks.scale`` does (its ``fill``:
 ``realistic.small_mail`` through ``Ingestor.store_batch``, batches of 256)
@@ -21,7 +21,10 @@ default, 1, lets a million fill in about 15 minutes on two cores).
 ``--reuse DIR`` measures that store again without filling it (after a code
 change: the store is opened, migrated if its schema is older, and the
 requests, restart and delete-all run on it; ``--no-delete`` keeps it for
-another run).
+another run).  ``--rate 1000`` paces the fill at 1,000 messages a second,
+steady traffic rather than as fast as the store goes, and reports the index's
+lag over time (its peak, a line of it at each tenth of the fill, at the end):
+how far behind the index stays when it gets the CPU the ingest leaves it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class Sampler:
         self.path, self.store = path, store
         self.wal_peak = 0
         self.lag_peak = 0
+        self.lags: list[tuple[float, int]] = []
+        """(seconds since the start, messages behind) at each sample."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -62,13 +67,16 @@ class Sampler:
         self._thread.join()
 
     def _run(self) -> None:
+        started = time.perf_counter()
         while not self._stop.wait(0.25):
             wal = 0
             for suffix in ("-wal", "-index-wal"):
                 path = Path(f"{self.path}{suffix}")
                 wal += path.stat().st_size if path.exists() else 0
             self.wal_peak = max(self.wal_peak, wal)
-            self.lag_peak = max(self.lag_peak, lag(self.store))
+            behind = lag(self.store)
+            self.lag_peak = max(self.lag_peak, behind)
+            self.lags.append((time.perf_counter() - started, behind))
 
 
 def lag(store: SQLiteStore) -> int:
@@ -88,13 +96,16 @@ def timed(run: Any, rounds: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def fill_store(sink: Sink, path: Path, messages: int, makers: int) -> dict[str, Any]:
+def fill_store(
+    sink: Sink, path: Path, messages: int, makers: int, rate: float = 0.0
+) -> dict[str, Any]:
     """Fill the sink's store, report the fill, disk and index lag; return those figures."""
     store = sink.store
     assert isinstance(store, SQLiteStore)
     with Sampler(path, store) as sampler:
-        fill = scale.fill(sink, messages, makers)
+        fill = scale.fill(sink, messages, makers, rate)
         behind = lag(store)
+        timeline = list(sampler.lags)
         started = time.perf_counter()
         store.wait_indexed(3600)
         caught_up = time.perf_counter() - started
@@ -109,13 +120,26 @@ def fill_store(sink: Sink, path: Path, messages: int, makers: int) -> dict[str, 
         f"caught up {caught_up:.1f} s later; WAL peak {sampler.wal_peak / 1e6:,.1f} MB",
         flush=True,
     )
+    if rate:
+        reached = fill["wall_rate"]
+        print(f"paced at {rate:,.0f} msg/s (reached {reached:,.0f}); {lag_line(timeline)}")
     return {
+        "rate": rate,
+        "index_lag_timeline": timeline[:: max(1, len(timeline) // 200)],
         "fill": fill,
         "wal_peak_mb": sampler.wal_peak / 1e6,
         "index_lag_peak": sampler.lag_peak,
         "index_lag_at_end": behind,
         "index_catch_up_s": caught_up,
     }
+
+
+def lag_line(timeline: list[tuple[float, int]]) -> str:
+    """Return the index lag at each tenth of the fill's samples, as one line."""
+    if not timeline:
+        return "no lag samples"
+    picks = [timeline[min(len(timeline) - 1, len(timeline) * n // 10)] for n in range(1, 11)]
+    return "index lag at each tenth: " + ", ".join(f"{b:,} ({t:.0f} s)" for t, b in picks)
 
 
 def report_disk(store: SQLiteStore, messages: int, raw_mb: float) -> dict[str, float]:
@@ -138,6 +162,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="fill a store in this folder and keep it")
     parser.add_argument("--reuse", type=Path, help="measure the store --keep left here")
     parser.add_argument("--no-delete", action="store_true", help="skip delete-all")
+    parser.add_argument("--rate", type=float, default=0.0, help="pace the fill (msg/s)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
@@ -154,9 +179,12 @@ def main() -> None:
             if args.reuse:
                 print(f"opened {path} in {time.perf_counter() - started:.2f} s", flush=True)
                 results.update(json.loads(meta.read_text()))
+                started = time.perf_counter()
                 store.wait_indexed(3600)
+                results["reuse_index_wait_s"] = time.perf_counter() - started
+                print(f"index ready {results['reuse_index_wait_s']:.1f} s later", flush=True)
             else:
-                results.update(fill_store(sink, path, args.messages, args.makers))
+                results.update(fill_store(sink, path, args.messages, args.makers, args.rate))
                 meta.write_text(json.dumps(results))
             messages = int(results["fill"]["messages"])
             results["disk"] = report_disk(store, messages, results["fill"]["raw_mb"])

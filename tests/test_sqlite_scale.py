@@ -16,7 +16,7 @@ import pytest
 from helpers import incoming
 from mailsink.search import parse_query
 from mailsink.store import SQLiteStore
-from mailsink.store.sqlite import trigrams
+from mailsink.store.sqlite import words
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_subject_and_message_id_searches_narrowed_by_the_index_miss_nothing(
         assert store.ids(parse_query("subject:giraffe")) == [late.id, long.id]
         assert store.ids(parse_query("subject:report")) == [report.id]
         assert store.ids(parse_query("subject:zzznothinghere")) == []
-        assert store.ids(parse_query("subject:ta")) == [long.id]  # too short for trigrams
+        assert store.ids(parse_query("subject:ta")) == [long.id]  # too short to look up
     assert store.wait_indexed()
     assert store.ids(parse_query("subject:giraffe")) == [late.id, long.id]
     message_id = report.summary.message_id.lower()
@@ -187,10 +187,9 @@ def test_big_messages_are_kept_uncompressed_and_read_back_byte_exact(tmp_path: P
         store.close()
 
 
-def test_a_search_asks_the_index_for_the_rare_trigrams_and_finds_the_same(tmp_path: Path) -> None:
+def test_a_search_asks_the_index_for_the_rare_runs_and_finds_the_same(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "g.db").start()
-    # "example.test" is in every message, "u42" in two, one of them inside a longer word (a
-    # "u": never in the random Message-IDs, whose Crockford base32 held "q42" in 6 of 400 runs).
+    # "example.test" is in every message, "u42" in two, one of them inside a longer word.
     messages = [
         incoming(subject=f"note {n}", body=f"see example.test {'u42x' if n == 80 else ''}")
         for n in range(200)
@@ -199,10 +198,93 @@ def test_a_search_asks_the_index_for_the_rare_trigrams_and_finds_the_same(tmp_pa
     store.add(messages)
     assert store.wait_indexed()
     reader = store._reader  # the connection searches use, the index attached
-    chosen = trigrams.rare_grams(reader, "u42 at example.test")
-    assert "u42" in chosen and "exa" not in chosen and "tes" not in chosen
-    assert trigrams.rare_grams(reader, "example.test")  # all common: still some
+    chosen = words.rows_of(reader, "u42 at example.test")
+    assert chosen is not None and not chosen.exact
+    assert '"u42"' in chosen.params and '"example"' not in chosen.params
+    assert words.rows_of(reader, "example.test")  # all common: still some
+    # Two runs too short to look up: the punctuation between them is a token of its own.
+    joined = words.rows_of(reader, "e.t")
+    assert joined is not None and f'"{words.joint("e", ".", "t")}"' in joined.params
+    assert store.ids(parse_query("e.t")) == store.ids()
     assert store.ids(parse_query('"u42 at example.test"')) == [messages[150].id]
     assert store.ids(parse_query("u42")) == [messages[150].id, messages[80].id]
     assert store.ids(parse_query("subject:note -example.test")) == []
+    store.close()
+
+
+def test_a_one_word_term_is_answered_by_the_index_without_reading_a_text(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    store = SQLiteStore(db).start()
+    hit = incoming(subject="plain", body="the quarterlyreport is late")
+    # More words hold "okka" than one FTS5 query asks for: looked up word by word.
+    many = [incoming(subject="plain", body=f"a quokka{n}s") for n in range(words.MAX_WORDS + 6)]
+    store.add([hit, incoming(subject="plain", body="nothing here"), *many])
+    assert store.wait_indexed()
+    for segment in Path(f"{db}-blobs").glob("*.seg"):  # spoil every stored text
+        segment.write_bytes(b"\0" * segment.stat().st_size)
+    assert store.ids(parse_query("quarterlyreport")) == [hit.id]
+    assert store.ids(parse_query("terlyrep")) == [hit.id]  # a piece of the word
+    assert store.list(0, 10, parse_query("quarterlyreport")).matched == 1
+    assert store.ids(parse_query("okka")) == [m.id for m in reversed(many)]
+    # Two runs are candidates checked against the text, which no longer reads.
+    assert store.ids(parse_query('"quarterlyreport is"')) == []
+    store.close()
+
+
+def test_word_index_searches_find_what_a_scan_finds(tmp_path: Path) -> None:
+    """Pieces, prefixes and suffixes of words, punctuation, non-ASCII, past the head, deletes."""
+    bodies = [
+        "Übergrößen im Ärger-Fall, İstanbul",
+        "gone soon: ocelotprey",
+        "see foo.bar-baz and foo.barn",
+        "x" * 4090 + " tailword straddle" + "d" * 10 + " pastthehead",
+        "the quarterlyreport is late; user42@example.test wrote",
+        "quarterly report, split: user420@example.tester",
+        "before a nul\x00nulword after it",
+    ]
+    messages = [incoming(subject=f"m{n}", body=body) for n, body in enumerate(bodies)]
+    indexed = SQLiteStore(tmp_path / "i.db").start()
+    scanned = SQLiteStore(tmp_path / "s.db", text_index=False).start()
+    for store in (indexed, scanned):
+        store.add(messages)
+        store.delete([messages[1].id])
+    assert indexed.wait_indexed()
+    terms = [
+        "größe", "übergr", "ößen", "rger-fa", "i̇stan", "stanbul", "foo.bar", "o.ba", "oo.bar-ba",
+        ".bar", "bar-", "-baz", "foo.barn", "tailword", "straddled", "ddd pastthe", "pastthehead",
+        "quarterlyreport", "terlyrep", "report is", "quarterly report", "user42@example.test",
+        "user42", "r42@exa", "example.test", "e.t", "ocelot", "prey", "zzznothing", "nulword",
+        "after it",
+    ]  # fmt: skip
+    for term in terms:
+        for text in (term, f'"{term}"', f"subject:m to:{term}"):
+            query = parse_query(text)
+            assert indexed.ids(query) == scanned.ids(query), text
+    assert indexed.ids(parse_query("größe")) == [messages[0].id]
+    assert indexed.ids(parse_query("ddd pastthe")) == [messages[3].id]
+    indexed.close()
+    scanned.close()
+
+
+def test_the_vocabulary_drops_the_words_of_messages_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailsink.store.sqlite import text_index
+
+    monkeypatch.setattr(text_index, "SWEEP_AFTER", 4)  # sweep after every few deletes
+    path = tmp_path / "v.db"
+    store = SQLiteStore(path, max_messages=5).start()
+    messages = [incoming(subject=f"m{n}", body=f"kept word{n}x here") for n in range(12)]
+    for message in messages:
+        store.add([message])
+        assert store.wait_indexed()
+
+    def vocab() -> set[str]:
+        with sqlite3.connect(f"{path}-index") as index:
+            return {w for (w,) in index.execute("SELECT word FROM vocab")}
+
+    assert _wait_for(lambda: "word0x" not in vocab()), sorted(vocab())
+    assert {f"word{n}x" for n in range(7, 12)} <= vocab()
+    assert store.ids(parse_query("ord1")) == [messages[11].id, messages[10].id]
+    assert store.ids(parse_query("kept")) == [m.id for m in reversed(messages[7:])]
     store.close()

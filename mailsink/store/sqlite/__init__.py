@@ -10,9 +10,10 @@ Modules::
     meta.py        pack(): a row's summary and envelope JSON as small zlib streams (a preset
                    dictionary of the keys every row repeats)
     query.py       compile_where(): a search Query as a parameterised SQL condition
-    trigrams.py    rare_grams(): the trigrams of a searched value worth asking the index for
+    words.py       how a searched value is found through the word index: its runs, their words
     reads.py       pages, one-pass searches and tag counts that stay fast at a million messages
-    text_index.py  TextIndex: the FTS5 trigram index of free text, in its own database
+    text_index.py  TextIndex: the FTS5 word index of free text and its vocabulary, in its own
+                   database
     checkpoint.py  Checkpointer: WAL checkpoints off the ingest path; TRUNCATE when idle
     emptying.py    freeing_pages(): delete-all without zeroing freed pages, then VACUUM
     worker.py      Worker: the start()/stop() lifecycle of those two background threads
@@ -29,9 +30,9 @@ Files on disk while running, for ``--store mail.db`` (eight names)::
     mail.db-blobs/       00000001.seg, 00000002.seg, ...: each message's raw bytes and
                          search text, compressed together (``packing.py``), appended;
                          a segment closes past 64 MB
-    mail.db-index        the trigram index of each message's search text, without a copy
-                         of the text (derived data: rebuilt from the messages when
-                         missing, damaged or ahead of them)
+    mail.db-index        the word index of each message's search text, without a copy
+                         of the text, and the vocabulary of its words (derived data:
+                         rebuilt from the messages when missing, damaged or ahead of them)
     mail.db-index-wal    its WAL
     mail.db-index-shm    its WAL's shared-memory index
     mail.db-lock         the store's lock (``flock``, held from open to close) and the

@@ -9,7 +9,7 @@ cover; ``--store-sync full`` is for people who need that too).
 
 Speed: list and count never scan.  Counts are kept in Python, pages come
 from the ``seq`` primary key, searches use lowercased ``s_*`` columns and an
-FTS5 trigram index for substring text search.
+FTS5 word index (with the vocabulary's words) for substring text search.
 
 The files on disk, the write order and the threads are drawn in this
 package's ``__init__``.
@@ -41,7 +41,7 @@ from mailsink.store.base import (
 from mailsink.store.codec import envelope_to_json, summary_to_json
 from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.relays import RelayJob
-from mailsink.store.sqlite import emptying, meta, reads, trigrams
+from mailsink.store.sqlite import emptying, meta, reads
 from mailsink.store.sqlite import relays as relay_table
 from mailsink.store.sqlite.blobs import BlobSegments, SegmentLedger
 from mailsink.store.sqlite.checkpoint import Checkpointer
@@ -204,7 +204,7 @@ class SQLiteStore:
     ):
         """Open or create the store at ``path``.
 
-        ``text_index=False`` keeps no trigram index: free text is then found
+        ``text_index=False`` keeps no text index: free text is then found
         by scanning (the tests use it to check that path on its own).
         ``segment_bytes`` overrides the blob segment size (tests).
 
@@ -439,10 +439,9 @@ class SQLiteStore:
         the search then scans while the index thread rebuilds it.
         """
         db = self._reader
-        where, params = compile_where(
-            query, self._index is not None, lambda value: trigrams.rare_grams(db, value)
-        )
         try:
+            # Compiling reads the index too (how common a term's words are).
+            where, params = compile_where(query, db if self._index is not None else None)
             return run(where, params)
         except sqlite3.OperationalError as error:
             if self._index is None or (
@@ -450,7 +449,7 @@ class SQLiteStore:
             ):
                 raise
             self._index.notify()
-            where, params = compile_where(query, False)
+            where, params = compile_where(query)
             return run(where, params)
 
     @contextlib.contextmanager
@@ -911,7 +910,7 @@ class SQLiteStore:
 
     @property
     def text_index(self) -> TextIndex | None:
-        """Return the trigram index, None when the store keeps none."""
+        """Return the text index, None when the store keeps none."""
         return self._index
 
     def wait_indexed(self, timeout: float = 10.0) -> bool:
