@@ -1,11 +1,11 @@
-"""The SQLite word index's joints: the fast scan finds exactly what ``JOINT`` matches."""
+"""The SQLite word index's fast splits: joints are ``JOINT``'s matches, words ``WORD``'s."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailsink.store.sqlite.words import JOINT, _joints
+from mailsink.store.sqlite.words import JOINT, WORD, _joints, words_of
 
 TEXT = st.text(alphabet=st.sampled_from("ab19.@-/_:;~ \n\x00Zé\u00c0\U0001f600"), max_size=40)
 
@@ -24,3 +24,12 @@ def test_joints_of_an_address_a_number_and_plain_punctuation() -> None:
         ("1", ".", "5"),
         ("z", "..", "w"),
     ]
+
+
+ASCII = st.text(alphabet=st.characters(max_codepoint=127), max_size=60)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(ASCII, TEXT))
+def test_the_words_are_the_word_patterns_matches(text: str) -> None:
+    assert words_of(text) == set(WORD.findall(text))
