@@ -341,8 +341,9 @@ def _upgrade(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None
             _create_vocab_index(conn, _trigram_opclass(conn))
         if step == 5 and trigram:  # the index of the heads, in place of the whole texts'
             conn.execute(sql.SQL(_TRIGRAM_INDEX).format(opclass=_trigram_opclass(conn)))
-        if step == 7:  # the texts' tables are all there: lz4 for them (version 6)
-            _compress_texts_with_lz4(conn)
+    # lz4 for the texts (version 6) once every step is done: version 8's rewrite of
+    # ``mailsink_text`` (a change of type) sets its column's compression back to the default.
+    _compress_texts_with_lz4(conn)
     conn.execute("UPDATE mailsink_schema SET version = %s", (SCHEMA_VERSION,))
 
 

@@ -115,8 +115,14 @@ class TextIndexer:
                     "FOR KEY SHARE OF m SKIP LOCKED), "
                     "moved AS (DELETE FROM mailsink_text_new WHERE id IN (SELECT id FROM picked) "
                     "RETURNING id, search, long), "
+                    # A whole long text here came from a node older than schema 7
+                    # (still running during an upgrade): kept whole, as add keeps one.
+                    "whole AS (INSERT INTO mailsink_long_text (id, search) "
+                    f"SELECT id, search FROM moved WHERE length(search) > {TEXT_HEAD} "
+                    "ON CONFLICT DO NOTHING), "
                     "indexed AS (INSERT INTO mailsink_text (id, search, words, long) "
-                    f"SELECT id, search, mailsink_words(left(search, {TEXT_HEAD})), "
+                    f"SELECT id, left(search, {TEXT_HEAD}), "
+                    f"mailsink_words(left(search, {TEXT_HEAD})), "
                     f"long OR length(search) > {TEXT_HEAD} FROM moved RETURNING words), "
                     "vocab AS (INSERT INTO mailsink_vocab "
                     "SELECT DISTINCT unnest(tsvector_to_array(words)) FROM indexed "
