@@ -104,7 +104,8 @@ def _head(raw: bytes, start: int, end: int) -> tuple[OutlineMessage, int] | None
 
     The feed parser also ends a line at a bare CR, which matters in two
     places only: in a header block (where lines and the blank line after it
-    are) and next to a boundary line (:func:`_parts`).  Inside a leaf's body
+    are) and next to a boundary line (:func:`_next_line_with`,
+    :func:`_line_end_after_blanks`).  Inside a leaf's body
     it does not: the payload is its lines joined again, the same bytes, so a
     stray CR in a newsletter's HTML no longer sends the whole message to the
     feed parser; and looking for one in every byte of a 232 KB newsletter had
@@ -138,10 +139,7 @@ def _parts(
     """Cut the multipart body ``raw[start:end]`` at its boundary lines and parse each part."""
     if any(boundary.startswith(p) or p.startswith(boundary) for p in parents):
         return None
-    separator = b"--" + boundary
-    if raw.find(b"\r" + separator, start, end) >= 0:
-        return None  # a boundary line after a bare CR, for the feed parser (a CRLF ends in LF)
-    lines = _boundary_lines(raw, start, end, separator)
+    lines = _boundary_lines(raw, start, end, b"--" + boundary)
     if len(lines) < 2 or not lines[-1][2]:
         return None
     msg.set_payload([])
@@ -189,9 +187,22 @@ def _boundary_lines(
 
 
 def _next_line_with(raw: bytes, separator: bytes, position: int, end: int) -> int:
-    """Return where the next line starting with ``separator`` after ``position`` starts, or -1."""
-    found = raw.find(b"\n" + separator, position, end)
-    return found + 1 if found >= 0 else -1
+    """Return where the next line starting with ``separator`` after ``position`` starts, or -1.
+
+    Raises :class:`_UnsureError` at a separator right after a bare CR, where
+    the feed parser starts a line (after a CRLF the byte before is the LF).
+    The same ``find`` that looks for the boundary finds those: no second
+    scan of the body for them.
+    """
+    found = raw.find(separator, position + 1, end)
+    while found >= 0:
+        before = raw[found - 1]
+        if before == 10:  # LF
+            return found
+        if before == 13:  # a bare CR
+            raise _UnsureError
+        found = raw.find(separator, found + 1, end)
+    return -1
 
 
 def _line_end_after_blanks(raw: bytes, position: int, end: int) -> int:
