@@ -21,6 +21,8 @@ learns).  Each check returns the reply to send, or None to accept.
 
 from __future__ import annotations
 
+from mailsink.headers import is_utf8
+
 LOCAL_PART_MAX = 64
 DOMAIN_MAX = 255
 PATH_MAX = 256
@@ -32,15 +34,6 @@ def has_control_chars(text: str) -> bool:
     return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
-def _not_utf8(text: str) -> bool:
-    """Tell whether text came from bytes that are not UTF-8 (lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def check_address(address: str, smtputf8: bool, role: str) -> str | None:
     """Return the reply refusing a MAIL FROM (``role="sender"``) or RCPT TO address, or None.
 
@@ -49,7 +42,7 @@ def check_address(address: str, smtputf8: bool, role: str) -> str | None:
     code = "5.1.7" if role == "sender" else "5.1.3"
     if has_control_chars(address):
         return f"501 {code} Bad {role} address syntax (control characters)"
-    if _not_utf8(address):
+    if not is_utf8(address):  # lone surrogates: bytes that were not UTF-8
         return f"501 5.6.7 The {role} address is not valid UTF-8"
     if not address.isascii() and not smtputf8:
         return f"553 5.6.7 Non-ASCII {role} address without SMTPUTF8 (RFC 6531)"
@@ -71,7 +64,7 @@ def _too_long(address: str) -> str | None:
 
 def check_helo(name: str, extended: bool) -> str | None:
     """Return the reply refusing a HELO (``extended=False``) or EHLO name, or None."""
-    if has_control_chars(name) or _not_utf8(name) or (not extended and not name.isascii()):
+    if has_control_chars(name) or not is_utf8(name) or (not extended and not name.isascii()):
         return "501 5.5.2 Invalid HELO/EHLO name (8-bit or control characters)"
     if len(name.encode("utf-8")) > DOMAIN_MAX + 2:  # a domain or an [address literal]
         return f"501 5.5.2 The HELO/EHLO name is longer than {DOMAIN_MAX} octets"

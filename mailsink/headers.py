@@ -50,6 +50,15 @@ def _join_pieces(pieces: list[tuple[bytes | str, str | None]]) -> str:
     return "".join(out)
 
 
+def is_utf8(text: str) -> bool:
+    """Tell whether text can be written as UTF-8 (no lone surrogates from undecodable bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def undo_surrogates(text: str) -> str:
     """Turn surrogate-escaped raw bytes back into UTF-8 (or Latin-1) text."""
     if text.isascii() or not any("\udc80" <= ch <= "\udcff" for ch in text):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from mailsink.headers import header_block
+from mailsink.headers import header_block, is_utf8
 from mailsink.message import Address, observe_id
 from mailsink.store.base import (
     Incoming,
@@ -95,9 +95,7 @@ def _text(value: str) -> str:
     """Return text PostgreSQL accepts: no NUL characters, no lone surrogates."""
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_utf8(value):
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from mailsink.headers import is_utf8
 from mailsink.search import Query, Term
 from mailsink.store.base import RANGE_COLUMNS
 from mailsink.store.sqlite import words
@@ -97,21 +98,12 @@ def _text(value: str, index: sqlite3.Connection | None) -> tuple[str, list[objec
     can look up (no whole word, no piece of three characters) scans every text.
     """
     needle = value.encode("utf-8", "surrogatepass")
-    found = None if index is None or not _bindable(value) else words.rows_of(index, value)
+    found = None if index is None or not is_utf8(value) else words.rows_of(index, value)
     if found is None:
         return TEXT_HAS, [needle]
     if found.exact:
         return EXACT.format(rows=found.select), [*found.params, needle, needle]
     return f"{CANDIDATES.format(rows=found.select)} AND {TEXT_HAS}", [*found.params, needle]
-
-
-def _bindable(value: str) -> bool:
-    """Tell whether a value can be a query parameter (a lone surrogate cannot be UTF-8)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 EXACT = (
@@ -154,7 +146,7 @@ def _narrowed(
     column test then decides, in C.  Without it, ``subject:`` with no hit
     read every row: 1,435 ms at a million.
     """
-    if index is None or joiner in value or "\n" in value or not _bindable(value):
+    if index is None or joiner in value or "\n" in value or not is_utf8(value):
         return clause, params
     found = words.rows_of(index, value)
     if found is None:
