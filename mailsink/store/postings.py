@@ -29,14 +29,15 @@ from bisect import bisect_left, bisect_right
 from itertools import filterfalse
 from typing import TYPE_CHECKING, Literal
 
+from mailsink.store.ascii_words import separator_table, split_ascii
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 WORD = re.compile(r"\w+")
 """What a word is, for indexing text and for splitting a searched value alike."""
 
-_WORD_BYTES = frozenset((string.ascii_letters + string.digits + "_").encode())
-_SPACE_OUT = bytes(b if b in _WORD_BYTES else 0x20 for b in range(128)) + b" " * 128
+_SPACE_OUT = separator_table(string.ascii_letters + string.digits + "_")
 """ASCII word characters (what ``\\w`` matches in ASCII text) kept, every other byte a space."""
 
 
@@ -47,7 +48,7 @@ def words(text: str) -> set[str]:
     in C, at about half the cost of the regular expression.
     """
     if text.isascii():
-        return set(text.encode("ascii").translate(_SPACE_OUT).decode("ascii").split())
+        return set(split_ascii(text, _SPACE_OUT))
     return set(WORD.findall(text))
 
 

@@ -33,6 +33,8 @@ import sqlite3
 import string
 from dataclasses import dataclass
 
+from mailsink.store.ascii_words import separator_table, split_ascii
+
 WORD = re.compile(r"[0-9A-Za-z\x80-\U0010ffff]+")
 """A word as FTS5's ``ascii`` tokenizer cuts one: ASCII letters and digits and every
 non-ASCII character (its separators are the other ASCII characters)."""
@@ -85,11 +87,8 @@ MAX_RUNS = 3
 """At most this many runs a term: each more costs a list read and narrows less."""
 
 
-_ASCII_WORD_BYTES = frozenset((string.ascii_letters + string.digits).encode())
-_SEPARATORS_TO_SPACE = bytes(b if b in _ASCII_WORD_BYTES else 0x20 for b in range(128)) + bytes(
-    range(128, 256)
-)
-"""ASCII letters and digits kept, every other ASCII byte a space (for ASCII text only)."""
+_SEPARATORS_TO_SPACE = separator_table(string.ascii_letters + string.digits)
+"""ASCII letters and digits kept, every other byte a space."""
 
 
 def words_of(text: str) -> set[str]:
@@ -100,7 +99,7 @@ def words_of(text: str) -> set[str]:
     test holds it to ``WORD.findall``).
     """
     if text.isascii():
-        return set(text.encode("ascii").translate(_SEPARATORS_TO_SPACE).decode("ascii").split())
+        return set(split_ascii(text, _SEPARATORS_TO_SPACE))
     return set(WORD.findall(text))
 
 
