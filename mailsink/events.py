@@ -104,6 +104,12 @@ class Subscription:
     ending: bool = False
     """Set by :meth:`wake`: once the queue is empty, :meth:`get` answers ``close``."""
 
+    def takes(self, kind: str, remote: bool) -> bool:
+        """Tell whether events of ``kind`` (other nodes' when ``remote``) reach this queue."""
+        if self.kinds is not None and kind not in self.kinds:
+            return False
+        return not remote or self.remote_kinds is None or kind in self.remote_kinds
+
     def get(self, timeout: float | None = None) -> Event | None:
         """Return the next event, or None after ``timeout`` seconds."""
         if self.ending and self.events.empty():
@@ -194,7 +200,7 @@ class EventBus:
             event = Event(kind, data, self._seq, remote)
             subscribers = list(self._subscribers)
         for sub in subscribers:
-            if kind != "close" and not (_takes_remote(sub, kind) if remote else _takes(sub, kind)):
+            if kind != "close" and not sub.takes(kind, remote):
                 continue
             try:
                 sub.events.put_nowait(event)
@@ -207,7 +213,8 @@ class EventBus:
         with self._lock:
             subscribers = list(self._subscribers)
         return any(
-            _takes_remote(sub, kind) and (sub.active is None or sub.active()) for sub in subscribers
+            sub.takes(kind, remote=True) and (sub.active is None or sub.active())
+            for sub in subscribers
         )
 
     @property
@@ -215,16 +222,6 @@ class EventBus:
         """Return how many subscriptions are open."""
         with self._lock:
             return len(self._subscribers)
-
-
-def _takes(sub: Subscription, kind: str) -> bool:
-    """Tell whether a subscriber takes events of ``kind`` (``close`` aside)."""
-    return sub.kinds is None or kind in sub.kinds
-
-
-def _takes_remote(sub: Subscription, kind: str) -> bool:
-    """Tell whether a subscriber takes events of ``kind`` from other nodes."""
-    return _takes(sub, kind) and (sub.remote_kinds is None or kind in sub.remote_kinds)
 
 
 class EventThread:
