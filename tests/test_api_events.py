@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from api_helpers import Api, Served, make_api
 
+from mailsink import message
 from mailsink.config import Settings
 from mailsink.store import MemoryStore
 from mailsink.web.state import app_state
@@ -191,6 +192,19 @@ def test_wait_since_a_message_id_ignores_older_mail(api_any: Api) -> None:
     data = api_any.get_json(f"/api/v1/wait?query=subject:match&since={marker.id}&timeout=10")
     thread.join()
     assert [m["Subject"] for m in data["messages"]] == ["new match"]
+
+
+def test_wait_since_an_id_of_digits_alone_is_that_message_not_a_time(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # IDs past a clock seen far ahead are digits alone ("0200...0000"), which float() takes.
+    monkeypatch.setattr(message, "_last_id_value", 2 << 105)
+    marker = api.deliver(subject="marker")
+    assert marker.id.isdigit()
+    thread = deliver_later(api, subject="after it", delay=0.1)
+    data = api.get_json(f"/api/v1/wait?since={marker.id}&timeout=10")
+    thread.join()
+    assert [m["Subject"] for m in data["messages"]] == ["after it"]
 
 
 def test_wait_since_a_time_ignores_older_mail(api: Api) -> None:

@@ -184,6 +184,9 @@ def get_message(message_id: str) -> StoredMessage:
 def parse_since(text: str) -> tuple[float, str | None]:
     """Return (unix time, message ID or None) for ``since``: an ID, unix seconds or RFC 3339."""
     text = text.strip()
+    message = mailbox().store.get(text) if len(text) <= 100 else None
+    if message is not None:  # first: an ID may be all digits ("0200...01"), a float too
+        return message.received, message.id
     try:
         number = float(text)
     except ValueError:
@@ -200,9 +203,6 @@ def parse_since(text: str) -> tuple[float, str | None]:
         if stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=timezone.utc)
         return stamp.timestamp(), None
-    message = mailbox().store.get(text) if len(text) <= 100 else None
-    if message is None:
-        raise ApiError(
-            f"since must be a message ID, unix seconds or an RFC 3339 time; got {text[:60]!r}"
-        )
-    return message.received, message.id
+    raise ApiError(
+        f"since must be a message ID, unix seconds or an RFC 3339 time; got {text[:60]!r}"
+    )
