@@ -143,17 +143,37 @@ def _words(value: str, trigram: bool, vocab: Vocab | None) -> tuple[str, list[ob
     pattern = f"%{value}%"  # letters and digits: no LIKE wildcard to escape
     if not vocab(pattern):
         return None
+    return _by_words(f"words @@ {_VOCAB_QUERY}", [pattern], value)
+
+
+def _texts(indexed: str, whole: str, waiting: str) -> str:
+    """Return the IDs of the texts passing a test: one for each table a text can be in.
+
+    ``indexed`` tests ``mailsink_text`` (heads, under the indexes), ``whole``
+    the long texts whole (``mailsink_long_text``, schema versions 5 and 7),
+    ``waiting`` the texts not indexed yet (``mailsink_text_new``, heads too).
+    """
     return (
-        f"SELECT id FROM mailsink_text WHERE words @@ {_VOCAB_QUERY} AND NOT long "
-        f"UNION ALL {_LONG_TEXTS} strpos(search, %s) > 0 "
-        "UNION ALL SELECT id FROM mailsink_text_new WHERE NOT long AND strpos(search, %s) > 0",
-        [pattern, value, value],
+        f"SELECT id FROM mailsink_text WHERE {indexed} "
+        f"UNION ALL SELECT id FROM mailsink_long_text WHERE {whole} "
+        f"UNION ALL SELECT id FROM mailsink_text_new WHERE {waiting}"
     )
 
 
-_LONG_TEXTS = "SELECT id FROM mailsink_long_text WHERE"
-"""The texts longer than their indexed head, whole, to be checked (``schema.py``, versions 5
-and 7): the other two tables hold only their heads."""
+_HAS = "strpos(search, %s) > 0"
+"""A text holds the parameter."""
+
+
+def _by_words(test: str, params: list[object], value: str) -> tuple[str, list[object]]:
+    """Return the IDs of the texts a word-index ``test`` finds, long ones checked for ``value``.
+
+    The word index holds heads only, so a long text is left to the check of
+    its whole text; the three sets are then disjoint (the IDs can be counted
+    as they come).
+    """
+    ids = _texts(f"{test} AND NOT long", _HAS, f"NOT long AND {_HAS}")
+    return ids, [*params, value, value]
+
 
 _HEAD = f"left(search, {TEXT_HEAD})"
 """The indexed expression of the trigram index: the head of each text."""
@@ -230,19 +250,9 @@ def _text(value: str, trigram: bool, vocab: Vocab | None = None) -> tuple[str, l
     if trigram and len(value) >= 3:
         # The index holds the heads: the long texts are also checked whole.
         pattern = like_pattern(value)
-        clause = (
-            f"id IN (SELECT id FROM mailsink_text WHERE {_HEAD} LIKE %s "
-            f"UNION ALL {_LONG_TEXTS} search LIKE %s "
-            "UNION ALL SELECT id FROM mailsink_text_new WHERE search LIKE %s)"
-        )
-        return clause, [pattern, pattern, pattern]
-    test = "strpos(search, %s) > 0"
-    clause = (
-        f"id IN (SELECT id FROM mailsink_text WHERE {test} "
-        f"UNION ALL {_LONG_TEXTS} {test} "
-        f"UNION ALL SELECT id FROM mailsink_text_new WHERE {test})"
-    )
-    return clause, [value, value, value]
+        like = "search LIKE %s"
+        return f"id IN ({_texts(f'{_HEAD} LIKE %s', like, like)})", [pattern] * 3
+    return f"id IN ({_texts(_HAS, _HAS, _HAS)})", [value] * 3
 
 
 def _narrowed(
@@ -275,13 +285,8 @@ def _prefilter(value: str, trigram: bool, vocab: Vocab | None) -> tuple[str, lis
     narrowing = _narrowing_words(value, trigram, vocab)
     if narrowing is None:
         return _text(value, trigram, vocab)
-    test, params = narrowing
-    clause = (
-        f"id IN (SELECT id FROM mailsink_text WHERE {test} AND NOT long "
-        f"UNION ALL {_LONG_TEXTS} strpos(search, %s) > 0 "
-        "UNION ALL SELECT id FROM mailsink_text_new WHERE NOT long AND strpos(search, %s) > 0)"
-    )
-    return clause, [*params, value, value]
+    ids, params = _by_words(*narrowing, value)
+    return f"id IN ({ids})", params
 
 
 def _address(

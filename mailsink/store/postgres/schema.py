@@ -333,10 +333,10 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> Schema:
 
 def _upgrade(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None:
     """Bring tables of an older version up to this one, step by step (in migrate's transaction)."""
+    row = conn.execute("SELECT trigram FROM mailsink_schema").fetchone()
+    trigram = bool(row and row[0])
     for step in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute(_UPGRADES[step])
-        row = conn.execute("SELECT trigram FROM mailsink_schema").fetchone()
-        trigram = bool(row and row[0])
         if step == 3 and trigram:
             _create_vocab_index(conn, _trigram_opclass(conn))
         if step == 5 and trigram:  # the index of the heads, in place of the whole texts'
