@@ -20,6 +20,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 SUPERUSER = "mailsink"
 
@@ -192,3 +195,31 @@ ALTER TABLE mailsink_text ALTER COLUMN search TYPE text USING search || '';
 UPDATE mailsink_schema SET version = 7;
 """
 """SQL that takes a store's tables back from schema version 8 to 7 (migration tests)."""
+
+UNDO_STEPS = {
+    3: UNDO_VERSION_3,
+    4: UNDO_VERSION_4,
+    5: UNDO_VERSION_5,
+    6: UNDO_VERSION_6,
+    7: UNDO_VERSION_7,
+    8: UNDO_VERSION_8,
+}
+"""Each step's undo, by the version it takes the tables back from (version 2's is the relay
+test's own, 1 has none)."""
+
+
+def undo_to(conn: Any, version: int) -> None:
+    """Take a store's tables back from this code's schema to ``version`` (at least 2)."""
+    from mailsink.store.postgres.schema import SCHEMA_VERSION
+
+    for step in range(SCHEMA_VERSION, version, -1):
+        conn.execute(UNDO_STEPS[step])
+    conn.execute("UPDATE mailsink_schema SET version = %s", (version,))
+
+
+def schema_version(url: str) -> int:
+    """Return the schema version a store's tables are at."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT version FROM mailsink_schema").fetchone()
+    assert row is not None
+    return int(row[0])

@@ -20,7 +20,7 @@ from mailsink.server import Sink
 from mailsink.store.postgres import PostgresStore
 from mailsink.store.postgres.schema import SCHEMA_VERSION
 from mailsink.store.relays import RelayJob
-from pg_server import UNDO_VERSION_3, UNDO_VERSION_5, UNDO_VERSION_6, UNDO_VERSION_7
+from pg_server import undo_to
 
 MakeSink = Callable[..., Sink]
 URL = Callable[[], str]
@@ -165,10 +165,7 @@ def test_version_1_tables_are_upgraded_at_start_and_keep_their_jobs(postgres_url
     store.put_relay(job(item.id))
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:  # back to what version 1 made
-        conn.execute(UNDO_VERSION_7)
-        conn.execute(UNDO_VERSION_6)
-        conn.execute(UNDO_VERSION_5)
-        conn.execute(UNDO_VERSION_3)
+        undo_to(conn, 2)
         conn.execute(
             "DROP INDEX mailsink_relay_jobs_due; ALTER TABLE mailsink_relay_jobs "
             "DROP COLUMN owner, DROP COLUMN lease_until, DROP COLUMN due; "

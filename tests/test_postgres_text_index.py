@@ -17,14 +17,7 @@ from mailsink.store.memory import MemoryStore
 from mailsink.store.postgres import PostgresStore
 from mailsink.store.postgres.schema import SCHEMA_VERSION, TEXT_HEAD
 from mailsink.store.postgres.text_index import VACUUM_EVERY
-from pg_server import (
-    UNDO_VERSION_3,
-    UNDO_VERSION_4,
-    UNDO_VERSION_5,
-    UNDO_VERSION_6,
-    UNDO_VERSION_7,
-    UNDO_VERSION_8,
-)
+from pg_server import schema_version, undo_to
 
 
 def _pages(url: str, table: str) -> int:
@@ -100,17 +93,11 @@ def test_version_2_tables_get_the_word_index_at_start(postgres_url: Callable[[],
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(UNDO_VERSION_7)
-        conn.execute(UNDO_VERSION_6)
-        conn.execute(UNDO_VERSION_5)
-        conn.execute(UNDO_VERSION_3)
-        conn.execute("UPDATE mailsink_schema SET version = 2")
+        undo_to(conn, 2)
     store = PostgresStore(url).start()
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
-                SCHEMA_VERSION,
-            )
+            assert schema_version(url) == SCHEMA_VERSION
             assert conn.execute(
                 "SELECT count(*) FROM mailsink_text WHERE words @@ 'reinvoiced'::tsquery"
             ).fetchone() == (1,)
@@ -131,10 +118,7 @@ def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(UNDO_VERSION_7)
-        conn.execute(UNDO_VERSION_6)
-        conn.execute(UNDO_VERSION_5)
-        conn.execute(UNDO_VERSION_4)
+        undo_to(conn, 3)
         before = conn.execute("SELECT id, mailsink_words(search) FROM mailsink_text ORDER BY id")
         words = before.fetchall()
         assert conn.execute(
@@ -144,9 +128,7 @@ def test_version_3_tables_get_the_faster_word_function_with_the_same_words(
     store = PostgresStore(url).start()
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
-                SCHEMA_VERSION,
-            )
+            assert schema_version(url) == SCHEMA_VERSION
             body = conn.execute(
                 "SELECT prosrc FROM pg_proc WHERE proname = 'mailsink_words'"
             ).fetchone()
@@ -224,18 +206,14 @@ def test_version_4_tables_get_head_indexing_and_keep_finding_long_texts(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(UNDO_VERSION_7)
-        conn.execute(UNDO_VERSION_6)
-        conn.execute(UNDO_VERSION_5)
+        undo_to(conn, 4)
         conn.execute("UPDATE mailsink_text SET words = mailsink_words(search)")  # as v4 had
     store = PostgresStore(url).start()
     memory = MemoryStore()
     memory.add(items)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
-                SCHEMA_VERSION,
-            )
+            assert schema_version(url) == SCHEMA_VERSION
             assert conn.execute("SELECT count(*) FROM mailsink_text WHERE long").fetchone() == (2,)
             index = conn.execute("SELECT pg_get_indexdef('mailsink_text_search'::regclass)")
             definition = str(index.fetchone())
@@ -262,17 +240,14 @@ def test_version_5_tables_compress_new_long_texts_with_lz4(postgres_url: Callabl
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(UNDO_VERSION_7)
-        conn.execute(UNDO_VERSION_6)
+        undo_to(conn, 5)
         conn.execute("UPDATE mailsink_text SET search = search || ''")  # as pglz wrote them
     store = PostgresStore(url).start()
     try:
         new = incoming(body="fresh " + " ".join(f"w{n}" for n in range(20_000)) + " endword")
         store.add([new])
         with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
-                SCHEMA_VERSION,
-            )
+            assert schema_version(url) == SCHEMA_VERSION
             waiting = conn.execute("SELECT pg_column_compression(search) FROM mailsink_text_new")
             assert waiting.fetchall() == [("lz4",)]
         assert store.wait_indexed()
@@ -301,7 +276,7 @@ def test_version_6_tables_keep_long_texts_whole_once_and_index_their_heads(
     waiting.add([incoming(body="queued " + "tail " * 1200 + "queuedtail")])
     waiting.close()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(UNDO_VERSION_7)
+        undo_to(conn, 6)
         assert conn.execute(
             "SELECT max(length(search)) > %s FROM mailsink_text_new", (TEXT_HEAD,)
         ).fetchone() == (True,)
@@ -310,9 +285,7 @@ def test_version_6_tables_keep_long_texts_whole_once_and_index_their_heads(
     memory.add(items)
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
-                SCHEMA_VERSION,
-            )
+            assert schema_version(url) == SCHEMA_VERSION
             assert conn.execute("SELECT count(*) FROM mailsink_long_text").fetchone() == (3,)
         assert store.wait_indexed()
         with psycopg.connect(url, autocommit=True) as conn:
@@ -397,7 +370,7 @@ def test_version_7_tables_get_narrow_text_rows_with_the_same_texts(
     assert store.wait_indexed()
     store.close()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(UNDO_VERSION_8)
+        undo_to(conn, 7)
         conn.execute("VACUUM mailsink_text")
         texts = conn.execute("SELECT id, search, words FROM mailsink_text ORDER BY id").fetchall()
         compressed = conn.execute(
@@ -408,9 +381,7 @@ def test_version_7_tables_get_narrow_text_rows_with_the_same_texts(
     store = PostgresStore(url).start()
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            assert conn.execute("SELECT version FROM mailsink_schema").fetchone() == (
-                SCHEMA_VERSION,
-            )
+            assert schema_version(url) == SCHEMA_VERSION
             after = conn.execute("SELECT id, search, words FROM mailsink_text ORDER BY id")
             assert after.fetchall() == texts
             compression = conn.execute(
