@@ -8,11 +8,12 @@ messages are stored, and both return only once the message is stored (for the
 SQLite store: committed), which is what lets the listener answer 250 only for
 mail that can no longer be lost.
 
-Where a message is stored - decided here and nowhere else (:meth:`Ingestor.stores_inline`):
+Where a message is stored - decided here and nowhere else (:meth:`Ingestor.summary_on_loop`):
 
 * **On the event loop, in groups** (:class:`GroupCommit`) for messages whose
-  parse is cheap: up to ``inline_max`` (256 KB) and an estimated cost of at
-  most :data:`INLINE_MAX_COST` (about 10 ms; :func:`parse_cost`).  Size alone
+  parse is cheap: up to ``inline_max`` (256 KB) and a cost of at most
+  :data:`INLINE_MAX_COST` (about 10 ms), counted by the outline parse as it
+  goes or, for mail it declines, estimated by :func:`parse_cost`.  Size alone
   is not the cost: 229 KB of one Content-Type with 24,000 parameters, or of
   20,000 header lines, parse 100 times slower than 229 KB of text, and on
   the loop they stalled every other session for seconds.  Handing a message
@@ -62,7 +63,9 @@ from dataclasses import dataclass
 
 from mailsink.headers import header_end
 from mailsink.mailbox import Mailbox
-from mailsink.message import Envelope, Summary, new_id, summarize
+from mailsink.message import Envelope, Summary, new_id, summarize, summary_of
+from mailsink.mime import parse_bytes
+from mailsink.outline import parse_outline
 from mailsink.stats import Stats
 from mailsink.store.base import Incoming, LoopStore, StoredMessage
 
@@ -109,6 +112,9 @@ def parse_cost(raw: bytes, limit: int = INLINE_MAX_COST) -> int:
         cost += BOUNDARY_COST
     return cost
 
+
+Item = tuple[bytes, Envelope, "Summary | None"]
+"""A message to store: raw bytes, envelope, and its summary if it was made already."""
 
 Done = Callable[[str, StoredMessage | None, BaseException | None], None]
 """Called with the new ID, the stored message (None if pruned at once) or an error."""
@@ -195,21 +201,35 @@ class Ingestor:
         for thread in threads:
             thread.join(timeout)
 
-    def stores_inline(self, raw: bytes) -> bool:
-        """Tell whether this message is stored on the event loop (module docstring)."""
-        return len(raw) <= self.inline_max and parse_cost(raw) <= INLINE_MAX_COST
+    def summary_on_loop(self, raw: bytes, envelope: Envelope) -> Summary | None:
+        """Summarise a message that is cheap to parse; None: it is stored on the writer thread.
+
+        The outline parse counts its own cost and gives up past
+        :data:`INLINE_MAX_COST`; only mail it declines for other reasons (a
+        ``message/rfc822`` part, a bare CR, a defect) is estimated by
+        :func:`parse_cost` before the feed parser takes it here.
+        """
+        if len(raw) > self.inline_max:
+            return None
+        outline = parse_outline(raw, max_cost=INLINE_MAX_COST)
+        if outline is not None:
+            return summary_of(outline, raw, envelope)
+        if parse_cost(raw) > INLINE_MAX_COST:
+            return None
+        return summary_of(parse_bytes(raw), raw, envelope)
 
     async def receive(self, raw: bytes, envelope: Envelope) -> str:
         """Store a message received on an event loop; return its ID once it is stored.
 
         Raises what storing raised; the SMTP handler turns that into a 451.
         """
-        if self.stores_inline(raw):
+        summary = self.summary_on_loop(raw, envelope)
+        if summary is not None:
             loop = asyncio.get_running_loop()
             group = self._group_commits.get(loop)
             if group is None:
                 group = self._group_commits[loop] = GroupCommit(self)
-            return await group.store(raw, envelope)
+            return await group.store(raw, envelope, summary)
         return await self._on_writer_thread(raw, envelope)
 
     def ingest(self, raw: bytes, envelope: Envelope, timeout: float = 60.0) -> StoredMessage:
@@ -237,7 +257,7 @@ class Ingestor:
         An ID is returned even if ``--max-messages`` pruned its message at
         once, as the writer thread's path reports it; raises if storing failed.
         """
-        incoming, _stored = self._add(items)
+        incoming, _stored = self._add([(raw, envelope, None) for raw, envelope in items])
         return [item.id for item in incoming]
 
     async def _on_writer_thread(self, raw: bytes, envelope: Envelope) -> str:
@@ -259,16 +279,14 @@ class Ingestor:
             raise RuntimeError("the ingestor is not running: call start() first")
         self._jobs.put(_Job(raw, envelope, done))
 
-    def _add(
-        self, items: list[tuple[bytes, Envelope]]
-    ) -> tuple[list[Incoming], list[StoredMessage]]:
-        """Summarise messages, then give out their IDs and store them under one lock.
+    def _add(self, items: list[Item]) -> tuple[list[Incoming], list[StoredMessage]]:
+        """Summarise messages (those without one), give out their IDs, store them under one lock.
 
         Both paths come here, so IDs are given out in the order messages are
         stored.  Returns what was received and what is stored (not pruned).
         """
         began = time.perf_counter()
-        summaries = [summarize(raw, envelope) for raw, envelope in items]
+        summaries = [_summary(item) for item in items]
         with self._order:
             incoming = _number(items, summaries)
             if self.writers == 1:
@@ -280,7 +298,7 @@ class Ingestor:
         self._record(items, began)
         return incoming, stored
 
-    async def _add_async(self, items: list[tuple[bytes, Envelope]]) -> list[str]:
+    async def _add_async(self, items: list[Item]) -> list[str]:
         """:meth:`_add` from the event loop, awaiting the store (``Mailbox.add_async``).
 
         Only for a shared store (a :class:`LoopStore`), which lists by ID:
@@ -288,38 +306,38 @@ class Ingestor:
         thread's, as with several writers.
         """
         began = time.perf_counter()
-        summaries = [summarize(raw, envelope) for raw, envelope in items]
+        summaries = [_summary(item) for item in items]
         with self._order:
             incoming = _number(items, summaries)
         await self.mailbox.add_async(incoming)
         self._record(items, began)
         return [item.id for item in incoming]
 
-    def _record(self, items: list[tuple[bytes, Envelope]], began: float) -> None:
+    def _record(self, items: list[Item], began: float) -> None:
         """Count a stored batch in the stats."""
-        size = sum(len(raw) for raw, _envelope in items)
+        size = sum(len(raw) for raw, _envelope, _summary in items)
         self.stats.record_stored(len(items), size, time.perf_counter() - began)
 
-    def store_each(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
+    def store_each(self, items: list[Item]) -> list[str | Exception]:
         """Store messages as one batch; if that fails, each on its own; return IDs or errors.
 
         So a message the store refuses fails alone, not every message that
         happened to share its commit.
         """
         try:
-            return list(self.store_batch(items))
+            return [message.id for message in self._add(items)[0]]
         except Exception as error:  # noqa: BLE001 - retried one by one below
             if len(items) == 1:
                 return [error]
         outcomes: list[str | Exception] = []
         for item in items:
             try:
-                outcomes.extend(self.store_batch([item]))
+                outcomes.extend(message.id for message in self._add([item])[0])
             except Exception as error:  # noqa: BLE001 - this message's own failure
                 outcomes.append(error)
         return outcomes
 
-    async def store_each_async(self, items: list[tuple[bytes, Envelope]]) -> list[str | Exception]:
+    async def store_each_async(self, items: list[Item]) -> list[str | Exception]:
         """:meth:`store_each` from the event loop, for a store that adds from it."""
         try:
             return list(await self._add_async(items))
@@ -358,7 +376,7 @@ class Ingestor:
     def _store(self, batch: list[_Job]) -> None:
         """Summarise and store one batch, then report to each job (retried alone on failure)."""
         try:
-            incoming, added = self._add([(job.raw, job.envelope) for job in batch])
+            incoming, added = self._add([(job.raw, job.envelope, None) for job in batch])
             stored = {m.id: m for m in added}
         except BaseException as error:  # noqa: BLE001 - reported to the session(s) it concerns
             if len(batch) > 1 and isinstance(error, Exception):
@@ -372,7 +390,7 @@ class Ingestor:
             job.done(item.id, stored.get(item.id), None)
 
 
-Pending = list[tuple[bytes, Envelope, "asyncio.Future[str]"]]
+Pending = list[tuple[bytes, Envelope, Summary, "asyncio.Future[str]"]]
 
 
 class GroupCommit:
@@ -393,11 +411,11 @@ class GroupCommit:
         self._flushing: asyncio.Task[None] | None = None
         """The task storing batches from the loop, while one is in flight."""
 
-    async def store(self, raw: bytes, envelope: Envelope) -> str:
-        """Store a message with those that arrive alongside it; return its ID."""
+    async def store(self, raw: bytes, envelope: Envelope, summary: Summary) -> str:
+        """Store a summarised message with those that arrive alongside it; return its ID."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
-        self._pending.append((raw, envelope, future))
+        self._pending.append((raw, envelope, summary, future))
         if len(self._pending) == 1 and self._flushing is None:
             loop.call_soon(loop.call_soon, self._flush)
         return await future
@@ -409,7 +427,7 @@ class GroupCommit:
                 self._flushing = asyncio.get_running_loop().create_task(self._flush_awaited())
             return
         pending, self._pending = self._pending, []
-        outcomes = self.ingestor.store_each([(raw, envelope) for raw, envelope, _ in pending])
+        outcomes = self.ingestor.store_each(_items(pending))
         _settle_all(pending, outcomes)
 
     async def _flush_awaited(self) -> None:
@@ -417,7 +435,7 @@ class GroupCommit:
         try:
             while self._pending:
                 pending, self._pending = self._pending, []
-                items = [(raw, envelope) for raw, envelope, _ in pending]
+                items = _items(pending)
                 try:
                     outcomes = await self.ingestor.store_each_async(items)
                 except asyncio.CancelledError:  # the loop stops: these sessions get no 250
@@ -428,9 +446,14 @@ class GroupCommit:
             self._flushing = None
 
 
+def _items(pending: Pending) -> list[Item]:
+    """Return the messages of pending sessions, without their futures."""
+    return [(raw, envelope, summary) for raw, envelope, summary, _future in pending]
+
+
 def _settle_all(pending: Pending, outcomes: list[str | Exception]) -> None:
     """Settle each waiting session's future with its message's ID or error."""
-    for (_raw, _envelope, future), outcome in zip(pending, outcomes, strict=True):
+    for (_raw, _envelope, _summary, future), outcome in zip(pending, outcomes, strict=True):
         if future.done():
             continue
         if isinstance(outcome, Exception):
@@ -439,12 +462,18 @@ def _settle_all(pending: Pending, outcomes: list[str | Exception]) -> None:
             future.set_result(outcome)
 
 
-def _number(items: list[tuple[bytes, Envelope]], summaries: list[Summary]) -> list[Incoming]:
+def _summary(item: Item) -> Summary:
+    """Return an item's summary, made now if it came without one."""
+    raw, envelope, summary = item
+    return summary if summary is not None else summarize(raw, envelope)
+
+
+def _number(items: list[Item], summaries: list[Summary]) -> list[Incoming]:
     """Give each summarised message its ID and time of receipt (under the ingestor's lock)."""
     now = time.time()
     return [
         Incoming(new_id(), now, raw, envelope, summary)
-        for (raw, envelope), summary in zip(items, summaries, strict=True)
+        for (raw, envelope, _), summary in zip(items, summaries, strict=True)
     ]
 
 

@@ -8,10 +8,11 @@ import time
 
 from helpers import delivery_times, make_raw, p95
 from mailsink.headers import header_end
-from mailsink.ingest import INLINE_MAX, Ingestor, parse_cost
+from mailsink.ingest import INLINE_MAX, INLINE_MAX_COST, Ingestor, parse_cost
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope, summarize
 from mailsink.mime import MAX_PARAMS, parse_message
+from mailsink.outline import parse_outline
 from mailsink.server import Sink
 from mailsink.store import MemoryStore
 
@@ -58,12 +59,12 @@ def test_headers_past_the_bound_are_not_parsed_but_the_raw_keeps_them() -> None:
 def test_where_a_message_is_parsed_is_decided_by_cost_not_size() -> None:
     ingestor = Ingestor(Mailbox(MemoryStore()))
     plain = make_raw(body="word " * 40_000)  # 200 KB of ordinary text
-    assert ingestor.stores_inline(plain)
-    assert not ingestor.stores_inline(HEADER_BOMB)
+    assert ingestor.summary_on_loop(plain, ENVELOPE) is not None
+    assert ingestor.summary_on_loop(HEADER_BOMB, ENVELOPE) is None
     parts = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + (
         b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 2_000
     )
-    assert len(parts) < INLINE_MAX and not ingestor.stores_inline(parts)
+    assert len(parts) < INLINE_MAX and ingestor.summary_on_loop(parts, ENVELOPE) is None
     assert parse_cost(make_raw()) < 100
 
 
@@ -98,3 +99,31 @@ def test_the_estimate_counts_boundary_lines_exactly_up_to_the_limit_and_stops_pa
     assert parse_cost(raw + b"--b\r\n") == parse_cost(raw) + 1 + 40  # one more boundary line
     bomb = head + b"--b\r\n" * 60_000
     assert parse_cost(bomb) > 10_000 and parse_cost(bomb, limit=10**9) > 40 * 59_000
+
+
+def test_an_attachment_of_short_lines_is_parsed_on_the_loop_its_lines_cost_nothing() -> None:
+    """The outline counts its own cost: a body's lines are jumped over, never walked."""
+    attachment = b"QUJD\r\n" * 30_000  # 180 KB of 4-character base64 lines
+    raw = (
+        b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nhallo\r\n"
+        b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + attachment
+        + b"--b--\r\n"
+    )
+    assert len(raw) < INLINE_MAX and parse_cost(raw) > INLINE_MAX_COST  # the old estimate: a thread
+    summary = Ingestor(Mailbox(MemoryStore())).summary_on_loop(raw, ENVELOPE)
+    assert summary is not None and summary.attachments == 1 and summary.text.strip() == "hallo"
+
+
+def test_the_outline_gives_up_once_its_headers_and_parts_pass_the_cost_it_was_given() -> None:
+    parts = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + (b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 300)
+        + b"--b--\r\n"
+    )
+    assert parse_outline(parts) is not None  # 301 entities, under MAX_PARTS
+    assert parse_outline(parts, max_cost=301 * 60) is not None
+    assert parse_outline(parts, max_cost=300 * 40) is None  # 40 a part, 6 a header line
+    assert parse_outline(HEADER_BOMB, max_cost=INLINE_MAX_COST) is None
+    assert parse_outline(HEADER_BOMB) is not None
