@@ -166,3 +166,37 @@ def test_each_leaf_read_later_has_the_feed_parsers_payload(name: str) -> None:
         p.get_payload(decode=True) for p in theirs
     ]
     assert [p.get_payload() for p in ours] == [p.get_payload() for p in theirs]
+
+
+HEADER_LINES = st.sampled_from(
+    [
+        *(b"Subject: hi", b"Subject:", b"Subject:  \t spaced ", b"X-A:b:c", b"To: a@x, b@x"),
+        *(b"  folded", b"\tfolded", b" ", b"From x", b"From: x", b"From  x", b"no colon"),
+        *(b":no name", b"X H: space in name", b"X-\x7f: del", b"X-8: caf\xc3\xa9", b"X-N: \x00"),
+        *(b"X-Empty:\t", b"Content-Type: text/plain; charset=utf-8", b"X:\x0b\x0c\x1c v"),
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(HEADER_LINES, min_size=1, max_size=6), st.sampled_from([b"\r\n", b"\n"]))
+def test_a_header_block_gives_the_feed_parsers_headers(lines: list[bytes], newline: bytes) -> None:
+    """The plain-field parse of a header block agrees with the feed parser, or declines."""
+    from mailsink.outline import _parser, _plain_header_block
+
+    block = newline.join(lines) + newline
+    ours = _plain_header_block(block)
+    theirs = _parser.parsebytes(block, headersonly=True)
+    if ours is None:
+        return
+    assert not theirs.defects
+    assert ours.items() == theirs.items() and vars(ours) == vars(theirs)
+
+
+def test_the_plain_header_parse_takes_the_usual_blocks() -> None:
+    """Not a test that cannot fail: the usual header blocks do take the fast parse."""
+    from mailsink.outline import _plain_header_block
+
+    assert _plain_header_block(b"Subject: hi\r\nTo: a@x,\r\n b@x\r\n") is not None
+    assert _plain_header_block(b"From x\r\nSubject: hi\r\n") is None
+    assert _plain_header_block(b" folded first\r\nSubject: hi\r\n") is None
