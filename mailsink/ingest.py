@@ -65,7 +65,7 @@ from mailsink.headers import header_end
 from mailsink.mailbox import Mailbox
 from mailsink.message import Envelope, Summary, new_id, summarize, summary_of
 from mailsink.mime import parse_bytes
-from mailsink.outline import parse_outline
+from mailsink.outline import HEADER_LINE_COST, PART_COST, parse_outline
 from mailsink.stats import Stats
 from mailsink.store.base import Incoming, LoopStore, StoredMessage
 
@@ -87,17 +87,15 @@ _BOUNDARY_LINE = re.compile(rb"\n--")
 (the whole estimate 272 -> ~180 us, some 3% of the newsletter's ingest CPU).
 """
 
-BOUNDARY_COST = 40
-"""What one MIME boundary line adds to :func:`parse_cost`."""
-
 
 def parse_cost(raw: bytes, limit: int = INLINE_MAX_COST) -> int:
     """Estimate the work of summarising a message, in units of about a microsecond.
 
     Counted with C-speed scans (tens of microseconds for 256 KB), from what
     the parse costs per item, measured on CPython 3.11: a line 1 unit, a
-    header line 5 more, a MIME boundary line 40 more.  Header parameters need
-    no term: the parse reads at most ``mime.MAX_PARAMS`` of them.  Exact up to
+    header line 5 more, a MIME boundary line 40 more (the outline parse's own
+    :data:`~mailsink.outline.HEADER_LINE_COST` and ``PART_COST``).  Header parameters need no
+    term: the parse reads at most ``mime.MAX_PARAMS`` of them.  Exact up to
     ``limit``; past it, some value over ``limit`` (boundary lines are counted
     only until the estimate passes it, so a message of 80,000 of them costs
     no more to judge than one of a few).
@@ -105,11 +103,11 @@ def parse_cost(raw: bytes, limit: int = INLINE_MAX_COST) -> int:
     lines = raw.count(b"\n")
     end = header_end(raw)
     header_lines = raw.count(b"\n", 0, end) if end >= 0 else lines
-    cost = lines + 5 * header_lines
+    cost = lines + (HEADER_LINE_COST - 1) * header_lines  # each line is counted once above
     for _ in _BOUNDARY_LINE.finditer(raw):
         if cost > limit:
             break
-        cost += BOUNDARY_COST
+        cost += PART_COST
     return cost
 
 
@@ -257,7 +255,11 @@ class Ingestor:
         An ID is returned even if ``--max-messages`` pruned its message at
         once, as the writer thread's path reports it; raises if storing failed.
         """
-        incoming, _stored = self._add([(raw, envelope, None) for raw, envelope in items])
+        return self._store_ids([(raw, envelope, None) for raw, envelope in items])
+
+    def _store_ids(self, items: list[Item]) -> list[str]:
+        """Store a batch (summaries made where missing) and return the new IDs."""
+        incoming, _stored = self._add(items)
         return [item.id for item in incoming]
 
     async def _on_writer_thread(self, raw: bytes, envelope: Envelope) -> str:
@@ -325,14 +327,14 @@ class Ingestor:
         happened to share its commit.
         """
         try:
-            return [message.id for message in self._add(items)[0]]
+            return self._store_ids(items)
         except Exception as error:  # noqa: BLE001 - retried one by one below
             if len(items) == 1:
                 return [error]
         outcomes: list[str | Exception] = []
         for item in items:
             try:
-                outcomes.extend(message.id for message in self._add([item])[0])
+                outcomes.extend(self._store_ids([item]))
             except Exception as error:  # noqa: BLE001 - this message's own failure
                 outcomes.append(error)
         return outcomes
