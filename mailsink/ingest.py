@@ -327,7 +327,7 @@ class Ingestor:
         happened to share its commit.
         """
         try:
-            return self._store_ids(items)
+            return list(self._store_ids(items))
         except Exception as error:  # noqa: BLE001 - retried one by one below
             if len(items) == 1:
                 return [error]
