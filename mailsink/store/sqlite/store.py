@@ -477,7 +477,7 @@ class SQLiteStore:
         packs = [pack(item.raw, data) for item, data in zip(batch, texts, strict=True)]
         with self._write_lock:
             # The bytes first: a committed row must never point at bytes not written.
-            segment, offsets = self._blobs.append([[stored] for stored, _packed in packs])
+            segment, offsets = self._blobs.append([chunks for chunks, _packed in packs])
             records = [
                 (
                     *values,
@@ -489,7 +489,7 @@ class SQLiteStore:
                     zlib.crc32(item.raw),
                     packed,
                 )
-                for item, (values, text), data, offset, (_stored, packed) in zip(
+                for item, (values, text), data, offset, (_chunks, packed) in zip(
                     batch, rows, texts, offsets, packs, strict=True
                 )
             ]
@@ -507,7 +507,8 @@ class SQLiteStore:
                 self._delete_rows(pruned)
             self._total += len(batch)
             self._unread += len(batch)
-            self._ledger.added(segment, len(batch), sum(len(stored) for stored, _ in packs))
+            stored = sum(len(chunk) for chunks, _packed in packs for chunk in chunks)
+            self._ledger.added(segment, len(batch), stored)
             self._after_delete(pruned)
         if self._index is not None:
             self._index.notify()
@@ -557,7 +558,13 @@ class SQLiteStore:
         ).fetchall()
 
     def _delete_rows(self, rows: builtins.list[_Deleted]) -> None:
-        """Delete the messages of _Deleted rows in the caller's transaction."""
+        """Delete the messages of _Deleted rows in the caller's transaction.
+
+        None is the usual case of an add (no pruning): an executemany of no rows
+        still costs 5 us, so it is not made.
+        """
+        if not rows:
+            return
         self._writer.executemany("DELETE FROM messages WHERE seq = ?", [(row[0],) for row in rows])
 
     def _after_delete(self, deleted: builtins.list[_Deleted]) -> None:
