@@ -17,6 +17,14 @@ def test_the_joints_are_the_matches_of_the_joint_pattern(text: str) -> None:
     assert _joints(text) == expected
 
 
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_the_joints_of_ascii_text_are_the_matches_of_the_joint_pattern(text: str) -> None:
+    """ASCII text takes the byte-class path of ``_joints``; all of ASCII, controls included."""
+    expected = [(m.group(1), m.group(2), text[m.end()]) for m in JOINT.finditer(text)]
+    assert _joints(text) == expected
+
+
 def test_joints_of_an_address_a_number_and_plain_punctuation() -> None:
     assert _joints("to a@b.test, 1.5 - x.. y z..w") == [
         ("a", "@", "b"),
