@@ -1,7 +1,7 @@
 """The SQLite store's own CPU per message, this checkout against another, alternating.
 
-    python -m benchmarks.sqlite_add [/tmp/before] [--message newsletter] [--messages 2000]
-        [--rounds 3] [--batch 1]
+    python -m benchmarks.sqlite_add [/tmp/before] [--message newsletter|large_mail|small_mail]
+        [--messages 2000] [--rounds 3] [--batch 1]
 
 Each round runs a fresh child process per tree (its own ``mailsink/`` first on
 the path), which summarises one ``realistic.py`` message once, then times
@@ -48,7 +48,7 @@ def child(message: str, count: int, batch: int) -> None:
     from mailsink.store.base import Incoming
     from mailsink.store.sqlite.store import SQLiteStore
 
-    raw = getattr(realistic, message)()
+    raw = realistic.small_mail(1) if message == "small_mail" else getattr(realistic, message)()
     envelope = Envelope("load@bench.test", ("sink@bench.test",), "bench", "127.0.0.1")
     summary = summarize(raw, envelope)
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,7 +87,7 @@ def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", type=Path, nargs="?", help="the other checkout")
-    parser.add_argument("--message", default="newsletter", choices=["newsletter", "large_mail"])
+    parser.add_argument("--message", default="newsletter", choices=["newsletter", "large_mail", "small_mail"])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
