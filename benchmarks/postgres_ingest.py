@@ -1,6 +1,7 @@
 """SMTP ingest into the PostgreSQL store: one node vs the SQLite store, two nodes vs one.
 
-    python -m benchmarks.postgres_ingest [--messages N] [--rounds R]
+    python -m benchmarks.postgres_ingest [--messages N] [--rounds R] [--node-cpu F]
+        [--kinds sqlite,pg-1node,pg-2nodes] [--sizes 1,100]
 
 Postfix's ``smtp-source`` sends the load (see ``smtp_ingest.py``): 10 sessions
 with connections kept, 1 KB and 100 KB messages.  ``sqlite`` is one mailsink
@@ -14,6 +15,21 @@ the PostgreSQL server spent per message (the background text index
 included), which a database on its own machine would take off the nodes'.
 Medians of ``--rounds`` alternating runs; ratios are to the SQLite baseline
 and, for two nodes, to one node.
+
+``--node-cpu F`` puts each mailsink process in a cgroup (v1, ``cpu``
+controller, ``/sys/fs/cgroup/cpu``; needs root) limited to ``F`` of one core
+(``cpu.cfs_quota_us`` over a 100 ms period); the PostgreSQL server and
+``smtp-source`` stay unlimited.  On a small machine one unlimited node, the
+database and the load already fill every core, so a second node only shares
+them; with the nodes held below what the machine has spare, the nodes are the
+bottleneck, and two nodes vs one shows how ingest scales with node CPU, as it
+would with each node on its own machine.  What it does not show: a database
+that keeps up with N nodes (here it is still on the same cores, so with large
+enough ``F`` or many nodes it caps the figure again), the network between
+nodes and database, or each node's own cores (a quota is time-sliced: a node
+throttled mid-transaction holds its locks while it waits, which separate
+machines would not).  Check that the database CPU per message times the rate
+stays well below the cores left over.
 """
 
 from __future__ import annotations
@@ -45,9 +61,49 @@ class Result:
     msgs_per_s: float
     cpu_ms_per_msg: float
     db_cpu_ms_per_msg: float
+    throttled_share: float = 0.0
+    """Seconds the nodes were held back by ``--node-cpu``, summed, per second of the run."""
 
 
-def _serve(args: list[str]) -> tuple[subprocess.Popen[str], int]:
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+PERIOD_US = 100_000
+
+
+class CpuQuota:
+    """A cgroup v1 ``cpu`` group limited to a fraction of one core, for one process.
+
+    The process is moved in by its PID (``cgroup.procs``), which takes all its
+    threads; threads it starts later are born in the group.  ``remove()``
+    deletes the group once the process has exited.
+    """
+
+    def __init__(self, fraction: float, pid: int) -> None:
+        self.path = CGROUP_CPU / f"mailsink-bench-{pid}"
+        self.path.mkdir()
+        (self.path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+        (self.path / "cpu.cfs_quota_us").write_text(str(round(fraction * PERIOD_US)))
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def throttled_seconds(self) -> float:
+        """Return how long the group has been held back by its quota so far."""
+        for line in (self.path / "cpu.stat").read_text().splitlines():
+            name, value = line.split()
+            if name == "throttled_time":
+                return int(value) / 1e9
+        return 0.0
+
+    def remove(self) -> None:
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def _serve(
+    args: list[str], node_cpu: float | None = None
+) -> tuple[subprocess.Popen[str], int, CpuQuota | None]:
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.servers", *args],
         cwd=ROOT,
@@ -55,12 +111,14 @@ def _serve(args: list[str]) -> tuple[subprocess.Popen[str], int]:
         stdout=subprocess.PIPE,
         text=True,
     )
+    # Limited from its first instruction, so it starts (imports, schema) under the quota too.
+    quota = CpuQuota(node_cpu, process.pid) if node_cpu else None
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.startswith("PORT "):
         process.kill()
         raise RuntimeError(f"server {args[0]} did not start: {line!r}")
-    return process, int(line.split()[1])
+    return process, int(line.split()[1]), quota
 
 
 def _load(port: int, sessions: int, messages: int, size: int) -> subprocess.Popen[bytes]:
@@ -114,9 +172,12 @@ def indexed(url: str, timeout: float = 300.0) -> None:
 
 
 def run_one(
-    kind: str, size: int, messages: int, server: Any, workdir: Path
-) -> tuple[float, float, float]:
-    """Load fresh mailsink processes of one kind; return seconds, node CPU and database CPU.
+    kind: str, size: int, messages: int, server: Any, workdir: Path, node_cpu: float | None = None
+) -> tuple[float, float, float, float]:
+    """Load fresh mailsink processes of one kind.
+
+    Return seconds, node CPU, database CPU and the seconds the nodes were held
+    back by ``node_cpu`` (summed over the nodes).
 
     Database CPU counts until the text index has caught up, while the nodes'
     connections are open (before they stop).
@@ -126,9 +187,12 @@ def run_one(
     else:
         url = new_schema(server)
         targets = [["postgres", url]] * (2 if kind == "pg-2nodes" else 1)
-    processes = [_serve(args) for args in targets]
+    started = [_serve(args, node_cpu) for args in targets]
+    processes = [(p, port) for p, port, _q in started]
+    quotas = [q for _p, _port, q in started if q is not None]
     try:
         cpu_before = sum(cpu_seconds(p.pid) for p, _port in processes)
+        throttled_before = sum(q.throttled_seconds() for q in quotas)
         db_before = database_cpu(server)
         began = time.perf_counter()
         share = messages // len(processes)
@@ -143,19 +207,34 @@ def run_one(
             indexed(url)
         cpu = sum(cpu_seconds(p.pid) for p, _port in processes) - cpu_before
         db_cpu = database_cpu(server) - db_before
+        throttled = sum(q.throttled_seconds() for q in quotas) - throttled_before
     finally:
         for process, _port in processes:
             process.terminate()
         for process, _port in processes:
             process.wait(10)
-    return seconds, cpu, db_cpu
+        for quota in quotas:
+            quota.remove()
+    return seconds, cpu, db_cpu, throttled
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--node-cpu",
+        type=float,
+        default=None,
+        help="limit each mailsink process to this fraction of one core (cgroup v1, root)",
+    )
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="comma-separated, of " + ", ".join(KINDS)
+    )
+    parser.add_argument("--sizes", default="1,100", help="message sizes in KB: 1, 100 or both")
     args = parser.parse_args()
+    kinds = tuple(k for k in KINDS if k in args.kinds.split(","))
+    sizes = args.sizes.split(",")
     server = start()
     results: list[Result] = []
     try:
@@ -164,9 +243,13 @@ def main() -> None:
                 ("1KB x10 kept", 1024, args.messages),
                 ("100KB x10 kept", 100 * 1024, max(200, args.messages // 4)),
             ):
+                if str(size // 1024) not in sizes:
+                    continue
                 for round_no in range(args.rounds):
-                    for kind in KINDS:
-                        seconds, cpu, db = run_one(kind, size, count, server, Path(tmp))
+                    for kind in kinds:
+                        seconds, cpu, db, throttled = run_one(
+                            kind, size, count, server, Path(tmp), args.node_cpu
+                        )
                         results.append(
                             Result(
                                 name,
@@ -176,34 +259,42 @@ def main() -> None:
                                 count / seconds,
                                 cpu * 1000 / count,
                                 db * 1000 / count,
+                                throttled / seconds,
                             )
                         )
     finally:
         server.remove()
-    report(results)
+    if args.node_cpu:
+        print(f"each node limited to {args.node_cpu:g} of a core (cgroup v1 cpu quota)")
+    report(results, kinds)
     print(f"\nresults: {save('postgres_ingest', [asdict(r) for r in results])}")
 
 
-def report(results: list[Result]) -> None:
+def report(results: list[Result], kinds: tuple[str, ...] = KINDS) -> None:
     """Print medians per scenario and kind, with the ratios the issue asks about."""
     print(
         f"{'scenario':<16}{'server':<11}{'msg/s':>8}{'node CPU ms':>12}{'DB CPU ms':>10}"
-        f"{'ratio':>20}"
+        f"{'throttled':>10}{'ratio':>20}"
     )
     for name in dict.fromkeys(r.scenario for r in results):
         rates = {}
-        for kind in KINDS:
+        for kind in kinds:
             runs = [r for r in results if r.scenario == name and r.server == kind]
             rates[kind] = statistics.median(r.msgs_per_s for r in runs)
             cpu = statistics.median(r.cpu_ms_per_msg for r in runs)
             db = statistics.median(r.db_cpu_ms_per_msg for r in runs)
+            held = statistics.median(r.throttled_share for r in runs)
             if kind == "sqlite":
                 ratio = "baseline"
             elif kind == "pg-1node":
-                ratio = f"{rates[kind] / rates['sqlite']:.2f}x SQLite"
+                ratio = f"{rates[kind] / rates['sqlite']:.2f}x SQLite" if "sqlite" in rates else ""
             else:
-                ratio = f"{rates[kind] / rates['pg-1node']:.2f}x one node"
-            print(f"{name:<16}{kind:<11}{rates[kind]:>8.0f}{cpu:>12.2f}{db:>10.2f}{ratio:>20}")
+                base = rates.get("pg-1node")
+                ratio = f"{rates[kind] / base:.2f}x one node" if base else ""
+            print(
+                f"{name:<16}{kind:<11}{rates[kind]:>8.0f}{cpu:>12.2f}{db:>10.2f}{held:>10.2f}"
+                f"{ratio:>20}"
+            )
 
 
 if __name__ == "__main__":
