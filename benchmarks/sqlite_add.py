@@ -87,7 +87,9 @@ def run(tree: Path, args: argparse.Namespace) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", type=Path, nargs="?", help="the other checkout")
-    parser.add_argument("--message", default="newsletter", choices=["newsletter", "large_mail", "small_mail"])
+    parser.add_argument(
+        "--message", default="newsletter", choices=["newsletter", "large_mail", "small_mail"]
+    )
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
