@@ -148,7 +148,7 @@ def _joints(text: str) -> list[tuple[str, str, str]]:
     What ``JOINT.finditer`` finds (a test checks it).  An ASCII head (most
     are) is first translated to its classes (:func:`_joint_classes`), then each
     run of punctuation is found with ``bytes.find`` and its neighbours read as
-    bytes: 12 us for a newsletter's 4 KB head, where a regular expression over
+    bytes: 13-21 us for a newsletter's 4 KB head, where a regular expression over
     the text took 62 (a match attempt at every letter) -- on the index thread,
     which shares the GIL with the SMTP loop (issue 19).
     """
