@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import poplib
@@ -23,9 +24,11 @@ from mailsink.mailbox import Mailbox
 from mailsink.message import new_id, observe_id
 from mailsink.search import parse_query
 from mailsink.store import open_store
-from mailsink.store.base import StoredMessage
+from mailsink.store.base import Incoming, StoredMessage
 from mailsink.store.postgres import PostgresStore, describe
-from mailsink.store.postgres.schema import SCHEMA_VERSION
+from mailsink.store.postgres.batch import COLUMNS
+from mailsink.store.postgres.schema import SCHEMA_VERSION, TEXT_HEAD
+from mailsink.store.postgres.store import _row
 from reader_helpers import RawSession, send
 
 URL = Callable[[], str]
@@ -281,5 +284,66 @@ def test_deletes_while_the_indexer_moves_texts_do_not_deadlock(url: str) -> None
             assert errors == []
             assert store.count() == 0
         assert store.wait_indexed(timeout=30)
+    finally:
+        store.close()
+
+
+def _hostile_batch() -> list[Incoming]:
+    """Messages whose values test the one-statement batch: quotes, braces, NUL, long texts."""
+    tricky = 'a "quoted" {brace}, back\\slash NULL \u00e9\u4e2d\U0001f600 \x01\u2028'
+    return [
+        incoming(
+            make_raw(
+                subject=tricky,
+                to=f'"{tricky}" <bob@example.test>, carol@example.test',
+                extra_headers=f"X-Tags: {tricky}, NULL, {{}}, two words\r\nCc: \r\n",
+                body="short",
+            )
+        ),
+        incoming(make_raw(body="long " + "findme " * 1200)),  # past the text head
+        incoming(make_raw(subject="bare\x00nul", body="z" * 100)),
+        incoming(raw=b"not a message at all\r\n"),
+    ]
+
+
+def _stored_columns(url: str, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    """Return each message's row as the batch statement sets it, and its texts."""
+    columns = ", ".join(f"m.{name}" for name, _kind in COLUMNS)
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            f"SELECT {columns}, coalesce(t.search, x.search), coalesce(t.long, false), "
+            "l.search FROM mailsink_messages m "
+            "LEFT JOIN mailsink_text_new t ON t.id = m.id "
+            "LEFT JOIN mailsink_text x ON x.id = m.id "
+            "LEFT JOIN mailsink_long_text l ON l.id = m.id WHERE m.id = ANY(%s)",
+            (ids,),
+        ).fetchall()
+    return {str(row[0]): tuple(row) for row in rows}
+
+
+@pytest.mark.parametrize("path", ["thread", "loop"])
+def test_a_batch_stores_every_value_exactly_as_one_row_at_a_time_would(url: str, path: str) -> None:
+    """The batch statement's JSON and arrays give back each value ``_row`` made, unchanged."""
+    batch = _hostile_batch()
+    store = PostgresStore(url, text_index=False).start()
+    try:
+        if path == "thread":
+            store.add(batch)
+        else:
+            asyncio.run(store.add_async(batch))
+        stored = _stored_columns(url, [item.id for item in batch])
+        for item in batch:
+            values, (_id, text) = _row(item)
+            long = len(text) > TEXT_HEAD
+            expected = (*values, text[:TEXT_HEAD], long, text if long else None)
+            assert stored[item.id] == expected
+            got = store.get(item.id)
+            assert got is not None and store.raw(item.id) == item.raw
+            assert got.summary.tags == item.summary.tags
+        assert stored[batch[1].id][-1] is not None  # the long text, whole
+        assert stored[batch[2].id][-1] is None  # a short text is only in the head
+        assert (store.count(), store.unread()) == (4, 4)
+        assert store.list(query=parse_query("findme")).matched == 1
+        assert store.list(query=parse_query('tag:"two words"')).matched == 1
     finally:
         store.close()

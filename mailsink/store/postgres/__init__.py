@@ -23,6 +23,9 @@ Map
 ``store.py``
     :class:`PostgresStore`, the ``MessageStore`` contract over a connection
     pool (psycopg 3 and psycopg-pool).
+``batch.py``
+    The one statement that stores a batch (rows, texts, count delta, the
+    ``new`` notification), the same text for every batch size.
 ``loop_conn.py``
     One async connection per event loop, for :meth:`PostgresStore.add_async`:
     the SMTP loop sends its batches itself, no writer thread in between.
@@ -44,15 +47,15 @@ Map
 
 How a 250 is made durable
 -------------------------
-:meth:`PostgresStore.add` stores a batch in one transaction (one round trip:
-the statements of a pipeline up to its Sync are one implicit transaction,
-committed when the server reaches the Sync); it returns (and the listener
-answers 250) only after the server has answered that the commit is done, so with the
-server's default ``synchronous_commit = on`` the message is in the WAL on
-the database's disk (and on a synchronous standby, if the database has one).
+:meth:`PostgresStore.add` stores a batch in one transaction (one statement,
+``batch.py``, in autocommit: its own implicit transaction, one round trip);
+it returns (and the listener answers 250) only after the server has
+answered that the commit is done, so with the server's default
+``synchronous_commit = on`` the message is in the WAL on the database's
+disk (and on a synchronous standby, if the database has one).
 A node killed with ``-9`` holds nothing that was acknowledged.  The SMTP
 loop stores its messages with :meth:`PostgresStore.add_async` (the same
-statements on the loop's own async connection, ``loop_conn.py``): while a
+statement on the loop's own async connection, ``loop_conn.py``): while a
 batch commits the loop keeps reading DATA, and what arrived meanwhile is the
 next batch (``ingest.GroupCommit``), so concurrent sessions share a commit.
 Costly messages and the send API go through the ingestor's writer threads

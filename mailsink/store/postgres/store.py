@@ -36,11 +36,12 @@ from mailsink.store.codec import (
 )
 from mailsink.store.match import address_text, compile_query, search_text
 from mailsink.store.postgres import counts, leader, relay_jobs
+from mailsink.store.postgres.batch import add_statement
 from mailsink.store.postgres.changes import ChangeListener, Notice, payloads
 from mailsink.store.postgres.conninfo import describe
 from mailsink.store.postgres.loop_conn import AsyncConn, LoopConnections, readable
 from mailsink.store.postgres.query import Where, compile_where
-from mailsink.store.postgres.schema import PRUNE_LOCK, TEXT_HEAD, migrate
+from mailsink.store.postgres.schema import PRUNE_LOCK, migrate
 from mailsink.store.postgres.text_index import TextIndexer
 from mailsink.store.relays import RelayJob
 
@@ -56,17 +57,7 @@ CONNECT_TIMEOUT = 5.0
 """Seconds a call waits for a connection before it fails (SMTP then answers 451)."""
 
 _COLUMNS = "id, received, read, tags, envelope, summary"
-_INSERT = (
-    "INSERT INTO mailsink_messages (id, received, size, attachments, inline_parts, tags, "
-    "s_tags, envelope, summary, s_subject, s_message_id, s_from, s_from_addrs, s_to, "
-    "s_to_addrs, s_cc, s_cc_addrs, s_bcc, s_bcc_addrs, s_reply_to, s_reply_to_addrs, "
-    "s_headers, raw) VALUES "
-    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-    "%s, %s)"
-)
 _NOTIFY = "SELECT pg_notify(%s, %s)"
-_INSERT_TEXT = "INSERT INTO mailsink_text_new (id, search, long) VALUES (%s, %s, %s)"
-_INSERT_LONG_TEXT = "INSERT INTO mailsink_long_text (id, search) VALUES (%s, %s)"
 _SEARCH_TEXT = (
     "coalesce((SELECT search FROM mailsink_long_text t WHERE t.id = m.id), "
     "(SELECT search FROM mailsink_text_new t WHERE t.id = m.id), "
@@ -110,7 +101,7 @@ def _addrs(addresses: tuple[Address, ...]) -> list[str]:
 
 
 def _row(item: Incoming) -> tuple[tuple[object, ...], tuple[str, str]]:
-    """Return the ``_INSERT`` values of an incoming message, and its ``_INSERT_TEXT`` values."""
+    """Return a message's row (``batch.MESSAGE_COLUMNS``) and its (ID, search text)."""
     s = item.summary
     sender = (s.from_,) if s.from_ else ()
     record = StoredMessage(item.id, item.received, item.envelope, s, False, s.tags)
@@ -139,28 +130,6 @@ def _row(item: Incoming) -> tuple[tuple[object, ...], tuple[str, str]]:
         _text(header_block(item.raw)),
         item.raw,
     ), (item.id, _text(search_text(record)))
-
-
-TextRows = tuple[builtins.list[tuple[str, str, bool]], builtins.list[tuple[str, str]]]
-"""The ``_INSERT_TEXT`` and ``_INSERT_LONG_TEXT`` values of a batch."""
-
-
-def _text_rows(texts: Iterable[tuple[str, str]]) -> TextRows:
-    """Split a batch's (id, search text) into the heads to index and the long texts whole.
-
-    A text past ``TEXT_HEAD`` characters is stored whole once, in
-    ``mailsink_long_text``; only its head goes to the indexer (schema
-    version 7).  Python counts characters as PostgreSQL's ``left`` does.
-    """
-    heads: builtins.list[tuple[str, str, bool]] = []
-    longs: builtins.list[tuple[str, str]] = []
-    for message_id, text in texts:
-        if len(text) > TEXT_HEAD:
-            heads.append((message_id, text[:TEXT_HEAD], True))
-            longs.append((message_id, text))
-        else:
-            heads.append((message_id, text, False))
-    return heads, longs
 
 
 def _record(row: Row, text: str = "") -> StoredMessage:
@@ -317,23 +286,6 @@ class PostgresStore:
             yield conn
         self._wrote()
 
-    @contextmanager
-    def _one_trip(self) -> Iterator[psycopg.Connection[Row]]:
-        """Lend a connection whose statements run as one transaction in one round trip.
-
-        For writes that read no result on the way.  The pooled connections
-        are in autocommit, and in pipeline mode the statements sent before
-        the pipeline's Sync run as one implicit transaction, committed when
-        the server reaches the Sync (all of them, or, if one fails, none):
-        no ``BEGIN`` or ``COMMIT`` to wait for.  The explicit transaction of
-        :meth:`_write` inside a pipeline made about five round trips per
-        batch (psycopg syncs when a nested pipeline or transaction begins
-        and ends), each a wake-up of the server and of this thread.
-        """
-        with self._pool.connection() as conn, conn.pipeline():
-            yield conn
-        self._wrote()
-
     def _wrote(self) -> None:
         """Count a committed write; fold the count deltas now and then."""
         self._writes += 1
@@ -427,22 +379,20 @@ class PostgresStore:
     def add(self, batch: builtins.list[Incoming]) -> builtins.list[str]:
         """Store the batch in one committed transaction; return the IDs pruned.
 
-        Without ``max_messages`` nothing is read back, so the batch is one
-        round trip (:meth:`_one_trip`); pruning reads the counts and the
+        Without ``max_messages`` the batch is one statement (``batch.py``),
+        committed on its own in autocommit; pruning reads the counts and the
         pruned IDs inside the transaction, so it takes an explicit one.
         """
-        rows = [_row(item) for item in batch]
-        ids = tuple(item.id for item in batch)
+        sql, params = self._add_statement(batch)
         pruned: builtins.list[str] = []
         if not self.max_messages:
-            with self._one_trip() as conn:
-                self._insert(conn, rows)
-                self._notify(conn, "new", ids)
+            with self._conn() as conn:
+                conn.execute(sql, params)
+            self._wrote()
         else:
             with self._write() as conn:
-                self._insert(conn, rows)
+                conn.execute(sql, params)
                 pruned = self._prune(conn)
-                self._notify(conn, "new", ids)
                 if pruned:
                     self._notify(conn, "delete", tuple(pruned))
         if self._indexer is not None:
@@ -453,22 +403,18 @@ class PostgresStore:
         """Store the batch from an event loop, as :meth:`add` does; return the IDs pruned.
 
         The loop's own connection (``loop_conn.py``) carries the same
-        statements: no thread is woken, and the loop serves other sessions
+        statement: no thread is woken, and the loop serves other sessions
         while the commit is in flight.
         """
-        rows = [_row(item) for item in batch]
-        ids = tuple(item.id for item in batch)
+        sql, params = self._add_statement(batch)
         pruned: builtins.list[str] = []
         async with self._loop_conns.connection() as conn:
             if not self.max_messages:
-                async with conn.pipeline():  # one round trip, one implicit transaction
-                    await self._insert_async(conn, rows)
-                    await self._notify_async(conn, "new", ids)
+                await conn.execute(sql, params)
             else:
                 async with conn.transaction():
-                    await self._insert_async(conn, rows)
+                    await conn.execute(sql, params)
                     pruned = await self._prune_async(conn)
-                    await self._notify_async(conn, "new", ids)
                     if pruned:
                         await self._notify_async(conn, "delete", tuple(pruned))
             await self._wrote_async(conn)
@@ -476,17 +422,12 @@ class PostgresStore:
             self._indexer.notify()
         return pruned
 
-    async def _insert_async(
-        self, conn: AsyncConn, rows: builtins.list[tuple[tuple[object, ...], tuple[str, str]]]
-    ) -> None:
-        """:meth:`_insert` on an event loop's connection."""
-        heads, longs = _text_rows(text for _values, text in rows)
-        async with conn.cursor() as cur:
-            await cur.executemany(_INSERT, [values for values, _text in rows])
-            await cur.executemany(_INSERT_TEXT, heads)
-            if longs:
-                await cur.executemany(_INSERT_LONG_TEXT, longs)
-        await counts.add_delta_async(conn, len(rows), len(rows))
+    def _add_statement(self, batch: builtins.list[Incoming]) -> tuple[str, builtins.list[object]]:
+        """Return the one statement that stores a batch, its texts, counts and ``new`` notice."""
+        rows = [_row(item) for item in batch]
+        notices = list(payloads(self.node, "new", tuple(item.id for item in batch)))
+        values = [row for row, _text in rows]
+        return add_statement(values, [text for _row, (_id, text) in rows], self.channel, notices)
 
     async def _prune_async(self, conn: AsyncConn) -> builtins.list[str]:
         """:meth:`_prune` on an event loop's connection."""
@@ -499,20 +440,6 @@ class PostgresStore:
         rows = await cursor.fetchall()
         await counts.add_delta_async(conn, -len(rows), -sum(1 for r in rows if not r[1]))
         return sorted(str(r[0]) for r in rows)
-
-    def _insert(
-        self,
-        conn: psycopg.Connection[Row],
-        rows: builtins.list[tuple[tuple[object, ...], tuple[str, str]]],
-    ) -> None:
-        """Queue the inserts of a batch's rows, texts and count delta (nothing is read back)."""
-        heads, longs = _text_rows(text for _values, text in rows)
-        with conn.cursor() as cur:
-            cur.executemany(_INSERT, [values for values, _text in rows])
-            cur.executemany(_INSERT_TEXT, heads)
-            if longs:
-                cur.executemany(_INSERT_LONG_TEXT, longs)
-        counts.add_delta(conn, len(rows), len(rows))
 
     def _prune(self, conn: psycopg.Connection[Row]) -> builtins.list[str]:
         """Delete the oldest messages beyond max_messages, if no other node is pruning."""
