@@ -303,6 +303,7 @@ def _hostile_batch() -> list[Incoming]:
         incoming(make_raw(body="long " + "findme " * 1200)),  # past the text head
         incoming(make_raw(subject="bare\x00nul", body="z" * 100)),
         incoming(raw=b"not a message at all\r\n"),
+        incoming(raw=b"Subject: caf\xe9 \xff\xfe\r\nTo: b\xe9@example.test\r\n\r\n\xe9t\xe9\r\n"),
     ]
 
 
@@ -342,7 +343,7 @@ def test_a_batch_stores_every_value_exactly_as_one_row_at_a_time_would(url: str,
             assert got.summary.tags == item.summary.tags
         assert stored[batch[1].id][-1] is not None  # the long text, whole
         assert stored[batch[2].id][-1] is None  # a short text is only in the head
-        assert (store.count(), store.unread()) == (4, 4)
+        assert (store.count(), store.unread()) == (5, 5)
         assert store.list(query=parse_query("findme")).matched == 1
         assert store.list(query=parse_query('tag:"two words"')).matched == 1
     finally:
