@@ -196,6 +196,27 @@ UPDATE mailsink_schema SET version = 7;
 """
 """SQL that takes a store's tables back from schema version 8 to 7 (migration tests)."""
 
+UNDO_VERSION_9 = """
+CREATE OR REPLACE FUNCTION mailsink_words(search text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN search !~ '[abcdefghijklmnopqrstuvwxyz0123456789]{65}' THEN
+        array_to_tsvector(array_remove(
+            regexp_split_to_array(search, '[^abcdefghijklmnopqrstuvwxyz0123456789]+'), ''))
+    ELSE (
+        SELECT array_to_tsvector(coalesce(array_agg(DISTINCT piece), '{}'))
+        FROM regexp_split_to_table(search, '[^abcdefghijklmnopqrstuvwxyz0123456789]+') AS word,
+        LATERAL (
+            SELECT substr(word, start, 64) AS piece
+            FROM generate_series(1, greatest(length(word) - 63, 1), 32) AS start
+            UNION SELECT substr(word, greatest(length(word) - 63, 1), 64)
+        ) AS pieces
+        WHERE word <> ''
+    ) END
+$$;
+UPDATE mailsink_schema SET version = 8;
+"""
+"""SQL that takes a store's tables back from schema version 9 to 8: version 4's word function."""
+
 UNDO_STEPS = {
     3: UNDO_VERSION_3,
     4: UNDO_VERSION_4,
@@ -203,6 +224,7 @@ UNDO_STEPS = {
     6: UNDO_VERSION_6,
     7: UNDO_VERSION_7,
     8: UNDO_VERSION_8,
+    9: UNDO_VERSION_9,
 }
 """Each step's undo, by the version it takes the tables back from (version 2's is the relay
 test's own, 1 has none)."""

@@ -428,3 +428,50 @@ def test_a_whole_long_text_from_an_older_node_is_kept_whole_when_indexed(
         assert store.ids(parse_query("tailword")) == [item.id]
     finally:
         store.close()
+
+
+LONG_RUNS = [
+    ("x" * 78 + "\n") * 52,  # many runs past 64
+    "a" * 64 + " " + "b" * 65 + " " + "c" * 96 + " " + "d" * 97 + " " + "e" * 200,
+    "word " * 20 + "0123456789abcdef" * 8 + " tail",  # one long token among words
+    ("ab" * 40 + " ") * 3 + "ab" * 40,  # the same long run again and again: repeated pieces
+    "short words only",
+    "",
+]
+
+
+def test_version_8_tables_get_the_union_all_word_function_with_the_same_words(
+    postgres_url: Callable[[], str],
+) -> None:
+    """Version 9 gathers a long run's pieces with UNION ALL; every text's words stay the same."""
+    url = postgres_url()
+    texts = [*WORDY, *LONG_RUNS]
+    store = PostgresStore(url).start()
+    store.add([incoming(body=body) for body in texts])
+    assert store.wait_indexed()
+    store.close()
+    words_of = (
+        "SELECT t, mailsink_words(t) FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        undo_to(conn, 8)
+        old = conn.execute(words_of, (texts,)).fetchall()
+        stored = conn.execute("SELECT id, words FROM mailsink_text ORDER BY id").fetchall()
+    store = PostgresStore(url).start()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert schema_version(url) == SCHEMA_VERSION
+            body = conn.execute(
+                "SELECT prosrc FROM pg_proc WHERE proname = 'mailsink_words'"
+            ).fetchone()
+            assert body is not None and "UNION ALL" in str(body[0])
+            assert conn.execute(words_of, (texts,)).fetchall() == old
+            assert (
+                conn.execute("SELECT id, words FROM mailsink_text ORDER BY id").fetchall() == stored
+            )
+        store.add([incoming(body="needle" + "q" * 80)])
+        assert store.wait_indexed()
+        assert store.list(0, 10, parse_query("needleqqq")).matched == 1
+        assert store.list(0, 10, parse_query("xneedley")).matched == 1
+    finally:
+        store.close()

@@ -19,7 +19,7 @@ from psycopg import sql
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 TEXT_HEAD = 4096
 """Characters of each search text under the trigram and word indexes (version 5); a longer
@@ -193,6 +193,24 @@ DROP INDEX mailsink_text_long;
 ALTER TABLE mailsink_text SET (toast_tuple_target = 128);
 ALTER TABLE mailsink_text ALTER COLUMN search TYPE text USING search || '';
 """,
+    9: """
+CREATE OR REPLACE FUNCTION mailsink_words(search text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN search !~ '[abcdefghijklmnopqrstuvwxyz0123456789]{65}' THEN
+        array_to_tsvector(array_remove(
+            regexp_split_to_array(search, '[^abcdefghijklmnopqrstuvwxyz0123456789]+'), ''))
+    ELSE (
+        SELECT array_to_tsvector(coalesce(array_agg(piece), '{}'))
+        FROM regexp_split_to_table(search, '[^abcdefghijklmnopqrstuvwxyz0123456789]+') AS word,
+        LATERAL (
+            SELECT substr(word, start, 64) AS piece
+            FROM generate_series(1, greatest(length(word) - 63, 1), 32) AS start
+            UNION ALL SELECT substr(word, greatest(length(word) - 63, 1), 64)
+        ) AS pieces
+        WHERE word <> ''
+    ) END
+$$;
+""",
 }
 """The steps from each version to the next: a new database is made as version 1, then stepped.
 
@@ -265,7 +283,17 @@ Shorter texts stay inline, as before (their rows are small anyway).  The
 cost: the trigram index's recheck of a candidate reads its text from the
 TOAST table, a few pages more.  The step rewrites the table and rebuilds
 its indexes, so that the texts already indexed are narrowed too; the store
-waits for it at start."""
+waits for it at start.
+
+Version 9: the pieces of a text with a run longer than 64 are gathered with
+``UNION ALL``, not ``UNION``: ``array_to_tsvector`` drops the repeats
+anyway, and the ``UNION`` was a hashed aggregate set up again for every
+word (``perf``: a third of the database's CPU under 100 KB mail of long
+lines, ``benchmarks.postgres_ingest``).  The words are the same (a test
+compares the two functions); a 4 KB text of 78-character lines took 0.76
+ms, now 0.23; a text of ordinary words with one long token, 0.72 ms
+either way.  Nothing indexed changes, so the step only replaces the
+function."""
 
 _TRIGRAM_INDEX = (
     f"CREATE INDEX mailsink_text_search ON mailsink_text USING gin "
