@@ -195,10 +195,10 @@ def checkpoint(server: Any) -> None:
 def quiet_database(server: Any, timeout: float = 120.0) -> float:
     """Wait until the PostgreSQL server is idle (under 3% of a core for half a second).
 
-    So no run pays for the one before: autovacuum analysing and vacuuming the
-    last run's new tables took up to a second of database CPU inside the next
-    run (a SQLite run at 100 KB fell from 640-700 to 433 messages a second
-    while it did).  Returns the seconds waited.
+    So no run pays for the one before: the database's work after a run
+    (autovacuum of its new tables, most likely) took a second of CPU inside
+    the next (a SQLite run at 100 KB fell from 640-700 to 433 messages a
+    second while it did).  Returns the seconds waited.
     """
     began = time.perf_counter()
     while time.perf_counter() - began < timeout:
