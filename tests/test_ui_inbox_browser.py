@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import APIResponse, Browser, Page, Route, ViewportSize, expect
 
 from helpers import wait_until
 from mailsink.config import Settings
@@ -191,6 +191,44 @@ def test_x_picks_the_cursor_row_and_bulk_read_unread_and_tag(
     assert ui_sink.store.get(picked[0]).tags == ("batch",)  # type: ignore[union-attr]
     page.keyboard.press("Escape")
     expect(page.locator("#bulk-bar")).to_be_hidden()
+
+
+def test_a_late_tag_count_does_not_replace_a_newer_one(
+    page: Page, ui_sink: Sink, mailer: Any
+) -> None:
+    """Counts asked for before a change and answered after it are dropped, not shown.
+
+    The first count is answered by the server at once and handed to the page
+    only after a tag was added and counted again: an older answer arriving
+    last had put the sidebar back to the old counts (a rare failure of the
+    bulk-tag test under load).
+    """
+    page.set_viewport_size(DESKTOP)  # the tag list is a sidebar: counted as soon as the page is
+    mailer.send(subject="Tagged already", headers={"X-Tags": "old"})
+    held: list[tuple[Route, APIResponse]] = []
+
+    def answer_the_first_late(route: Route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))  # the server counts now: one tag
+
+    page.route("**/api/v1/tags?counts=1", answer_the_first_late)
+    open_ui(page, ui_sink)
+    expect(rows(page)).to_have_count(1)
+    for _ in range(50):  # Playwright runs the route handler while the page waits
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    ui_sink.mailbox.set_tags(ui_sink.store.ids(), ["old", "new"])
+    expect(page.locator("#tag-counts li")).to_have_count(2)
+    route, stale = held.pop()
+    with page.expect_response(lambda response: response.url == route.request.url):
+        route.fulfill(response=stale)
+    page.evaluate("() => new Promise((done) => setTimeout(done, 200))")
+    expect(page.locator("#tag-counts li")).to_have_count(2)
+    expect(page.locator("#tag-counts .tag-name")).to_have_text(["new", "old"])
 
 
 def test_the_bulk_bar_stays_on_one_line_on_a_phone(

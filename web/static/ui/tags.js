@@ -28,13 +28,18 @@ export function showActiveQuery(query) {
   }
 }
 
+let countsAsked = 0; // numbers each count: only the newest one's answer is shown
+
 async function refresh() {
+  const asked = ++countsAsked;
   let counts;
   try {
     counts = await api.tagCounts();
   } catch {
     return; // the list shows connection trouble; the sidebar keeps its last counts
   }
+  // Counts asked for before a change can arrive after those asked for since: keep the newer.
+  if (asked !== countsAsked) return;
   known = Object.keys(counts);
   replace(
     $("#tag-counts"),
