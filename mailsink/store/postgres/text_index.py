@@ -19,7 +19,14 @@ Every move leaves dead rows in ``mailsink_text_new``, and every search
 scans that table (its texts are not under the index): left to autovacuum,
 it had held 23 MB of dead rows during a long fill, which each search read.
 So the thread vacuums it itself every ``VACUUM_EVERY`` texts moved, and
-when no mail came for ``IDLE`` seconds after a move.
+when no mail came for ``IDLE`` seconds after a move.  It vacuums with
+``INDEX_CLEANUP ON``: by default (PostgreSQL 14 and newer) a vacuum that finds
+dead rows on fewer than 2% of a table's pages leaves them as dead line
+pointers, which keep their pages from being truncated.  After a fill that
+outran the indexer (a million messages: the queue reached 114,275 pages,
+900 MB) the last moves' dead rows were on 803 pages, so every later vacuum
+skipped them, the empty table kept its 900 MB and every search read them
+all: 235 ms for a word found nowhere, where 2 ms once it was truncated.
 """
 
 from __future__ import annotations
@@ -140,7 +147,9 @@ class TextIndexer:
         """Free the dead rows that moves left in ``mailsink_text_new`` (searches scan them)."""
         try:
             with self._pool.connection() as conn:  # autocommit: VACUUM needs no transaction
-                conn.execute("VACUUM mailsink_text_new")
+                # INDEX_CLEANUP is PostgreSQL 12's; before 14 it was on by default anyway.
+                cleanup = "(INDEX_CLEANUP ON) " if conn.info.server_version >= 120000 else ""
+                conn.execute(f"VACUUM {cleanup}mailsink_text_new")
             self._unvacuumed = 0
         except psycopg.Error as error:  # the database is away: the next move tries again
             if not self._stopping.is_set():
