@@ -147,9 +147,7 @@ class TextIndexer:
         """Free the dead rows that moves left in ``mailsink_text_new`` (searches scan them)."""
         try:
             with self._pool.connection() as conn:  # autocommit: VACUUM needs no transaction
-                # INDEX_CLEANUP is PostgreSQL 12's; before 14 it was on by default anyway.
-                cleanup = "(INDEX_CLEANUP ON) " if conn.info.server_version >= 120000 else ""
-                conn.execute(f"VACUUM {cleanup}mailsink_text_new")
+                conn.execute("VACUUM (INDEX_CLEANUP ON) mailsink_text_new")
             self._unvacuumed = 0
         except psycopg.Error as error:  # the database is away: the next move tries again
             if not self._stopping.is_set():
