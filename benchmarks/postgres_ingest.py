@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import realistic
-from benchmarks.postgres_server import drop_schema, new_schema, start
+from benchmarks.postgres_server import checkpoint, drop_schema, new_schema, start
 from benchmarks.results_file import save
 from benchmarks.smtp_ingest import POSTFIX_DIR, ROOT, TICKS, cpu_seconds, smtp_source
 
@@ -180,18 +180,6 @@ def indexed(url: str, timeout: float = 300.0) -> None:
     raise RuntimeError(f"the text index did not catch up in {timeout:.0f} s")
 
 
-def checkpoint(server: Any) -> None:
-    """Write out what a run left dirty in shared buffers, so its database CPU counts that too.
-
-    A production server does it at its next checkpoint anyway; SQLite's runs
-    count their own checkpoints, which it takes every 1,000 pages.
-    """
-    import psycopg
-
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
-
-
 def quiet_database(server: Any, timeout: float = 120.0) -> float:
     """Wait until the PostgreSQL server is idle (under 3% of a core for half a second).
 
@@ -251,6 +239,8 @@ def run_one(
             time.sleep(0.5)  # as long as the wait below takes at 1 KB
         else:
             indexed(url)
+            # A production server writes the run's pages at its next checkpoint anyway;
+            # SQLite's runs count their own checkpoints (every 1,000 pages).
             checkpoint(server)
         cpu = sum(cpu_seconds(p.pid) for p, _port in processes) - cpu_before
         db_cpu = database_cpu(server) - db_before

@@ -71,6 +71,14 @@ def drop_schema(server: Any, url: str) -> None:
     name = unquote(url).rsplit("search_path=", 1)[1].split(",", 1)[0]
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {name} CASCADE")
+    checkpoint(server)
+
+
+def checkpoint(server: Any) -> None:
+    """Write out what is dirty in shared buffers (``CHECKPOINT``), so its CPU is spent now."""
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute("CHECKPOINT")
 
 
